@@ -1,0 +1,206 @@
+/*-------------------------------------------------------------------------
+ *
+ * access.c
+ *		Who may refresh and who may read the log: the one place that decides.
+ *
+ * A "super admin" is a superuser, a member of the role named by
+ * metrics_refresh.admin_role, or a role for which the function named by
+ * metrics_refresh.admin_check returns true.  Both settings are PGC_SUSET.
+ * The admin check function runs as the real caller (GetUserId()), inside an
+ * internal subtransaction so that an error from it means "no" and leaves the
+ * caller's transaction intact.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#include "metrics_refresh.h"
+
+/* Guards against an admin_check function that asks whether its caller is admin. */
+static bool in_admin_check = false;
+
+/*
+ * Call the function named by metrics_refresh.admin_check as the current user.
+ * Any problem (no such function, wrong signature, no EXECUTE right, an error,
+ * NULL) means false; problems other than a missing EXECUTE right also raise
+ * a WARNING so that a broken configuration is visible.
+ */
+static bool
+call_admin_check(void)
+{
+	List	   *names;
+	Oid			fnoid;
+	HeapTuple	proctup;
+	Form_pg_proc procform;
+	bool		result = false;
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	names = stringToQualifiedNameList(mr_admin_check);
+	fnoid = LookupFuncName(names, 0, NULL, true);
+	if (!OidIsValid(fnoid))
+	{
+		ereport(WARNING,
+				(errmsg("function %s() named by metrics_refresh.admin_check does not exist",
+						mr_admin_check)));
+		return false;
+	}
+	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fnoid));
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", fnoid);
+	procform = (Form_pg_proc) GETSTRUCT(proctup);
+	if (procform->prorettype != BOOLOID || procform->proretset ||
+		procform->prokind != PROKIND_FUNCTION)
+	{
+		ReleaseSysCache(proctup);
+		ereport(WARNING,
+				(errmsg("function %s() named by metrics_refresh.admin_check must return boolean",
+						mr_admin_check)));
+		return false;
+	}
+	ReleaseSysCache(proctup);
+
+	if (pg_proc_aclcheck(fnoid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		return false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		FmgrInfo	flinfo;
+		LOCAL_FCINFO(fcinfo, 0);
+		Datum		value;
+
+		in_admin_check = true;
+		fmgr_info(fnoid, &flinfo);
+		InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, NULL, NULL);
+		value = FunctionCallInvoke(fcinfo);
+		result = !fcinfo->isnull && DatumGetBool(value);
+		in_admin_check = false;
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		in_admin_check = false;
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+
+		ereport(WARNING,
+				(errmsg("function %s() named by metrics_refresh.admin_check failed: %s",
+						mr_admin_check, edata->message),
+				 errdetail("The caller is treated as not being an admin.")));
+		FreeErrorData(edata);
+		result = false;
+	}
+	PG_END_TRY();
+
+	return result;
+}
+
+/*
+ * Is the current user (GetUserId(): the role after SET ROLE, never a definer
+ * of ours, since no function of this extension is SECURITY DEFINER) a super
+ * admin?  Cheap tests first; the admin_check function last.
+ */
+bool
+mr_is_admin(void)
+{
+	Oid			roleid = GetUserId();
+
+	if (superuser_arg(roleid))
+		return true;
+	if (mr_admin_role != NULL && mr_admin_role[0] != '\0')
+	{
+		Oid			admin = get_role_oid(mr_admin_role, true);
+
+		if (OidIsValid(admin) && is_member_of_role(roleid, admin))
+			return true;
+	}
+	if (mr_admin_check != NULL && mr_admin_check[0] != '\0' && !in_admin_check)
+		return call_admin_check();
+	return false;
+}
+
+/* The errdetail shared by every refusal of a non-admin. */
+static int
+admin_detail(void)
+{
+	return errdetail("Only a superuser, a member of role \"%s\", or a role approved by metrics_refresh.admin_check may do this.",
+					 mr_admin_role ? mr_admin_role : "");
+}
+
+/*
+ * Raise 42501 unless the current user is a super admin.  "action" completes
+ * "permission denied to ...".
+ */
+void
+mr_require_admin(const char *action)
+{
+	if (!mr_is_admin())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s", action),
+				 admin_detail()));
+}
+
+/*
+ * Raise 42501 unless the current user is a super admin or has the privileges
+ * of the view's owner (the owner exception of metrics_refresh_run).
+ */
+void
+mr_require_admin_or_owner(Oid viewowner, const char *view_name)
+{
+	if (has_privs_of_role(GetUserId(), viewowner))
+		return;
+	if (!mr_is_admin())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to refresh materialized view \"%s\"", view_name),
+				 errdetail("Only the view's owner, a superuser, a member of role \"%s\", or a role approved by metrics_refresh.admin_check may refresh it.",
+						   mr_admin_role ? mr_admin_role : "")));
+}
+
+/*
+ * Raise 42501 unless the current user may read refresh statistics: members
+ * of pg_monitor or pg_read_all_stats, and super admins.
+ */
+void
+mr_require_monitor(void)
+{
+	Oid			roleid = GetUserId();
+
+	if (has_privs_of_role(roleid, ROLE_PG_MONITOR) ||
+		has_privs_of_role(roleid, ROLE_PG_READ_ALL_STATS) ||
+		mr_is_admin())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to read materialized view refresh statistics"),
+			 errdetail("Only members of pg_monitor or pg_read_all_stats and metrics_refresh admins may read them."),
+			 errhint("GRANT pg_monitor TO the role, or make it a metrics_refresh admin.")));
+}

@@ -1,0 +1,188 @@
+/*-------------------------------------------------------------------------
+ *
+ * schedule.c
+ *		One pg_cron job per materialized view.
+ *
+ * pg_cron is a soft dependency: it is looked up at call time, and its
+ * absence is a 55000 error with a hint.  Jobs are created through pg_cron's
+ * own SQL API as the extension owner, so they belong to - and run as - the
+ * role that owns the log, whoever the admin calling us is.  The job's name
+ * identifies the view, and cron.schedule(job_name, ...) updates a job of the
+ * same name and owner in place, so rescheduling keeps the job id (pg_cron
+ * 1.3 and later).  Preconditions for both entry points: access checked,
+ * search_path pinned, SPI connected.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/md5.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "metrics_refresh.h"
+
+/* pg_cron's job_name is of type name: longer names would be truncated. */
+#define MAX_JOBNAME (NAMEDATALEN - 1)
+
+/*
+ * Check that pg_cron is installed in this database, or raise 55000 with a
+ * hint.  pg_cron always keeps its objects in schema "cron" (its control file
+ * names pg_catalog as the extension's schema).
+ */
+static void
+require_pg_cron(void)
+{
+	MrExtension cron;
+
+	if (!mr_find_extension("pg_cron", &cron))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"pg_cron\" is not installed in this database"),
+				 errdetail("Scheduling uses pg_cron; refreshing by hand does not need it."),
+				 errhint("Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart the server, and run CREATE EXTENSION pg_cron.")));
+}
+
+/*
+ * The pg_cron job name for a view: "metrics_refresh <view>", or, when that
+ * does not fit in a name, "metrics_refresh " and the md5 of the view name.
+ */
+static char *
+job_name(const char *view_name)
+{
+	char	   *name = psprintf("metrics_refresh %s", view_name);
+	char		md5[33];
+	const char *errstr = NULL;
+
+	if (strlen(name) <= MAX_JOBNAME)
+		return name;
+	if (!pg_md5_hash(view_name, strlen(view_name), md5, &errstr))
+		elog(ERROR, "could not compute MD5 hash: %s", errstr);
+	return psprintf("metrics_refresh %s", md5);
+}
+
+/* Switch to the extension owner; the caller restores. */
+static void
+as_owner(const MrExtension *ext, Oid *save_userid, int *save_sec)
+{
+	GetUserIdAndSecContext(save_userid, save_sec);
+	SetUserIdAndSecContext(ext->owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/*
+ * metrics_refresh_schedule: create or update the view's job and its row in
+ * metrics_refresh_config; returns the job id.
+ */
+int64
+mr_schedule(Oid viewoid, const char *schedule, Datum stale_after)
+{
+	MrExtension ext;
+	Interval   *stale = DatumGetIntervalP(stale_after);
+	char	   *view_name = mr_view_name(viewoid);
+	char	   *command;
+	char	   *sql;
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID};
+	Datum		values[4];
+	Oid			save_userid;
+	int			save_sec;
+	bool		isnull;
+	int64		jobid;
+	int			ret;
+
+	if (stale->month < 0 || stale->day < 0 || stale->time < 0 ||
+		(stale->month == 0 && stale->day == 0 && stale->time == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stale_after must be a positive interval")));
+	mr_get_extension(&ext);
+	require_pg_cron();
+
+	command = psprintf("SELECT %s.metrics_refresh_run(%s::pg_catalog.regclass, 'scheduled')",
+					   ext.nspname_q, quote_literal_cstr(view_name));
+	values[0] = CStringGetTextDatum(job_name(view_name));
+	values[1] = CStringGetTextDatum(schedule);
+	values[2] = CStringGetTextDatum(command);
+
+	as_owner(&ext, &save_userid, &save_sec);
+	sql = "SELECT cron.schedule($1, $2, $3)";
+	ret = SPI_execute_with_args(sql, 3, types, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not schedule job: %s", SPI_result_code_string(ret));
+	jobid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	sql = psprintf("INSERT INTO %s.metrics_refresh_config AS c "
+				   "(view_name, schedule, stale_after, jobid) VALUES ($1, $2, $4, $3::bigint) "
+				   "ON CONFLICT (view_name) DO UPDATE SET schedule = EXCLUDED.schedule, "
+				   "stale_after = EXCLUDED.stale_after, jobid = EXCLUDED.jobid",
+				   ext.nspname_q);
+	values[0] = CStringGetTextDatum(view_name);
+	values[2] = CStringGetTextDatum(psprintf(INT64_FORMAT, jobid));
+	values[3] = stale_after;
+	ret = SPI_execute_with_args(sql, 4, types, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not record schedule: %s", SPI_result_code_string(ret));
+	SetUserIdAndSecContext(save_userid, save_sec);
+	return jobid;
+}
+
+/*
+ * metrics_refresh_unschedule: remove the view's job (by the job id recorded
+ * when it was scheduled, and by its name) and its configuration.  Returns
+ * false when there was neither.
+ */
+bool
+mr_unschedule(Oid viewoid)
+{
+	MrExtension ext;
+	char	   *view_name = mr_view_name(viewoid);
+	char	   *sql;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	Oid			save_userid;
+	int			save_sec;
+	bool		found;
+	uint64		i,
+				njobs;
+	int64	   *jobs;
+	int			ret;
+
+	mr_get_extension(&ext);
+	require_pg_cron();
+	values[0] = CStringGetTextDatum(view_name);
+	values[1] = CStringGetTextDatum(job_name(view_name));
+
+	as_owner(&ext, &save_userid, &save_sec);
+	sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1", ext.nspname_q);
+	ret = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not remove schedule: %s", SPI_result_code_string(ret));
+	found = SPI_processed > 0;
+
+	sql = "SELECT jobid FROM cron.job WHERE jobname = $2 AND username = current_user";
+	ret = SPI_execute_with_args(sql, 2, types, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not look up job: %s", SPI_result_code_string(ret));
+	njobs = SPI_processed;
+	jobs = palloc(sizeof(int64) * (njobs + 1));
+	for (i = 0; i < njobs; i++)
+	{
+		bool		isnull;
+
+		jobs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	for (i = 0; i < njobs; i++)
+	{
+		Oid			t = INT8OID;
+		Datum		v = Int64GetDatum(jobs[i]);
+
+		ret = SPI_execute_with_args("SELECT cron.unschedule($1)", 1, &t, &v, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not unschedule job: %s", SPI_result_code_string(ret));
+		found = true;
+	}
+	SetUserIdAndSecContext(save_userid, save_sec);
+	return found;
+}

@@ -1,0 +1,242 @@
+/*-------------------------------------------------------------------------
+ *
+ * util.c
+ *		Facts about the installed extension, view names, argument checks and
+ *		the fixed search_path that every entry point runs under.
+ *
+ * Nothing here changes data.  The catalog look-ups take no locks beyond the
+ * catalog's own; callers that need a stable view lock it themselves.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+#include "utils/varlena.h"
+
+#include "metrics_refresh.h"
+
+/*
+ * Look up an installed extension of this database: its OID, owner and
+ * schema.  Returns false if it is not installed.
+ */
+bool
+mr_find_extension(const char *extname, MrExtension *ext)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(extname));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	found = HeapTupleIsValid(tup);
+	if (found)
+	{
+		Form_pg_extension form = (Form_pg_extension) GETSTRUCT(tup);
+
+		ext->extoid = form->oid;
+		ext->owner = form->extowner;
+		ext->nspoid = form->extnamespace;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (found)
+		ext->nspname_q = pstrdup(quote_identifier(get_namespace_name(ext->nspoid)));
+	return found;
+}
+
+/*
+ * Look up metrics_refresh itself.  Raises 55000 if it is not installed in
+ * this database (possible only when the library was loaded by LOAD).
+ */
+void
+mr_get_extension(MrExtension *ext)
+{
+	if (!mr_find_extension("metrics_refresh", ext))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"metrics_refresh\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION metrics_refresh.")));
+}
+
+/*
+ * Open a GUC nesting level and pin search_path to "pg_catalog, pg_temp", as
+ * a SECURITY DEFINER function's SET clause would.  Every SQL text this
+ * extension runs is schema-qualified, so nothing a caller puts on its
+ * search_path can shadow a function or operator we use.  Returns the nesting
+ * level for mr_unpin_search_path(); an error unwinds it with the transaction.
+ */
+int
+mr_pin_search_path(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+/* Restore the settings changed since mr_pin_search_path() returned nestlevel. */
+void
+mr_unpin_search_path(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/*
+ * The schema-qualified name of a relation, each part quoted only where
+ * needed, so that the text casts back to regclass.  The relation must exist.
+ */
+char *
+mr_view_name(Oid viewoid)
+{
+	char	   *relname = get_rel_name(viewoid);
+	char	   *nspname;
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", viewoid)));
+	nspname = get_namespace_name(get_rel_namespace(viewoid));
+	return quote_qualified_identifier(nspname, relname);
+}
+
+/*
+ * Check that viewoid names an existing materialized view (42P01, 42809
+ * otherwise) and return its owner.  Takes no lock: the refresh re-checks
+ * under its lock.
+ */
+Oid
+mr_check_matview(Oid viewoid)
+{
+	HeapTuple	tup;
+	Form_pg_class form;
+	Oid			owner;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(viewoid));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", viewoid)));
+	form = (Form_pg_class) GETSTRUCT(tup);
+	if (form->relkind != RELKIND_MATVIEW)
+	{
+		char	   *name = quote_qualified_identifier(get_namespace_name(form->relnamespace),
+													  NameStr(form->relname));
+
+		ReleaseSysCache(tup);
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a materialized view", name),
+				 errhint("metrics_refresh refreshes materialized views only.")));
+	}
+	owner = form->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Refuse, with 25006, to change anything on a hot standby or in a read-only
+ * transaction.  "what" completes "cannot ...".
+ */
+void
+mr_check_not_recovery(const char *what)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s during recovery", what),
+				 errdetail("This server is a hot standby; materialized views can be refreshed only on the primary."),
+				 errhint("Run the refresh on the primary server; the standby receives its result through replication.")));
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s in a read-only transaction", what)));
+}
+
+/*
+ * Resolve GUC metrics_refresh.platform_view to a relation's OID.  Called with
+ * search_path pinned, so the name must be schema-qualified (an unqualified
+ * name could be redirected by the caller's search_path).
+ */
+Oid
+mr_platform_view_oid(void)
+{
+	List	   *names;
+	Oid			relid;
+
+	if (mr_platform_view == NULL || mr_platform_view[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("metrics_refresh.platform_view is not set"),
+				 errhint("Set it to the schema-qualified name of the platform's materialized view.")));
+	names = stringToQualifiedNameList(mr_platform_view);
+	relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("materialized view \"%s\" does not exist", mr_platform_view),
+				 errdetail("It is named by the setting metrics_refresh.platform_view."),
+				 errhint("Create the view, or set metrics_refresh.platform_view to the schema-qualified name of an existing materialized view.")));
+	return relid;
+}
+
+/* The log's spelling of a source. */
+const char *
+mr_source_name(MrSource source)
+{
+	return source == MR_SOURCE_SCHEDULED ? "scheduled" : "manual";
+}
+
+/* Parse the "source" argument: 'manual' or 'scheduled', else 22023. */
+MrSource
+mr_parse_source(text *source)
+{
+	char	   *s = text_to_cstring(source);
+
+	if (strcmp(s, "manual") == 0)
+		return MR_SOURCE_MANUAL;
+	if (strcmp(s, "scheduled") == 0)
+		return MR_SOURCE_SCHEDULED;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid refresh source \"%s\"", s),
+			 errhint("The source is \"manual\" or \"scheduled\".")));
+	pg_unreachable();
+}
+
+/*
+ * Fill an advisory LOCKTAG of this database with a kind (field 4) that
+ * pg_advisory_lock() never uses, so user advisory locks cannot collide.
+ */
+void
+mr_advisory_tag(void *locktag, uint32 key_hi, uint32 key_lo, uint16 kind)
+{
+	LOCKTAG    *tag = (LOCKTAG *) locktag;
+
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key_hi, key_lo, kind);
+}

@@ -1,0 +1,300 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		Refreshes in a dynamic background worker, for callers (HTTP APIs) that
+ *		cannot wait for the refresh to finish.
+ *
+ * Protocol.  The caller creates a small DSM segment with the request and
+ * registers a worker (no shared_preload_libraries needed).  The worker
+ * connects to the same database and, in its first transaction, inserts the
+ * run's 'running' row and takes a session-level advisory lock on the run id
+ * (MR_LOCK_RUN) before committing; it then reports the run id and result
+ * object through the segment and sets the caller's latch.  The caller
+ * returns that object.  In a second transaction the worker performs the
+ * refresh through mr_run_logged(), which finishes the row, and exits.
+ *
+ * The run lock is what tells a live run from a dead one: a 'running' row
+ * whose lock is free has no worker (crash or termination) and is reported
+ * as 'interrupted' by mr_reap_orphans().  SIGTERM cancels the refresh, which
+ * is then logged as an error with message 'interrupted'.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_db_role_setting.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/wait_event.h"
+
+#include "metrics_refresh.h"
+
+#define WORKER_STARTING	0
+#define WORKER_RUNNING	1		/* 'running' row committed; result[] filled */
+#define WORKER_FAILED	2		/* could not start; result[] holds the error */
+
+/* The request and the worker's answer, in a DSM segment. */
+typedef struct MrWorkerShared
+{
+	Oid			dboid;
+	Oid			viewoid;
+	Oid			callerid;
+	MrSource	source;
+	int			caller_pid;
+	NameData	caller;
+	pg_atomic_uint32 state;
+	int			sqlerrcode;		/* when WORKER_FAILED */
+	int64		run_id;			/* when WORKER_RUNNING */
+	char		result[4096];	/* result object, or error message */
+} MrWorkerShared;
+
+volatile sig_atomic_t mr_worker_sigterm = false;
+
+/*
+ * SIGTERM: cancel whatever is running, and remember why, so the refresh is
+ * logged as interrupted rather than cancelled.
+ */
+static void
+worker_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	mr_worker_sigterm = true;
+	InterruptPending = true;
+	QueryCancelPending = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/* Wake the caller waiting in mr_start_worker(), if it is still there. */
+static void
+wake_caller(MrWorkerShared *sh)
+{
+	PGPROC	   *proc = BackendPidGetProc(sh->caller_pid);
+
+	if (proc != NULL)
+		SetLatch(&proc->procLatch);
+}
+
+/*
+ * Apply the caller's role settings (ALTER ROLE ... [IN DATABASE ...] SET),
+ * above the database's, so the refresh has the time limits the caller's
+ * role is configured with.  Must run inside a transaction.
+ */
+static void
+apply_caller_settings(Oid callerid)
+{
+	Relation	relsetting = table_open(DbRoleSettingRelationId, AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetCatalogSnapshot(DbRoleSettingRelationId));
+
+	ApplySetting(snapshot, MyDatabaseId, callerid, relsetting, PGC_S_DATABASE_USER);
+	ApplySetting(snapshot, InvalidOid, callerid, relsetting, PGC_S_USER);
+	UnregisterSnapshot(snapshot);
+	table_close(relsetting, AccessShareLock);
+}
+
+/*
+ * First transaction: apply settings, insert and commit the 'running' row
+ * while holding the run lock, and tell the caller.
+ */
+static int64
+start_run(MrWorkerShared *sh)
+{
+	int			nestlevel;
+	char	   *result_text;
+	int64		run_id;
+	LOCKTAG		tag;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	apply_caller_settings(sh->callerid);
+	nestlevel = mr_pin_search_path();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	run_id = mr_insert_running(sh->viewoid, sh->source, NameStr(sh->caller), &result_text);
+	mr_advisory_tag(&tag, (uint32) (run_id >> 32), (uint32) run_id, MR_LOCK_RUN);
+	(void) LockAcquire(&tag, ExclusiveLock, true, false);
+	strlcpy(sh->result, result_text, sizeof(sh->result));
+
+	SPI_finish();
+	mr_unpin_search_path(nestlevel);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return run_id;
+}
+
+/*
+ * Entry point of the background worker.  main_arg is the DSM handle of the
+ * request.  Exits when the refresh ends.
+ */
+void
+metrics_refresh_worker_main(Datum main_arg)
+{
+	dsm_segment *seg;
+	MrWorkerShared *sh;
+	MrRunRequest req;
+	int			nestlevel;
+
+	pqsignal(SIGTERM, worker_sigterm);
+	BackgroundWorkerUnblockSignals();
+
+	seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("metrics_refresh worker could not attach to its request"),
+				 errdetail("The caller went away before the worker started.")));
+	sh = dsm_segment_address(seg);
+
+	/* Connect as the bootstrap superuser; the caller's name goes to the log. */
+	BackgroundWorkerInitializeConnectionByOid(sh->dboid, InvalidOid, 0);
+	SetConfigOption("application_name", "metrics_refresh worker", PGC_USERSET, PGC_S_SESSION);
+
+	PG_TRY();
+	{
+		req.run_id = start_run(sh);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		AbortCurrentTransaction();
+		edata = CopyErrorData();
+		sh->sqlerrcode = edata->sqlerrcode;
+		strlcpy(sh->result, edata->message, sizeof(sh->result));
+		pg_write_barrier();
+		pg_atomic_write_u32(&sh->state, WORKER_FAILED);
+		wake_caller(sh);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	sh->run_id = req.run_id;
+	pg_write_barrier();
+	pg_atomic_write_u32(&sh->state, WORKER_RUNNING);
+	wake_caller(sh);
+
+	/* Second transaction: the refresh, finishing the row. */
+	req.viewoid = sh->viewoid;
+	req.source = sh->source;
+	req.caller = pstrdup(NameStr(sh->caller));
+	dsm_detach(seg);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	nestlevel = mr_pin_search_path();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: refresh of %s (run " INT64_FORMAT ")",
+												   mr_view_name(req.viewoid), req.run_id));
+	(void) mr_run_logged(&req);
+	SPI_finish();
+	mr_unpin_search_path(nestlevel);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	proc_exit(0);
+}
+
+/*
+ * Start a background refresh of viewoid and return the 'running' result
+ * object as soon as the worker has committed its row.  53400 when no worker
+ * slot is free.  Preconditions: access checked; the single-flight lock was
+ * free a moment ago (a worker that finds it taken logs a skip).
+ */
+Jsonb *
+mr_start_worker(Oid viewoid, MrSource source)
+{
+	dsm_segment *seg;
+	MrWorkerShared *sh;
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	char	   *view_name = mr_view_name(viewoid);
+	Jsonb	   *result = NULL;
+
+	seg = dsm_create(sizeof(MrWorkerShared), 0);
+	sh = dsm_segment_address(seg);
+	memset(sh, 0, sizeof(MrWorkerShared));
+	sh->dboid = MyDatabaseId;
+	sh->viewoid = viewoid;
+	sh->callerid = GetUserId();
+	sh->source = source;
+	sh->caller_pid = MyProcPid;
+	namestrcpy(&sh->caller, GetUserNameFromId(GetUserId(), false));
+	pg_atomic_init_u32(&sh->state, WORKER_STARTING);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "metrics_refresh");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "metrics_refresh_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "metrics_refresh worker for %s", view_name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "metrics_refresh worker");
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a background worker to refresh \"%s\"", view_name),
+				 errdetail("All background worker slots are in use."),
+				 errhint("Raise max_worker_processes (now %d), or refresh with wait => true.",
+						 max_worker_processes)));
+
+	for (;;)
+	{
+		uint32		state = pg_atomic_read_u32(&sh->state);
+		pid_t		pid;
+
+		if (state == WORKER_RUNNING)
+		{
+			pg_read_barrier();
+			result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(sh->result)));
+			break;
+		}
+		if (state == WORKER_FAILED)
+		{
+			pg_read_barrier();
+			ereport(ERROR,
+					(errcode(sh->sqlerrcode),
+					 errmsg("could not start the background refresh of \"%s\": %s",
+							view_name, sh->result)));
+		}
+		if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED &&
+			pg_atomic_read_u32(&sh->state) == WORKER_STARTING)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("background worker for \"%s\" exited before starting the refresh", view_name),
+					 errhint("See the server log for its error.")));
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	dsm_detach(seg);
+	return result;
+}
