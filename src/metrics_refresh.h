@@ -80,6 +80,7 @@ extern void mr_check_not_recovery(const char *what);
 extern Oid	mr_platform_view_oid(void);
 extern const char *mr_source_name(MrSource source);
 extern MrSource mr_parse_source(text *source);
+extern int	mr_interval_sign(Datum iv);
 extern void mr_advisory_tag(void *locktag, uint32 key_hi, uint32 key_lo, uint16 kind);
 
 /* access.c */

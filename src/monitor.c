@@ -114,17 +114,20 @@ spi_rows_to_srf(FunctionCallInfo fcinfo)
 	}
 }
 
-/* Reject a negative interval argument with 22023. */
+/*
+ * Reject a negative interval argument (or, unless zero_ok, a zero one) with
+ * 22023.
+ */
 static void
-check_nonnegative_interval(Datum d, const char *argname)
+check_interval_arg(Datum d, const char *argname, bool zero_ok)
 {
-	Interval   *iv = DatumGetIntervalP(d);
+	int			sign = mr_interval_sign(d);
 
-	if (iv->month < 0 || iv->day < 0 || iv->time < 0 ||
-		(iv->month == 0 && iv->day == 0 && iv->time == 0 && strcmp(argname, "time_window") != 0))
+	if (sign < 0 || (sign == 0 && !zero_ok))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a positive interval", argname)));
+				 errmsg("%s must be a %s interval", argname,
+						zero_ok ? "non-negative" : "positive")));
 }
 
 /*
@@ -145,7 +148,7 @@ mr_status_json(const char *view_name, Datum window)
 	bool		isnull;
 	Datum		d;
 
-	check_nonnegative_interval(window, "time_window");
+	check_interval_arg(window, "time_window", true);
 	mr_get_extension(&ext);
 	q = ext.nspname_q;
 	sql = psprintf("SELECT to_jsonb(x) - 'view_name' - 'stale_after' "
@@ -179,7 +182,7 @@ mr_status_rows(FunctionCallInfo fcinfo, Datum window)
 	int			save_sec;
 	bool		isnull;
 
-	check_nonnegative_interval(window, "time_window");
+	check_interval_arg(window, "time_window", true);
 	mr_get_extension(&ext);
 	q = ext.nspname_q;
 	mr_reap_orphans(NULL);
@@ -221,7 +224,7 @@ mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, D
 	Oid			save_userid;
 	int			save_sec;
 
-	check_nonnegative_interval(window, "time_window");
+	check_interval_arg(window, "time_window", true);
 	bucket_us = (int64) b->day * USECS_PER_DAY + b->time;
 	if (b->month != 0 || b->day < 0 || b->time < 0 || bucket_us <= 0)
 		ereport(ERROR,
@@ -345,7 +348,7 @@ mr_prune(Datum older_than)
 	int			save_sec;
 	int			ret;
 
-	check_nonnegative_interval(older_than, "older_than");
+	check_interval_arg(older_than, "older_than", true);
 	mr_get_extension(&ext);
 	sql = psprintf("DELETE FROM %s.metrics_refresh_log "
 				   "WHERE started_at < now() - $1 AND status <> 'running'", ext.nspname_q);

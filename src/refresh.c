@@ -268,7 +268,7 @@ refresh_view(Oid viewoid, const char **method)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("materialized view \"%s\" has no usable unique index", qualname),
 				 errdetail("metrics_refresh refreshes concurrently, so that readers are never blocked, and that needs a unique index covering all rows."),
-				 errhint("Create a unique index on one or more plain columns of the view, with no WHERE clause and no expressions, e.g. CREATE UNIQUE INDEX ON %s (id).",
+				 errhint("Create a unique index on one or more plain columns of the view, with no WHERE clause and no expressions: CREATE UNIQUE INDEX ON %s (<columns that identify a row>).",
 						 qualname)));
 	owner = rel->rd_rel->relowner;
 	relation_close(rel, NoLock);
@@ -309,12 +309,21 @@ refresh_view(Oid viewoid, const char **method)
 }
 
 /*
- * Give a refresh_timeout cancel, or a worker's SIGTERM, its own SQLSTATE and
- * message; other errors are left as raised.
+ * Make the errors caused by our own limits say so: a refresh_timeout cancel
+ * and a worker's SIGTERM get their own message (and SQLSTATE 57P01 for the
+ * latter); a lock timeout - every lock wait of a refresh is bounded by
+ * metrics_refresh.lock_timeout - gets a detail and a hint.  Other errors are
+ * left as raised.
  */
 static void
-describe_cancel(ErrorData *edata, const char *view_name)
+describe_error(ErrorData *edata, const char *view_name)
 {
+	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && edata->detail == NULL)
+	{
+		edata->detail = psprintf("The refresh of \"%s\" waited longer than metrics_refresh.lock_timeout (%d ms) for a lock.",
+								 view_name, mr_lock_timeout_ms);
+		edata->hint = pstrdup("Another session holds a conflicting lock (see pg_locks); retry, or raise metrics_refresh.lock_timeout.");
+	}
 	if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
 		return;
 	if (mr_worker_sigterm)
@@ -711,7 +720,7 @@ mr_run_logged(MrRunRequest *req)
 			MemoryContextSwitchTo(resultcxt);
 			CurrentResourceOwner = oldowner;
 			o.status = "error";
-			describe_cancel(o.error, view_name);
+			describe_error(o.error, view_name);
 		}
 		PG_END_TRY();
 
@@ -745,11 +754,12 @@ mr_refresh_unlogged(Oid viewoid)
 {
 	const char *method;
 	MemoryContext cxt = CurrentMemoryContext;
+	char	   *view_name = mr_view_name(viewoid);
 
 	if (!try_view_lock(viewoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("could not refresh materialized view \"%s\"", mr_view_name(viewoid)),
+				 errmsg("could not refresh materialized view \"%s\"", view_name),
 				 errdetail("Another refresh of the view is in progress.")));
 	PG_TRY();
 	{
@@ -761,13 +771,9 @@ mr_refresh_unlogged(Oid viewoid)
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && mr_refresh_timeout_fired)
-		{
-			FlushErrorState();
-			describe_cancel(edata, mr_view_name(viewoid));
-			ReThrowError(edata);
-		}
-		PG_RE_THROW();
+		FlushErrorState();
+		describe_error(edata, view_name);
+		ReThrowError(edata);
 	}
 	PG_END_TRY();
 }

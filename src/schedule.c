@@ -80,7 +80,6 @@ int64
 mr_schedule(Oid viewoid, const char *schedule, Datum stale_after)
 {
 	MrExtension ext;
-	Interval   *stale = DatumGetIntervalP(stale_after);
 	char	   *view_name = mr_view_name(viewoid);
 	char	   *command;
 	char	   *sql;
@@ -92,8 +91,7 @@ mr_schedule(Oid viewoid, const char *schedule, Datum stale_after)
 	int64		jobid;
 	int			ret;
 
-	if (stale->month < 0 || stale->day < 0 || stale->time < 0 ||
-		(stale->month == 0 && stale->day == 0 && stale->time == 0))
+	if (mr_interval_sign(stale_after) <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("stale_after must be a positive interval")));

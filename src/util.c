@@ -240,3 +240,15 @@ mr_advisory_tag(void *locktag, uint32 key_hi, uint32 key_lo, uint16 kind)
 
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key_hi, key_lo, kind);
 }
+
+/*
+ * Compare an interval with zero, as interval comparison does (a month is 30
+ * days): -1, 0 or 1.  So '1 day -1 hour' is positive.
+ */
+int
+mr_interval_sign(Datum iv)
+{
+	Interval	zero = {0};
+
+	return DatumGetInt32(DirectFunctionCall2(interval_cmp, iv, IntervalPGetDatum(&zero)));
+}

@@ -1,0 +1,228 @@
+-- Scheduling with pg_cron: metrics_refresh_schedule / metrics_refresh_unschedule.
+-- pg_cron is created in this database by the test harness (--load-extension).
+CREATE EXTENSION metrics_refresh;
+
+-- Runs a statement and shows its outcome: "ok", or the SQLSTATE, message and hint.
+CREATE FUNCTION sched_try(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    st text; msg text; hint text;
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+    RETURN st || ': ' || msg || coalesce(E'\nHINT: ' || nullif(hint, ''), '');
+END $$;
+
+-- The jobs of this test, with their ids masked.
+CREATE VIEW sched_jobs AS
+SELECT jobname, schedule, command, database = current_database() AS this_db,
+       username = (SELECT extowner::regrole::text FROM pg_extension
+                   WHERE extname = 'metrics_refresh') AS runs_as_ext_owner,
+       active
+FROM cron.job
+WHERE jobname LIKE 'metrics_refresh %' OR jobname = 'refresh-platform-metrics';
+
+CREATE TABLE sched_src (id int PRIMARY KEY, val int);
+INSERT INTO sched_src VALUES (1, 10), (2, 20);
+CREATE MATERIALIZED VIEW sched_v AS SELECT id, val FROM sched_src;
+CREATE UNIQUE INDEX ON sched_v (id);
+-- A name that needs quoting, with a quote in it: no injection into the job's command.
+CREATE MATERIALIZED VIEW "Sched 'odd' V" AS SELECT id, val FROM sched_src;
+CREATE UNIQUE INDEX ON "Sched 'odd' V" (id);
+CREATE TABLE sched_table (id int);
+
+-- Nothing is scheduled yet.
+SELECT * FROM sched_jobs;
+SELECT count(*) FROM metrics_refresh_config;
+
+--
+-- Creating a job: defaults are every 5 minutes and stale after 15 minutes.
+--
+SELECT metrics_refresh_schedule('sched_v') AS jobid \gset first_
+SELECT :first_jobid > 0 AS jobid_positive;
+SELECT * FROM sched_jobs;
+SELECT view_name, schedule, stale_after, jobid = :first_jobid AS same_jobid
+FROM metrics_refresh_config ORDER BY view_name;
+
+--
+-- Rescheduling updates the same job in place: same id, no second job.
+--
+SELECT metrics_refresh_schedule('sched_v', '17 3 * * *', '2 hours') = :first_jobid AS same_jobid;
+SELECT * FROM sched_jobs;
+SELECT view_name, schedule, stale_after, jobid = :first_jobid AS same_jobid
+FROM metrics_refresh_config ORDER BY view_name;
+-- Calling again with the same arguments changes nothing either.
+SELECT metrics_refresh_schedule('sched_v', '17 3 * * *', '2 hours') = :first_jobid AS same_jobid;
+SELECT count(*) AS jobs FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+SELECT jobid = :first_jobid AS same_jobid FROM cron.job WHERE jobname = 'metrics_refresh public.sched_v';
+
+-- A second view gets its own job; its name and command are quoted, not pasted.
+SELECT metrics_refresh_schedule('"Sched ''odd'' V"', '*/10 * * * *', '1 day') <> :first_jobid AS other_jobid;
+SELECT * FROM sched_jobs ORDER BY jobname;
+SELECT view_name, schedule, stale_after, view_name::regclass AS finds_view
+FROM metrics_refresh_config ORDER BY view_name;
+-- The job's command, run by hand, refreshes that view (scheduled source).
+UPDATE sched_src SET val = val + 1;
+DO $$
+BEGIN
+    EXECUTE (SELECT command FROM cron.job WHERE jobname = 'metrics_refresh public."Sched ''odd'' V"');
+END $$;
+SELECT * FROM "Sched 'odd' V" ORDER BY id;
+SELECT DISTINCT view_name, status, method, source, triggered_by = current_user AS by_me
+FROM metrics_refresh_log WHERE view_name = 'public."Sched ''odd'' V"';
+
+-- A view whose job name would not fit in a name gets a hashed job name; still one job.
+CREATE MATERIALIZED VIEW sched_view_with_a_name_long_enough_to_overflow_a_job_name AS SELECT 1 AS id;
+CREATE UNIQUE INDEX ON sched_view_with_a_name_long_enough_to_overflow_a_job_name (id);
+SELECT metrics_refresh_schedule('sched_view_with_a_name_long_enough_to_overflow_a_job_name') AS jobid \gset long_
+SELECT metrics_refresh_schedule('sched_view_with_a_name_long_enough_to_overflow_a_job_name', '0 * * * *') = :long_jobid AS same_jobid;
+SELECT jobname ~ '^metrics_refresh [0-9a-f]{32}$' AS hashed_name, schedule, command
+FROM cron.job WHERE jobid = :long_jobid;
+SELECT metrics_refresh_unschedule('sched_view_with_a_name_long_enough_to_overflow_a_job_name') AS removed;
+SELECT count(*) AS long_jobs FROM cron.job WHERE jobid = :long_jobid;
+DROP MATERIALIZED VIEW sched_view_with_a_name_long_enough_to_overflow_a_job_name;
+
+--
+-- Invalid calls raise and change nothing.
+--
+SELECT sched_try($q$SELECT metrics_refresh_schedule(NULL)$q$);
+SELECT sched_try($q$SELECT metrics_refresh_schedule('sched_v', NULL)$q$);
+SELECT sched_try($q$SELECT metrics_refresh_schedule('sched_v', '*/5 * * * *', NULL)$q$);
+SELECT sched_try($q$SELECT metrics_refresh_schedule('sched_v', 'every now and then')$q$);
+SELECT sched_try($q$SELECT metrics_refresh_schedule('sched_v', '61 * * * *')$q$);
+SELECT sched_try($q$SELECT metrics_refresh_schedule('sched_v', '*/5 * * * *', '0')$q$);
+SELECT sched_try($q$SELECT metrics_refresh_schedule('sched_v', '*/5 * * * *', '-5 minutes')$q$);
+SELECT sched_try($q$SELECT metrics_refresh_schedule('sched_v', '*/5 * * * *', '-1 day 23 hours')$q$);
+SELECT sched_try($q$SELECT metrics_refresh_schedule('sched_table')$q$);
+SELECT sched_try($q$SELECT metrics_refresh_unschedule(NULL)$q$);
+SELECT sched_try($q$SELECT metrics_refresh_unschedule('sched_table')$q$);
+-- A positive interval with mixed signs is accepted (23 hours).
+SELECT metrics_refresh_schedule('sched_v', '17 3 * * *', '1 day -1 hour') = :first_jobid AS same_jobid;
+SELECT stale_after FROM metrics_refresh_config WHERE view_name = 'public.sched_v';
+SELECT metrics_refresh_schedule('sched_v', '17 3 * * *', '2 hours') = :first_jobid AS same_jobid;
+-- Still the two jobs and rows from before, unchanged.
+SELECT * FROM sched_jobs ORDER BY jobname;
+SELECT view_name, schedule, stale_after FROM metrics_refresh_config ORDER BY view_name;
+
+-- Only admins schedule (42501), even the view's owner.
+CREATE ROLE sched_owner;
+ALTER MATERIALIZED VIEW sched_v OWNER TO sched_owner;
+SET ROLE sched_owner;
+SELECT sched_try($q$SELECT metrics_refresh_schedule('sched_v', '* * * * *')$q$);
+SELECT sched_try($q$SELECT metrics_refresh_unschedule('sched_v')$q$);
+RESET ROLE;
+ALTER MATERIALIZED VIEW sched_v OWNER TO CURRENT_USER;
+SELECT * FROM sched_jobs ORDER BY jobname;
+
+--
+-- Unscheduling removes the job and the configuration row: true, then false.
+--
+SELECT metrics_refresh_unschedule('sched_v') AS removed;
+SELECT metrics_refresh_unschedule('sched_v') AS removed_again;
+SELECT * FROM sched_jobs ORDER BY jobname;
+SELECT view_name FROM metrics_refresh_config ORDER BY view_name;
+SELECT metrics_refresh_unschedule('"Sched ''odd'' V"') AS removed;
+SELECT * FROM sched_jobs;
+SELECT count(*) FROM metrics_refresh_config;
+-- A view that was never scheduled.
+SELECT metrics_refresh_unschedule('sched_v') AS removed;
+
+--
+-- The plain pg_cron alternative to metrics_refresh_schedule() for the platform
+-- view: a job that calls the scheduled entry point directly.
+--
+CREATE MATERIALIZED VIEW platform_metrics AS SELECT id, val FROM sched_src;
+CREATE UNIQUE INDEX ON platform_metrics (id);
+SELECT cron.schedule('refresh-platform-metrics', '*/5 * * * *',
+                     'SELECT refresh_platform_metrics_with_logging()') > 0 AS scheduled;
+SELECT * FROM sched_jobs;
+-- What the job runs, run once by hand: a logged, scheduled refresh.
+UPDATE sched_src SET val = val + 100;
+SELECT r->>'success' AS success, r->>'status' AS status, r->>'view' AS view, r->>'source' AS source
+FROM (SELECT refresh_platform_metrics_with_logging() AS r) s;
+SELECT * FROM platform_metrics ORDER BY id;
+SELECT cron.unschedule('refresh-platform-metrics');
+SELECT * FROM sched_jobs;
+
+--
+-- A real run: every minute, pg_cron runs the job as its user; wait for its log row.
+--
+CREATE MATERIALIZED VIEW sched_live AS SELECT id, val FROM sched_src;
+CREATE UNIQUE INDEX ON sched_live (id);
+UPDATE sched_src SET val = val + 1000;
+SELECT metrics_refresh_schedule('sched_live', '* * * * *') AS jobid \gset live_
+SELECT * FROM sched_jobs;
+
+-- Polls once a second, committing so that each look sees what pg_cron committed.
+CREATE PROCEDURE sched_wait_for_run(jobid bigint, max_seconds int)
+LANGUAGE plpgsql AS $$
+DECLARE
+    done boolean;
+BEGIN
+    FOR i IN 1 .. max_seconds LOOP
+        SELECT EXISTS (SELECT FROM metrics_refresh_log
+                       WHERE view_name = 'public.sched_live' AND source = 'scheduled')
+           AND EXISTS (SELECT FROM cron.job_run_details d
+                       WHERE d.jobid = sched_wait_for_run.jobid
+                         AND d.status IN ('succeeded', 'failed'))
+          INTO done;
+        EXIT WHEN done;
+        COMMIT;
+        PERFORM pg_sleep(1);
+    END LOOP;
+END $$;
+CALL sched_wait_for_run(:live_jobid, 80);
+
+SELECT view_name, status, method, source,
+       triggered_by = (SELECT username FROM cron.job WHERE jobid = :live_jobid) AS by_job_user,
+       sqlstate, error_message
+FROM metrics_refresh_log
+WHERE view_name = 'public.sched_live'
+ORDER BY id LIMIT 1;
+SELECT status, return_message FROM cron.job_run_details
+WHERE jobid = :live_jobid ORDER BY runid LIMIT 1;
+SELECT * FROM sched_live ORDER BY id;
+SELECT metrics_refresh_unschedule('sched_live') AS removed;
+SELECT * FROM sched_jobs;
+
+--
+-- Without pg_cron in the database, scheduling raises 55000 with a hint;
+-- refreshing does not need pg_cron.
+--
+CREATE DATABASE sched_nocron;
+\c sched_nocron
+CREATE EXTENSION metrics_refresh;
+CREATE FUNCTION sched_try(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    st text; msg text; hint text;
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+    RETURN st || ': ' || msg || coalesce(E'\nHINT: ' || nullif(hint, ''), '');
+END $$;
+CREATE MATERIALIZED VIEW nocron_v AS SELECT 1 AS id;
+CREATE UNIQUE INDEX ON nocron_v (id);
+SELECT count(*) AS pg_cron_installed FROM pg_extension WHERE extname = 'pg_cron';
+SELECT sched_try($q$SELECT metrics_refresh_schedule('nocron_v')$q$);
+SELECT sched_try($q$SELECT metrics_refresh_schedule('nocron_v', '* * * * *', '1 hour')$q$);
+SELECT sched_try($q$SELECT metrics_refresh_unschedule('nocron_v')$q$);
+SELECT count(*) FROM metrics_refresh_config;
+SELECT r->>'success' AS success, r->>'status' AS status, r->>'method' AS method
+FROM (SELECT metrics_refresh_run('nocron_v') AS r) s;
+SELECT view_name, status, source FROM metrics_refresh_log;
+\c contrib_regression
+DROP DATABASE sched_nocron;
+
+-- Clean up.
+SELECT count(*) AS jobs_left FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+DELETE FROM cron.job_run_details WHERE jobid = :live_jobid;
+DROP PROCEDURE sched_wait_for_run(bigint, int);
+DROP VIEW sched_jobs;
+DROP FUNCTION sched_try(text);
+DROP EXTENSION metrics_refresh CASCADE;
+DROP MATERIALIZED VIEW sched_v, "Sched 'odd' V", platform_metrics, sched_live;
+DROP TABLE sched_src, sched_table;
+DROP ROLE sched_owner;
