@@ -36,6 +36,10 @@ CREATE INDEX metrics_refresh_log_view_started_idx
 CREATE INDEX metrics_refresh_log_view_success_idx
     ON @extschema@.metrics_refresh_log (view_name, started_at)
     WHERE status = 'success';
+-- "Last error" of a view that has not failed for a long time, likewise.
+CREATE INDEX metrics_refresh_log_view_error_idx
+    ON @extschema@.metrics_refresh_log (view_name, started_at)
+    WHERE status = 'error';
 -- Retention and the all-views history.
 CREATE INDEX metrics_refresh_log_started_idx
     ON @extschema@.metrics_refresh_log (started_at);
@@ -227,3 +231,226 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_version() IS
 -- The functions above decide access themselves (see README, Security): the
 -- overview view is readable by anyone whom metrics_refresh_status_all lets in.
 GRANT SELECT ON @extschema@.metrics_refresh_overview TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Dashboard
+-------------------------------------------------------------------------------
+
+-- The monitor card and the performance panel of one view, drawn as text for
+-- psql.  Everything comes from metrics_refresh_status() and
+-- metrics_refresh_timeline(), which check the arguments (22004, 22023, 42809)
+-- and the caller's access (42501), so this function checks nothing itself.
+-- Lines are at most 64 characters wide.  The chart has one character per
+-- bucket: the bucket's average duration on a scale of eight blocks up to the
+-- largest bucket average, and "·" where the bucket has no timed run.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard(
+    view regclass, time_window interval DEFAULT '24 hours')
+RETURNS text
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    inner_width constant integer := 60;   -- between "│ " and " │"
+    bar_width   constant integer := 40;
+    err_width   constant integer := 46;   -- inner_width minus a label
+    rule        constant text := repeat('─', 62);
+    st          jsonb;
+    win_s       double precision;
+    bucket_s    integer;
+    bucket_iv   interval;
+    avgs        double precision[];
+    chart_max   double precision;
+    n_buckets   integer;
+    spark       text;
+    axis        text;
+    mid         text;
+    mid_at      integer;
+    durs        text[];   -- avg, max, min, p95, chart maximum
+    labels      text[];   -- window, half window, bucket, stale_after
+    agos        text[];   -- last refresh, last success
+    n_ok        bigint;
+    n_failed    bigint;
+    rate        numeric;
+    rate_text   text;
+    filled      integer;
+    status_text text;
+    err         text;
+    err_lines   text[] := '{}';
+    word        text;
+    cur         text := '';
+    lines       text[];
+BEGIN
+    st := @extschema@.metrics_refresh_status(view, time_window);
+
+    -- About 24 buckets, of a round size.
+    win_s := extract(epoch FROM time_window);
+    SELECT s INTO bucket_s
+    FROM unnest(ARRAY[1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600,
+                      7200, 10800, 21600, 43200, 86400]) AS s
+    WHERE s >= win_s / 24
+    ORDER BY s LIMIT 1;
+    IF bucket_s IS NULL THEN
+        bucket_iv := make_interval(days => ceil(win_s / 24 / 86400)::integer);
+    ELSE
+        bucket_iv := make_interval(secs => bucket_s);
+    END IF;
+
+    SELECT array_agg(t.avg_duration_ms ORDER BY t.bucket_start), max(t.avg_duration_ms)
+    INTO avgs, chart_max
+    FROM @extschema@.metrics_refresh_timeline(view, time_window, bucket_iv) AS t;
+    n_buckets := coalesce(array_length(avgs, 1), 0);
+
+    SELECT string_agg(CASE WHEN a IS NULL THEN '·'
+                           WHEN chart_max <= 0 THEN '▁'
+                           ELSE substr('▁▂▃▄▅▆▇█',
+                                       greatest(1, least(8, ceil(a / chart_max * 8)::integer)), 1)
+                      END, '' ORDER BY i)
+    INTO spark
+    FROM unnest(avgs) WITH ORDINALITY AS u(a, i);
+
+    -- Durations: 4.2ms, 42ms, 0.42s, 4.20s, 420s.
+    SELECT array_agg(CASE WHEN ms IS NULL THEN 'n/a'
+                          WHEN ms < 9.95 THEN round(ms::numeric, 1) || 'ms'
+                          WHEN ms < 99.5 THEN round(ms::numeric) || 'ms'
+                          WHEN ms < 99995 THEN round((ms / 1000)::numeric, 2) || 's'
+                          ELSE round((ms / 1000)::numeric) || 's' END ORDER BY i)
+    INTO durs
+    FROM unnest(ARRAY[(st->>'avg_duration_ms')::double precision,
+                      (st->>'max_duration_ms')::double precision,
+                      (st->>'min_duration_ms')::double precision,
+                      (st->>'p95_duration_ms')::double precision,
+                      chart_max]) WITH ORDINALITY AS u(ms, i);
+
+    -- Intervals, compactly: 24h, 12h, 5m, 7d, 365d.
+    SELECT array_agg(CASE WHEN s IS NULL THEN NULL
+                          WHEN s >= 172800 AND (s % 86400 = 0 OR s >= 864000)
+                               THEN round(s / 86400.0) || 'd'
+                          WHEN s >= 3600 AND s % 3600 = 0 THEN (s / 3600) || 'h'
+                          WHEN s >= 60 AND s % 60 = 0 THEN (s / 60) || 'm'
+                          ELSE s || 's' END ORDER BY i)
+    INTO labels
+    FROM unnest(ARRAY[round(win_s)::bigint,
+                      round(win_s / 2)::bigint,
+                      round(extract(epoch FROM bucket_iv))::bigint,
+                      round(extract(epoch FROM (st->>'stale_after')::interval))::bigint])
+         WITH ORDINALITY AS u(s, i);
+
+    -- "N minutes ago"
+    SELECT array_agg(CASE WHEN a IS NULL THEN 'never'
+                          ELSE n || ' ' || unit || CASE WHEN n = 1 THEN '' ELSE 's' END || ' ago' END
+                     ORDER BY i)
+    INTO agos
+    FROM unnest(ARRAY[(st->>'last_refresh_at')::timestamptz,
+                      (st->>'last_success_at')::timestamptz]) WITH ORDINALITY AS u(t, i),
+         LATERAL (SELECT CASE WHEN t IS NOT NULL
+                              THEN greatest(extract(epoch FROM now() - t), 0) END AS a) AS x,
+         LATERAL (SELECT CASE WHEN a < 60 THEN 'second' WHEN a < 3600 THEN 'minute'
+                              WHEN a < 86400 THEN 'hour' ELSE 'day' END AS unit,
+                         floor(a / CASE WHEN a < 60 THEN 1 WHEN a < 3600 THEN 60
+                                        WHEN a < 86400 THEN 3600 ELSE 86400 END)::bigint AS n) AS y;
+
+    n_ok := (st->>'successful')::bigint;
+    n_failed := (st->>'failed')::bigint;
+    rate := (st->>'success_rate')::numeric;
+    IF rate IS NULL THEN
+        rate_text := 'n/a';
+        filled := 0;
+    ELSE
+        rate_text := trim_scale(rate) || '%';
+        filled := floor(rate * bar_width / 100)::integer;
+    END IF;
+
+    status_text := CASE st->>'status'
+        WHEN 'healthy' THEN '● Healthy'
+        WHEN 'degraded' THEN '● Degraded (failures within ' || labels[1] || ')'
+        WHEN 'failing' THEN '● Failing (last refresh failed)'
+        WHEN 'stale' THEN '● Stale' || coalesce(' (no success within ' || labels[4] || ')', '')
+        ELSE '○ Unknown (never refreshed)' END;
+
+    -- The monitor card
+    lines := ARRAY[
+        'Metrics Refresh Monitor',
+        '',
+        'View:         ' || (st->>'view'),
+        'Status:       ' || status_text,
+        'Last Refresh: ' || agos[1]];
+    IF st->>'last_status' = 'error' OR st->>'status' = 'stale' THEN
+        lines := lines || ('Last Success: ' || agos[2]);
+    END IF;
+    lines := lines || ('Success Rate: ' ||
+                       CASE WHEN rate IS NULL THEN 'n/a (no completed runs)'
+                            ELSE rate_text || ' (' || n_ok || '/' || (n_ok + n_failed) || ')' END);
+    lines := lines || ('Avg Duration: ' || durs[1]);
+    -- The last error while the view is failing or has failed within the
+    -- window, word-wrapped to at most three lines.
+    err := btrim(regexp_replace(st->>'last_error', E'\\s+', ' ', 'g'));
+    IF err <> '' AND (st->>'status' = 'failing' OR n_failed > 0) THEN
+        FOR word IN SELECT regexp_split_to_table(err, ' ') LOOP
+            IF cur <> '' AND length(cur) + 1 + length(word) <= err_width THEN
+                cur := cur || ' ' || word;
+            ELSE
+                IF cur <> '' THEN
+                    err_lines := err_lines || cur;
+                END IF;
+                cur := word;
+                WHILE length(cur) > err_width LOOP
+                    err_lines := err_lines || left(cur, err_width);
+                    cur := substr(cur, err_width + 1);
+                END LOOP;
+            END IF;
+        END LOOP;
+        IF cur <> '' THEN
+            err_lines := err_lines || cur;
+        END IF;
+        IF array_length(err_lines, 1) > 3 THEN
+            err_lines := err_lines[1:3];
+            err_lines[3] := left(err_lines[3], err_width - 1) || '…';
+        END IF;
+        FOR k IN 1..array_length(err_lines, 1) LOOP
+            lines := lines || (CASE WHEN k = 1 THEN 'Last Error:   ' ELSE repeat(' ', 14) END
+                               || err_lines[k]);
+        END LOOP;
+    END IF;
+
+    -- The performance panel
+    lines := lines || '-'::text || ARRAY[
+        'Metrics Refresh Performance (' || labels[1] || ')',
+        '',
+        'Success Rate ' || repeat('█', filled) || repeat('░', bar_width - filled) || ' ' || rate_text,
+        '',
+        'Execution Duration (average per ' || labels[3] || ')'];
+
+    axis := '-' || labels[1];
+    IF n_buckets >= length(axis) + 4 THEN
+        axis := rpad(axis, n_buckets - 3) || 'now';
+        mid := '-' || labels[2];
+        mid_at := (n_buckets + 1) / 2 - length(mid) / 2;
+        IF mid_at > length('-' || labels[1]) + 1
+           AND mid_at + length(mid) < n_buckets - 3 THEN
+            axis := overlay(axis PLACING mid FROM mid_at FOR length(mid));
+        END IF;
+    ELSE
+        axis := axis || ' .. now';
+    END IF;
+    lines := lines || ARRAY[
+        lpad(CASE WHEN chart_max IS NULL THEN '' ELSE durs[5] END, 8) || ' ┤' || spark,
+        lpad('0s', 8) || ' └' || repeat('─', n_buckets),
+        repeat(' ', 10) || axis,
+        '',
+        'Statistics',
+        rpad('  Total Refreshes: ' || (st->>'total'), 30) || 'Avg Duration: ' || durs[1],
+        rpad('  Successful:      ' || n_ok, 30) || 'Max Duration: ' || durs[2],
+        rpad('  Failed:          ' || n_failed, 30) || 'Min Duration: ' || durs[3],
+        rpad('  Skipped:         ' || (st->>'skipped'), 30) || 'P95 Duration: ' || durs[4]];
+
+    RETURN '┌' || rule || '┐' || E'\n' ||
+           (SELECT string_agg(CASE WHEN l = '-' THEN '├' || rule || '┤'
+                                   ELSE '│ ' || rpad(l, inner_width) || ' │' END,
+                              E'\n' ORDER BY i)
+            FROM unnest(lines) WITH ORDINALITY AS u(l, i)) || E'\n' ||
+           '└' || rule || '┘';
+END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard(regclass, interval) IS
+    'The monitor card and performance panel of a view as text for psql; \pset format unaligned and \t show it without psql''s table frame';

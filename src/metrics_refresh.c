@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -55,7 +57,9 @@ void		_PG_init(void);
 
 /*
  * metrics_refresh.admin_check must be empty or a schema-qualified function
- * name without parentheses.
+ * name without parentheses: two identifiers separated by a dot, each either
+ * double-quoted or made of letters, digits, '_' and '$' (not starting with a
+ * digit or '$').
  */
 static bool
 check_admin_check(char **newval, void **extra, GucSource source)
@@ -63,11 +67,21 @@ check_admin_check(char **newval, void **extra, GucSource source)
 	char	   *copy;
 	List	   *parts;
 	bool		ok;
+	const char *p;
+	bool		quoted = false;
 
 	if (*newval == NULL || (*newval)[0] == '\0')
 		return true;
 	copy = pstrdup(*newval);
 	ok = SplitIdentifierString(copy, '.', &parts) && list_length(parts) == 2;
+	for (p = *newval; ok && *p; p++)
+	{
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && !(isalnum((unsigned char) *p) || *p == '_' ||
+							  *p == '$' || *p == '.' || IS_HIGHBIT_SET(*p)))
+			ok = false;
+	}
 	if (!ok)
 	{
 		GUC_check_errdetail("metrics_refresh.admin_check must be a schema-qualified function name without parentheses, such as public.is_super_admin.");

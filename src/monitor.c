@@ -35,7 +35,9 @@
  * The status of the views named in $1 (text[]) over the window $2
  * (interval): one row per name, in the array's order.  "Last run" ignores
  * skipped and running rows; health is decided in the documented order:
- * unknown, failing, stale, degraded, healthy.
+ * unknown, failing, stale, degraded, healthy.  The last run, last success
+ * and last error are the latest of any age (each one index probe); the
+ * counts and durations cover the window.
  */
 #define STATUS_SQL \
 	"SELECT v.view_name, " \
@@ -46,7 +48,7 @@
 	"       WHEN a.failed > 0 THEN 'degraded' " \
 	"       ELSE 'healthy' END AS status, " \
 	"  l.finished_at AS last_refresh_at, s.finished_at AS last_success_at, " \
-	"  l.status AS last_status, a.last_error, " \
+	"  l.status AS last_status, e.error_message AS last_error, " \
 	"  a.total, a.successful, a.failed, a.skipped, " \
 	"  round(100.0 * a.successful / NULLIF(a.successful + a.failed, 0), 1) AS success_rate, " \
 	"  round(a.avg_ms::numeric, 3)::float8 AS avg_duration_ms, " \
@@ -61,12 +63,13 @@
 	"LEFT JOIN LATERAL (SELECT r.finished_at FROM %s.metrics_refresh_log r " \
 	"  WHERE r.view_name = v.view_name AND r.status = 'success' " \
 	"  ORDER BY r.started_at DESC LIMIT 1) s ON true " \
+	"LEFT JOIN LATERAL (SELECT r.error_message FROM %s.metrics_refresh_log r " \
+	"  WHERE r.view_name = v.view_name AND r.status = 'error' " \
+	"  ORDER BY r.started_at DESC LIMIT 1) e ON true " \
 	"CROSS JOIN LATERAL (SELECT count(*) AS total, " \
 	"  count(*) FILTER (WHERE r.status = 'success') AS successful, " \
 	"  count(*) FILTER (WHERE r.status = 'error') AS failed, " \
 	"  count(*) FILTER (WHERE r.status = 'skipped') AS skipped, " \
-	"  (array_agg(r.error_message ORDER BY r.started_at DESC) " \
-	"     FILTER (WHERE r.status = 'error'))[1] AS last_error, " \
 	"  avg(r.duration_ms) AS avg_ms, min(r.duration_ms) AS min_ms, max(r.duration_ms) AS max_ms, " \
 	"  percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms) AS p95_ms " \
 	"  FROM %s.metrics_refresh_log r " \
@@ -81,11 +84,15 @@ as_log_owner(const MrExtension *ext, Oid *save_userid, int *save_sec)
 	SetUserIdAndSecContext(ext->owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
 }
 
-/* Run a read-only query with arguments; raise on anything but SPI_OK_SELECT. */
+/*
+ * Run a query with arguments; raise on anything but SPI_OK_SELECT.  Not in
+ * read-only mode, so that it takes a new snapshot and sees what
+ * mr_reap_orphans() just corrected.
+ */
 static void
 select_with_args(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
-	int			ret = SPI_execute_with_args(sql, nargs, types, values, nulls, true, 0);
+	int			ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
@@ -153,7 +160,7 @@ mr_status_json(const char *view_name, Datum window)
 	q = ext.nspname_q;
 	sql = psprintf("SELECT to_jsonb(x) - 'view_name' - 'stale_after' "
 				   "|| jsonb_build_object('view', x.view_name, 'stale_after', x.stale_after::text) "
-				   "FROM (" STATUS_SQL ") x", q, q, q, q);
+				   "FROM (" STATUS_SQL ") x", q, q, q, q, q);
 	values[0] = PointerGetDatum(construct_array(&name, 1, TEXTOID, -1, false, TYPALIGN_INT));
 	values[1] = window;
 
@@ -200,7 +207,7 @@ mr_status_rows(FunctionCallInfo fcinfo, Datum window)
 	sql = psprintf("SELECT view_name, status, last_refresh_at, last_success_at, last_status, "
 				   "last_error, total, successful, failed, skipped, success_rate, "
 				   "avg_duration_ms, min_duration_ms, max_duration_ms, p95_duration_ms "
-				   "FROM (" STATUS_SQL ") x", q, q, q, q);
+				   "FROM (" STATUS_SQL ") x", q, q, q, q, q);
 	select_with_args(sql, 2, types, values, NULL);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	spi_rows_to_srf(fcinfo);
