@@ -59,6 +59,7 @@ typedef struct MrWorkerShared
 	MrSource	source;
 	int			caller_pid;
 	NameData	caller;
+	char		timezone[64];	/* the caller's TimeZone, for the answer */
 	pg_atomic_uint32 state;
 	int			sqlerrcode;		/* when WORKER_FAILED */
 	int64		run_id;			/* when WORKER_RUNNING */
@@ -94,18 +95,34 @@ wake_caller(MrWorkerShared *sh)
 }
 
 /*
- * Apply the caller's role settings (ALTER ROLE ... [IN DATABASE ...] SET),
- * above the database's, so the refresh has the time limits the caller's
- * role is configured with.  Must run inside a transaction.
+ * Give the worker the settings of the caller's role: its time limits come
+ * from the configuration file, then ALTER DATABASE ... SET, then the
+ * caller's ALTER ROLE ... [IN DATABASE ...] SET, as they would in the
+ * caller's own new session.  The connection was made as the bootstrap
+ * superuser, whose own role settings InitPostgres applied; the two time
+ * limits are first put back to the file's values (file_lock_ms,
+ * file_refresh_ms, read before connecting) so that they cannot leak in.
+ * Must run inside a transaction.
  */
 static void
-apply_caller_settings(Oid callerid)
+apply_caller_settings(Oid callerid, int file_lock_ms, int file_refresh_ms)
 {
-	Relation	relsetting = table_open(DbRoleSettingRelationId, AccessShareLock);
-	Snapshot	snapshot = RegisterSnapshot(GetCatalogSnapshot(DbRoleSettingRelationId));
+	Relation	relsetting;
+	Snapshot	snapshot;
+	char		buf[32];
 
-	ApplySetting(snapshot, MyDatabaseId, callerid, relsetting, PGC_S_DATABASE_USER);
+	snprintf(buf, sizeof(buf), "%d", file_lock_ms);
+	SetConfigOption("metrics_refresh.lock_timeout", buf, PGC_SUSET, PGC_S_USER);
+	snprintf(buf, sizeof(buf), "%d", file_refresh_ms);
+	SetConfigOption("metrics_refresh.refresh_timeout", buf, PGC_SUSET, PGC_S_USER);
+
+	relsetting = table_open(DbRoleSettingRelationId, AccessShareLock);
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(DbRoleSettingRelationId));
+	/* Lowest priority first: each one overrides the ones before. */
+	ApplySetting(snapshot, InvalidOid, InvalidOid, relsetting, PGC_S_USER);
+	ApplySetting(snapshot, MyDatabaseId, InvalidOid, relsetting, PGC_S_USER);
 	ApplySetting(snapshot, InvalidOid, callerid, relsetting, PGC_S_USER);
+	ApplySetting(snapshot, MyDatabaseId, callerid, relsetting, PGC_S_DATABASE_USER);
 	UnregisterSnapshot(snapshot);
 	table_close(relsetting, AccessShareLock);
 }
@@ -115,7 +132,7 @@ apply_caller_settings(Oid callerid)
  * while holding the run lock, and tell the caller.
  */
 static int64
-start_run(MrWorkerShared *sh)
+start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 {
 	int			nestlevel;
 	char	   *result_text;
@@ -125,7 +142,9 @@ start_run(MrWorkerShared *sh)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	apply_caller_settings(sh->callerid);
+	apply_caller_settings(sh->callerid, file_lock_ms, file_refresh_ms);
+	if (sh->timezone[0] != '\0')
+		SetConfigOption("TimeZone", sh->timezone, PGC_USERSET, PGC_S_SESSION);
 	nestlevel = mr_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -154,6 +173,10 @@ metrics_refresh_worker_main(Datum main_arg)
 	MrRunRequest req;
 	int			nestlevel;
 
+	/* The limits as the configuration file gives them, before any role's. */
+	int			file_lock_ms = mr_lock_timeout_ms;
+	int			file_refresh_ms = mr_refresh_timeout_ms;
+
 	pqsignal(SIGTERM, worker_sigterm);
 	BackgroundWorkerUnblockSignals();
 
@@ -171,7 +194,7 @@ metrics_refresh_worker_main(Datum main_arg)
 
 	PG_TRY();
 	{
-		req.run_id = start_run(sh);
+		req.run_id = start_run(sh, file_lock_ms, file_refresh_ms);
 	}
 	PG_CATCH();
 	{
@@ -242,6 +265,7 @@ mr_start_worker(Oid viewoid, MrSource source)
 	sh->source = source;
 	sh->caller_pid = MyProcPid;
 	namestrcpy(&sh->caller, GetUserNameFromId(GetUserId(), false));
+	strlcpy(sh->timezone, GetConfigOption("TimeZone", false, false), sizeof(sh->timezone));
 	pg_atomic_init_u32(&sh->state, WORKER_STARTING);
 
 	memset(&worker, 0, sizeof(worker));
