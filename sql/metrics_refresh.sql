@@ -220,6 +220,22 @@ AS 'MODULE_PATHNAME', 'metrics_refresh_unschedule';
 COMMENT ON FUNCTION @extschema@.metrics_refresh_unschedule(regclass) IS
     'Remove the pg_cron job of a view; false when it had none (admins only)';
 
+-- A dropped or renamed view would leave a pg_cron job failing on a name that
+-- is gone: these event triggers remove such schedules, with a NOTICE.
+CREATE FUNCTION @extschema@.metrics_refresh_ddl_sweep()
+RETURNS event_trigger
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_ddl_sweep';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_ddl_sweep() IS
+    'Event trigger: remove schedules of views that were dropped or renamed';
+
+CREATE EVENT TRIGGER metrics_refresh_after_drop ON sql_drop
+    EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_sweep();
+CREATE EVENT TRIGGER metrics_refresh_after_rename ON ddl_command_end
+    WHEN TAG IN ('ALTER MATERIALIZED VIEW', 'ALTER SCHEMA')
+    EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_sweep();
+
 CREATE FUNCTION @extschema@.metrics_refresh_version()
 RETURNS text
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE

@@ -16,6 +16,7 @@
 
 #include <ctype.h>
 
+#include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -44,6 +45,7 @@ PG_FUNCTION_INFO_V1(metrics_refresh_prune);
 PG_FUNCTION_INFO_V1(metrics_refresh_schedule);
 PG_FUNCTION_INFO_V1(metrics_refresh_unschedule);
 PG_FUNCTION_INFO_V1(metrics_refresh_version);
+PG_FUNCTION_INFO_V1(metrics_refresh_ddl_sweep);
 
 /* GUC variables */
 char	   *mr_platform_view = NULL;
@@ -466,4 +468,24 @@ Datum
 metrics_refresh_version(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(EXTVERSION));
+}
+
+/*
+ * metrics_refresh_ddl_sweep() -> event_trigger
+ * After DROP or rename of materialized views and schemas: remove schedules
+ * whose view name no longer finds a materialized view.
+ */
+Datum
+metrics_refresh_ddl_sweep(PG_FUNCTION_ARGS)
+{
+	int			nestlevel;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("metrics_refresh_ddl_sweep() must be called as an event trigger")));
+	nestlevel = begin_call();
+	mr_sweep_schedules();
+	end_call(nestlevel);
+	PG_RETURN_VOID();
 }

@@ -122,6 +122,7 @@ extern int64 mr_prune(Datum older_than);
 /* schedule.c */
 extern int64 mr_schedule(Oid viewoid, const char *schedule, Datum stale_after);
 extern bool mr_unschedule(Oid viewoid);
+extern void mr_sweep_schedules(void);
 
 /* worker.c */
 extern volatile sig_atomic_t mr_worker_sigterm;

@@ -16,11 +16,13 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/md5.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "metrics_refresh.h"
@@ -127,15 +129,13 @@ mr_schedule(Oid viewoid, const char *schedule, Datum stale_after)
 }
 
 /*
- * metrics_refresh_unschedule: remove the view's job (by the job id recorded
- * when it was scheduled, and by its name) and its configuration.  Returns
- * false when there was neither.
+ * Remove the schedule of the view logged as view_name: its configuration
+ * row and, when pg_cron is installed, its job.  Runs as the extension owner.
+ * Returns false when there was neither.
  */
-bool
-mr_unschedule(Oid viewoid)
+static bool
+unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
 {
-	MrExtension ext;
-	char	   *view_name = mr_view_name(viewoid);
 	char	   *sql;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
@@ -147,40 +147,127 @@ mr_unschedule(Oid viewoid)
 	int64	   *jobs;
 	int			ret;
 
-	mr_get_extension(&ext);
-	require_pg_cron();
 	values[0] = CStringGetTextDatum(view_name);
 	values[1] = CStringGetTextDatum(job_name(view_name));
 
-	as_owner(&ext, &save_userid, &save_sec);
-	sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1", ext.nspname_q);
+	as_owner(ext, &save_userid, &save_sec);
+	sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1", ext->nspname_q);
 	ret = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not remove schedule: %s", SPI_result_code_string(ret));
 	found = SPI_processed > 0;
 
-	sql = "SELECT jobid FROM cron.job WHERE jobname = $2 AND username = current_user";
-	ret = SPI_execute_with_args(sql, 2, types, values, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not look up job: %s", SPI_result_code_string(ret));
-	njobs = SPI_processed;
-	jobs = palloc(sizeof(int64) * (njobs + 1));
-	for (i = 0; i < njobs; i++)
+	if (have_cron)
 	{
-		bool		isnull;
-
-		jobs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	for (i = 0; i < njobs; i++)
-	{
-		Oid			t = INT8OID;
-		Datum		v = Int64GetDatum(jobs[i]);
-
-		ret = SPI_execute_with_args("SELECT cron.unschedule($1)", 1, &t, &v, NULL, false, 0);
+		sql = "SELECT jobid FROM cron.job WHERE jobname = $2 AND username = current_user";
+		ret = SPI_execute_with_args(sql, 2, types, values, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not unschedule job: %s", SPI_result_code_string(ret));
-		found = true;
+			elog(ERROR, "could not look up job: %s", SPI_result_code_string(ret));
+		njobs = SPI_processed;
+		jobs = palloc(sizeof(int64) * (njobs + 1));
+		for (i = 0; i < njobs; i++)
+		{
+			bool		isnull;
+
+			jobs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		for (i = 0; i < njobs; i++)
+		{
+			Oid			t = INT8OID;
+			Datum		v = Int64GetDatum(jobs[i]);
+
+			ret = SPI_execute_with_args("SELECT cron.unschedule($1)", 1, &t, &v, NULL, false, 0);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "could not unschedule job: %s", SPI_result_code_string(ret));
+			found = true;
+		}
 	}
 	SetUserIdAndSecContext(save_userid, save_sec);
 	return found;
+}
+
+/*
+ * metrics_refresh_unschedule: remove the view's job (found by its name) and
+ * its configuration.  Returns false when there was neither.
+ */
+bool
+mr_unschedule(Oid viewoid)
+{
+	MrExtension ext;
+
+	mr_get_extension(&ext);
+	require_pg_cron();
+	return unschedule_name(&ext, mr_view_name(viewoid), true);
+}
+
+/*
+ * After DDL that may drop or rename materialized views: remove the
+ * schedules of configured views whose name no longer finds a materialized
+ * view, so that no pg_cron job keeps failing on a name that is gone, and say
+ * so with a NOTICE.  Called by the extension's event triggers; must never
+ * make the user's DDL fail, so any error becomes a WARNING.
+ */
+void
+mr_sweep_schedules(void)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		MrExtension ext;
+		MrExtension cron;
+		Oid			save_userid;
+		int			save_sec;
+		char	   *sql;
+		int			ret;
+		uint64		i,
+					n;
+		char	  **names;
+
+		if (mr_find_extension("metrics_refresh", &ext))
+		{
+			as_owner(&ext, &save_userid, &save_sec);
+			sql = psprintf("SELECT c.view_name FROM %s.metrics_refresh_config c "
+						   "WHERE NOT EXISTS (SELECT FROM pg_class r "
+						   "WHERE r.oid = to_regclass(c.view_name) AND r.relkind = 'm') "
+						   "ORDER BY c.view_name",
+						   ext.nspname_q);
+			ret = SPI_execute(sql, false, 0);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "could not read schedules: %s", SPI_result_code_string(ret));
+			SetUserIdAndSecContext(save_userid, save_sec);
+			n = SPI_processed;
+			names = palloc(sizeof(char *) * (n + 1));
+			for (i = 0; i < n; i++)
+				names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			for (i = 0; i < n; i++)
+			{
+				(void) unschedule_name(&ext, names[i], mr_find_extension("pg_cron", &cron));
+				ereport(NOTICE,
+						(errmsg("removed the scheduled refresh of \"%s\", which no longer names a materialized view",
+								names[i]),
+						 errhint("If the view was renamed, schedule it again under its new name with metrics_refresh_schedule().")));
+			}
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		ereport(WARNING,
+				(errmsg("could not check scheduled refreshes after DDL: %s", edata->message)));
+	}
+	PG_END_TRY();
 }

@@ -216,6 +216,39 @@ SELECT view_name, status, source FROM metrics_refresh_log;
 \c contrib_regression
 DROP DATABASE sched_nocron;
 
+--
+-- A dropped or renamed view leaves no job failing on a name that is gone:
+-- the extension's event triggers remove its schedule, with a NOTICE.
+--
+CREATE SCHEMA sched_gone;
+CREATE MATERIALIZED VIEW sched_gone.renamed AS SELECT 1 AS id;
+CREATE UNIQUE INDEX ON sched_gone.renamed (id);
+CREATE MATERIALIZED VIEW sched_gone.dropped AS SELECT 1 AS id;
+CREATE UNIQUE INDEX ON sched_gone.dropped (id);
+CREATE MATERIALIZED VIEW sched_gone.in_schema AS SELECT 1 AS id;
+CREATE UNIQUE INDEX ON sched_gone.in_schema (id);
+CREATE MATERIALIZED VIEW sched_gone.kept AS SELECT 1 AS id;
+CREATE UNIQUE INDEX ON sched_gone.kept (id);
+SELECT metrics_refresh_schedule('sched_gone.renamed') > 0 AS renamed,
+       metrics_refresh_schedule('sched_gone.dropped') > 0 AS dropped,
+       metrics_refresh_schedule('sched_gone.kept') > 0 AS kept;
+SELECT jobname FROM cron.job WHERE jobname LIKE 'metrics_refresh sched_gone.%' ORDER BY 1;
+ALTER MATERIALIZED VIEW sched_gone.renamed RENAME TO renamed_now;
+DROP MATERIALIZED VIEW sched_gone.dropped;
+-- Unrelated DDL says nothing.
+CREATE TABLE sched_gone.scratch (x int);
+DROP TABLE sched_gone.scratch;
+SELECT jobname FROM cron.job WHERE jobname LIKE 'metrics_refresh sched_gone.%' ORDER BY 1;
+SELECT view_name FROM metrics_refresh_config WHERE view_name LIKE 'sched_gone.%' ORDER BY 1;
+-- Renaming or dropping the schema has the same effect.
+SELECT metrics_refresh_schedule('sched_gone.in_schema') > 0 AS in_schema;
+ALTER SCHEMA sched_gone RENAME TO sched_gone2;
+SELECT jobname FROM cron.job WHERE jobname LIKE 'metrics_refresh sched_gone%' ORDER BY 1;
+SELECT metrics_refresh_schedule('sched_gone2.kept') > 0 AS kept_again;
+DROP SCHEMA sched_gone2 CASCADE;
+SELECT count(*) AS gone_jobs FROM cron.job WHERE jobname LIKE 'metrics_refresh sched_gone%';
+SELECT count(*) AS gone_configs FROM metrics_refresh_config WHERE view_name LIKE 'sched_gone%';
+
 -- Clean up.
 SELECT count(*) AS jobs_left FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
 DELETE FROM cron.job_run_details WHERE jobid = :live_jobid;
