@@ -65,7 +65,7 @@ start_server() {
 	shift 2
 	sockdir=$(dirname "$data")
 	if [ ! -f "$data/PG_VERSION" ]; then
-		as_pg "$PG_BIN/initdb" -D "$data" -A trust -U postgres --no-sync >/dev/null
+		as_pg "$PG_BIN/initdb" -D "$data" -A trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null
 		{
 			echo "port = $port"
 			echo "listen_addresses = 'localhost'"
