@@ -29,13 +29,12 @@ CREATE TABLE @extschema@.metrics_refresh_log (
 COMMENT ON TABLE @extschema@.metrics_refresh_log IS
     'One row per materialized view refresh attempt made through metrics_refresh';
 
--- Per-view windows (status, timeline, history) read only their window.
+-- Per-view windows (status, timeline, history) read only their window, and
+-- the dashboard's aggregates and "last run/success" come from this index
+-- alone (index-only scans).
 CREATE INDEX metrics_refresh_log_view_started_idx
-    ON @extschema@.metrics_refresh_log (view_name, started_at);
--- "Last success" of a view that has failed for a long time stays one probe.
-CREATE INDEX metrics_refresh_log_view_success_idx
     ON @extschema@.metrics_refresh_log (view_name, started_at)
-    WHERE status = 'success';
+    INCLUDE (status, finished_at, duration_ms);
 -- "Last error" of a view that has not failed for a long time, likewise.
 CREATE INDEX metrics_refresh_log_view_error_idx
     ON @extschema@.metrics_refresh_log (view_name, started_at)

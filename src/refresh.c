@@ -57,6 +57,7 @@ typedef struct MrPlans
 	SPIPlanPtr	insert;			/* a finished attempt (or a skip) */
 	SPIPlanPtr	insert_running; /* a background run's first row */
 	SPIPlanPtr	finish;			/* a background run's outcome */
+	SPIPlanPtr	oldest;			/* start of the oldest run: one index probe */
 	SPIPlanPtr	prune;			/* retention, bounded and non-blocking */
 	SPIPlanPtr	running_ids;	/* 'running' rows of one view */
 } MrPlans;
@@ -121,6 +122,7 @@ ensure_plans(const MrExtension *ext)
 		SPI_freeplan(plans.insert);
 		SPI_freeplan(plans.insert_running);
 		SPI_freeplan(plans.finish);
+		SPI_freeplan(plans.oldest);
 		SPI_freeplan(plans.prune);
 		SPI_freeplan(plans.running_ids);
 		plans.extoid = InvalidOid;
@@ -145,6 +147,8 @@ ensure_plans(const MrExtension *ext)
 										 "WHERE id = $1 "
 										 "RETURNING id, " MR_RESULT_EXPR, s),
 								10, finish_types);
+	plans.oldest = prepare_kept(psprintf("SELECT min(started_at) FROM %s.metrics_refresh_log", s),
+								0, NULL);
 	plans.prune = prepare_kept(psprintf(
 										"DELETE FROM %s.metrics_refresh_log WHERE id = ANY (ARRAY("
 										"SELECT id FROM %s.metrics_refresh_log "
@@ -423,19 +427,40 @@ notify_result(const char *json, int64 run_id, const char *view_name, const char 
 /*
  * Delete log rows older than metrics_refresh.log_retention: at most 1000 per
  * call, skipping rows another session has locked, so logging a run never
- * waits and never does unbounded work.  Runs as the log owner.
+ * waits and never does unbounded work.  To stay cheap on the refresh path it
+ * looks at most once a minute per session (or when the setting changed), and
+ * deletes only when the oldest row is past the limit.  Runs as the log owner.
  */
 static void
 prune_by_retention(void)
 {
-	Datum		values[1];
+	static TimestampTz next_check = 0;
+	static int	checked_retention = -1;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz cutoff;
+	Datum		oldest;
+	Datum		value;
+	bool		isnull;
 	int			ret;
 
 	if (mr_log_retention_min <= 0)
 		return;
-	values[0] = TimestampTzGetDatum(GetCurrentTimestamp() -
-									(int64) mr_log_retention_min * USECS_PER_MINUTE);
-	ret = SPI_execute_plan(plans.prune, values, NULL, false, 0);
+	if (now < next_check && checked_retention == mr_log_retention_min)
+		return;
+	next_check = now + 60 * USECS_PER_SEC;
+	checked_retention = mr_log_retention_min;
+
+	cutoff = now - (int64) mr_log_retention_min * USECS_PER_MINUTE;
+	ret = SPI_execute_plan(plans.oldest, NULL, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan failed for retention: %s",
+			 SPI_result_code_string(ret));
+	oldest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull || DatumGetTimestampTz(oldest) >= cutoff)
+		return;
+
+	value = TimestampTzGetDatum(cutoff);
+	ret = SPI_execute_plan(plans.prune, &value, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "SPI_execute_plan failed for retention: %s",
 			 SPI_result_code_string(ret));
@@ -730,8 +755,6 @@ mr_run_logged(MrRunRequest *req)
 	}
 
 	become_log_owner(&ext, &save_userid, &save_sec);
-	if (req->run_id <= 0 && strcmp(o.status, "skipped") != 0)
-		mr_reap_orphans(view_name);
 	result = write_outcome(view_name, req->source, req->caller, req->run_id, &o);
 	SetUserIdAndSecContext(save_userid, save_sec);
 
