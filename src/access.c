@@ -38,8 +38,10 @@ static bool in_admin_check = false;
 /*
  * Call the function named by metrics_refresh.admin_check as the current user.
  * Any problem (no such function, wrong signature, no EXECUTE right, an error,
- * NULL) means false; problems other than a missing EXECUTE right also raise
- * a WARNING so that a broken configuration is visible.
+ * NULL) means false.  A missing function, a wrong signature or an error
+ * raise a WARNING, so that a broken configuration is visible; NULL and a
+ * missing EXECUTE right do not (an application's check returns NULL for
+ * every anonymous caller).
  */
 static bool
 call_admin_check(void)
@@ -180,7 +182,7 @@ mr_require_admin_or_owner(Oid viewowner, const char *view_name)
 	if (!mr_is_admin())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to refresh materialized view \"%s\"", view_name),
+				 errmsg("permission denied to refresh materialized view \"%s\"", mr_label(view_name)),
 				 errdetail("Only the view's owner, a superuser, a member of role \"%s\", or a role approved by metrics_refresh.admin_check may refresh it.",
 						   mr_admin_role ? mr_admin_role : "")));
 }

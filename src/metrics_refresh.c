@@ -16,14 +16,23 @@
 
 #include <ctype.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_db_role_setting.h"
+#include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/snapmgr.h"
 #include "utils/varlena.h"
 
 #include "metrics_refresh.h"
@@ -92,6 +101,88 @@ check_admin_check(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/*
+ * Re-read the database and role settings (ALTER DATABASE / ROLE ... SET) of
+ * the two settings that decide who is an admin.  When the library is loaded
+ * after login, those settings were only placeholders at login time, and a
+ * client that passed its own value in the startup packet (PGOPTIONS) would
+ * have hidden the database's value: the client value is rejected when the
+ * library defines the setting (it is PGC_SUSET), and the setting would fall
+ * back to its default instead of the database's value.  Only superusers can
+ * store these settings, so they are applied with superuser context, each at
+ * its usual priority.  Needs a transaction; does nothing outside one (e.g.
+ * in the postmaster with shared_preload_libraries, where they apply anyway).
+ */
+static void
+reapply_admin_settings(void)
+{
+	struct
+	{
+		Oid			db;
+		bool		for_role;
+		GucSource	source;
+	}			levels[] = {
+		{InvalidOid, false, PGC_S_GLOBAL},
+		{InvalidOid, true, PGC_S_USER},
+		{InvalidOid, false, PGC_S_DATABASE},
+		{InvalidOid, true, PGC_S_DATABASE_USER},
+	};
+	Relation	rel;
+	Snapshot	snapshot;
+	int			i;
+
+	if (!IsUnderPostmaster || !OidIsValid(MyDatabaseId) || !IsTransactionState())
+		return;
+	levels[2].db = levels[3].db = MyDatabaseId;
+
+	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(DbRoleSettingRelationId));
+	for (i = 0; i < (int) lengthof(levels); i++)
+	{
+		ScanKeyData keys[2];
+		SysScanDesc scan;
+		HeapTuple	tup;
+		Oid			roleid = levels[i].for_role ? GetSessionUserId() : InvalidOid;
+
+		ScanKeyInit(&keys[0], Anum_pg_db_role_setting_setdatabase, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(levels[i].db));
+		ScanKeyInit(&keys[1], Anum_pg_db_role_setting_setrole, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(roleid));
+		scan = systable_beginscan(rel, DbRoleSettingDatidRolidIndexId, true, snapshot, 2, keys);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, Anum_pg_db_role_setting_setconfig,
+										 RelationGetDescr(rel), &isnull);
+			ArrayType  *config;
+			Datum	   *items;
+			int			nitems;
+			int			j;
+
+			if (isnull)
+				continue;
+			config = DatumGetArrayTypeP(d);
+			deconstruct_array(config, TEXTOID, -1, false, TYPALIGN_INT, &items, NULL, &nitems);
+			for (j = 0; j < nitems; j++)
+			{
+				char	   *item = TextDatumGetCString(items[j]);
+				char	   *eq = strchr(item, '=');
+
+				if (eq == NULL)
+					continue;
+				*eq = '\0';
+				if (strcmp(item, "metrics_refresh.admin_role") == 0 ||
+					strcmp(item, "metrics_refresh.admin_check") == 0)
+					(void) set_config_option(item, eq + 1, PGC_SUSET, levels[i].source,
+											 GUC_ACTION_SET, true, WARNING, false);
+			}
+		}
+		systable_endscan(scan);
+	}
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+}
+
 /* Define the settings. */
 void
 _PG_init(void)
@@ -139,6 +230,7 @@ _PG_init(void)
 							PGC_SUSET, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("metrics_refresh");
+	reapply_admin_settings();
 }
 
 /* Raise 22004 if argument argno is NULL. */
@@ -187,7 +279,7 @@ refresh_entry(Oid viewoid, MrSource source, bool owner_ok, bool wait)
 	if (owner_ok)
 		mr_require_admin_or_owner(owner, view_name);
 	else
-		mr_require_admin(psprintf("refresh materialized view \"%s\"", view_name));
+		mr_require_admin(psprintf("refresh materialized view \"%s\"", mr_label(view_name)));
 	mr_check_not_recovery("refresh a materialized view");
 
 	if (wait)
@@ -258,7 +350,7 @@ refresh_platform_metrics(PG_FUNCTION_ARGS)
 
 	mr_check_matview(viewoid);
 	view_name = mr_view_name(viewoid);
-	mr_require_admin(psprintf("refresh materialized view \"%s\"", view_name));
+	mr_require_admin(psprintf("refresh materialized view \"%s\"", mr_label(view_name)));
 	mr_check_not_recovery("refresh a materialized view");
 	mr_refresh_unlogged(viewoid);
 	end_call(nestlevel);

@@ -261,7 +261,7 @@ refresh_view(Oid viewoid, const char **method)
 	if (rel->rd_rel->relkind != RELKIND_MATVIEW)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a materialized view", qualname)));
+				 errmsg("\"%s\" is not a materialized view", mr_label(qualname))));
 	if (!RelationIsPopulated(rel) && mode != AccessExclusiveLock)
 		LockRelationOid(viewoid, AccessExclusiveLock);
 	populated = RelationIsPopulated(rel);
@@ -270,7 +270,7 @@ refresh_view(Oid viewoid, const char **method)
 	if (!has_usable_unique_index(rel))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("materialized view \"%s\" has no usable unique index", qualname),
+				 errmsg("materialized view \"%s\" has no usable unique index", mr_label(qualname)),
 				 errdetail("metrics_refresh refreshes concurrently, so that readers are never blocked, and that needs a unique index covering all rows."),
 				 errhint("Create a unique index on one or more plain columns of the view, with no WHERE clause and no expressions: CREATE UNIQUE INDEX ON %s (<columns that identify a row>).",
 						 qualname)));
@@ -325,7 +325,7 @@ describe_error(ErrorData *edata, const char *view_name)
 	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && edata->detail == NULL)
 	{
 		edata->detail = psprintf("The refresh of \"%s\" waited longer than metrics_refresh.lock_timeout (%d ms) for a lock.",
-								 view_name, mr_lock_timeout_ms);
+								 mr_label(view_name), mr_lock_timeout_ms);
 		edata->hint = pstrdup("Another session holds a conflicting lock (see pg_locks); retry, or raise metrics_refresh.lock_timeout.");
 	}
 	if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
@@ -335,14 +335,14 @@ describe_error(ErrorData *edata, const char *view_name)
 		edata->sqlerrcode = ERRCODE_ADMIN_SHUTDOWN;
 		edata->message = pstrdup("interrupted");
 		edata->detail = psprintf("The background worker refreshing \"%s\" was asked to stop.",
-								 view_name);
+								 mr_label(view_name));
 		edata->hint = NULL;
 	}
 	else if (mr_refresh_timeout_fired)
 	{
 		edata->message = pstrdup("canceling refresh due to metrics_refresh.refresh_timeout");
 		edata->detail = psprintf("The refresh of \"%s\" ran longer than %d ms.",
-								 view_name, mr_refresh_timeout_ms);
+								 mr_label(view_name), mr_refresh_timeout_ms);
 		edata->hint = NULL;
 	}
 }
@@ -761,7 +761,7 @@ mr_run_logged(MrRunRequest *req)
 	if (o.error != NULL && req->source == MR_SOURCE_SCHEDULED)
 		ereport(WARNING,
 				(errmsg("scheduled refresh of materialized view \"%s\" failed: %s",
-						view_name, o.error->message),
+						mr_label(view_name), o.error->message),
 				 errdetail("SQLSTATE %s; the attempt is logged in metrics_refresh_log.",
 						   unpack_sql_state(o.error->sqlerrcode))));
 	return result;
@@ -782,7 +782,7 @@ mr_refresh_unlogged(Oid viewoid)
 	if (!try_view_lock(viewoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("could not refresh materialized view \"%s\"", view_name),
+				 errmsg("could not refresh materialized view \"%s\"", mr_label(view_name)),
 				 errdetail("Another refresh of the view is in progress.")));
 	PG_TRY();
 	{

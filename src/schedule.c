@@ -248,7 +248,7 @@ mr_sweep_schedules(void)
 				(void) unschedule_name(&ext, names[i], mr_find_extension("pg_cron", &cron));
 				ereport(NOTICE,
 						(errmsg("removed the scheduled refresh of \"%s\", which no longer names a materialized view",
-								names[i]),
+								mr_label(names[i])),
 						 errhint("If the view was renamed, schedule it again under its new name with metrics_refresh_schedule().")));
 			}
 		}

@@ -145,8 +145,8 @@ mr_check_matview(Oid viewoid)
 	form = (Form_pg_class) GETSTRUCT(tup);
 	if (form->relkind != RELKIND_MATVIEW)
 	{
-		char	   *name = quote_qualified_identifier(get_namespace_name(form->relnamespace),
-													  NameStr(form->relname));
+		char	   *name = psprintf("%s.%s", get_namespace_name(form->relnamespace),
+										NameStr(form->relname));
 
 		ReleaseSysCache(tup);
 		ereport(ERROR,
@@ -203,6 +203,18 @@ mr_platform_view_oid(void)
 				 errdetail("It is named by the setting metrics_refresh.platform_view."),
 				 errhint("Create the view, or set metrics_refresh.platform_view to the schema-qualified name of an existing materialized view.")));
 	return relid;
+}
+
+/*
+ * The name of a view as messages show it, inside double quotes: the raw
+ * schema and relation names joined by a dot (as PostgreSQL's own messages
+ * do), from the quoted form the log uses.  Does no catalog access, so it is
+ * safe in an error path.
+ */
+char *
+mr_label(const char *view_name)
+{
+	return NameListToString(stringToQualifiedNameList(view_name));
 }
 
 /* The log's spelling of a source. */

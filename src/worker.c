@@ -242,7 +242,8 @@ metrics_refresh_worker_main(Datum main_arg)
 
 /*
  * Start a background refresh of viewoid and return the 'running' result
- * object as soon as the worker has committed its row.  53400 when no worker
+ * object (allocated in the memory context that was current at SPI_connect())
+ * as soon as the worker has committed its row.  53400 when no worker
  * slot is free.  Preconditions: access checked; the single-flight lock was
  * free a moment ago (a worker that finds it taken logs a skip).
  */
@@ -282,7 +283,7 @@ mr_start_worker(Oid viewoid, MrSource source)
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start a background worker to refresh \"%s\"", view_name),
+				 errmsg("could not start a background worker to refresh \"%s\"", mr_label(view_name)),
 				 errdetail("All background worker slots are in use."),
 				 errhint("Raise max_worker_processes (now %d), or refresh with wait => true.",
 						 max_worker_processes)));
@@ -295,7 +296,10 @@ mr_start_worker(Oid viewoid, MrSource source)
 		if (state == WORKER_RUNNING)
 		{
 			pg_read_barrier();
-			result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(sh->result)));
+			/* In the caller's memory, not SPI's, which ends with the call. */
+			result = (Jsonb *) DatumGetPointer(SPI_datumTransfer(
+																 DirectFunctionCall1(jsonb_in, CStringGetDatum(sh->result)),
+																 false, -1));
 			break;
 		}
 		if (state == WORKER_FAILED)
@@ -304,13 +308,13 @@ mr_start_worker(Oid viewoid, MrSource source)
 			ereport(ERROR,
 					(errcode(sh->sqlerrcode),
 					 errmsg("could not start the background refresh of \"%s\": %s",
-							view_name, sh->result)));
+							mr_label(view_name), sh->result)));
 		}
 		if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED &&
 			pg_atomic_read_u32(&sh->state) == WORKER_STARTING)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("background worker for \"%s\" exited before starting the refresh", view_name),
+					 errmsg("background worker for \"%s\" exited before starting the refresh", mr_label(view_name)),
 					 errhint("See the server log for its error.")));
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

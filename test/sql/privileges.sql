@@ -1,0 +1,426 @@
+-- Access control (DESIGN.md, "Access"): who is a super admin, what each kind
+-- of role may call, the private log, refreshes with the view owner's rights,
+-- triggered_by after SET ROLE, the superuser-only admin settings (also in a
+-- fresh session before the library is loaded), and admin_check's edge cases.
+-- Roles and objects of this file start with mr_priv_.
+CREATE EXTENSION metrics_refresh;
+SELECT current_user AS su, current_database() AS db \gset
+
+-- The roles.  mr_priv_admins is the admin role of this test (set below);
+-- mr_priv_checked is an admin only through admin_check; mr_priv_web plays
+-- PostgREST's "authenticated", judged by a JWT-like claim.
+CREATE ROLE mr_priv_admins NOLOGIN;
+CREATE ROLE mr_priv_admin LOGIN IN ROLE mr_priv_admins;
+CREATE ROLE mr_priv_nested LOGIN IN ROLE mr_priv_admin;
+CREATE ROLE mr_priv_plain LOGIN;
+CREATE ROLE mr_priv_checked LOGIN;
+CREATE ROLE mr_priv_watcher LOGIN IN ROLE pg_monitor;
+CREATE ROLE mr_priv_stats LOGIN IN ROLE pg_read_all_stats;
+CREATE ROLE mr_priv_owner LOGIN;
+CREATE ROLE mr_priv_web LOGIN;
+CREATE ROLE mr_priv_nullish LOGIN;
+CREATE ROLE mr_priv_failing LOGIN;
+
+-- The application's own admin rule, schema-qualified throughout: a table of
+-- verdicts by role name, else a claim in request.jwt.claims.  Every call is
+-- recorded with the role it ran as and the claim it saw.
+CREATE TABLE public.mr_priv_rules (rolname name PRIMARY KEY, verdict text NOT NULL);
+INSERT INTO public.mr_priv_rules VALUES
+    ('mr_priv_checked', 'yes'), ('mr_priv_plain', 'no'),
+    ('mr_priv_nullish', 'null'), ('mr_priv_failing', 'error');
+CREATE TABLE public.mr_priv_check_calls (
+    n bigint GENERATED ALWAYS AS IDENTITY, ran_as name, claim text);
+GRANT SELECT ON public.mr_priv_rules TO PUBLIC;
+GRANT INSERT ON public.mr_priv_check_calls TO PUBLIC;
+CREATE FUNCTION public.mr_priv_is_super_admin() RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v text;
+    claim text := pg_catalog.current_setting('request.jwt.claims', true);
+BEGIN
+    INSERT INTO public.mr_priv_check_calls (ran_as, claim)
+    VALUES (pg_catalog."current_user"(), claim);
+    SELECT r.verdict INTO v FROM public.mr_priv_rules r
+    WHERE r.rolname = pg_catalog."current_user"();
+    IF v IS NULL AND claim IS NOT NULL AND claim <> '' THEN
+        RETURN (claim::jsonb ->> 'app_role') IS NOT DISTINCT FROM 'super_admin';
+    END IF;
+    CASE v
+        WHEN 'yes' THEN RETURN true;
+        WHEN 'null' THEN RETURN NULL;
+        WHEN 'error' THEN RAISE EXCEPTION 'admin rule crashed on purpose';
+        ELSE RETURN false;
+    END CASE;
+END $$;
+-- Functions a fresh session must not be able to plug in.
+CREATE FUNCTION public.mr_priv_always_true() RETURNS boolean
+LANGUAGE sql IMMUTABLE AS 'SELECT true';
+CREATE FUNCTION public.mr_priv_not_boolean() RETURNS integer
+LANGUAGE sql IMMUTABLE AS 'SELECT 1';
+
+SET metrics_refresh.admin_role = 'mr_priv_admins';
+SET metrics_refresh.admin_check = 'public.mr_priv_is_super_admin';
+
+-- The application: a table only the owner may read, a function that records
+-- the role the view's query runs as, the owner's view over both, and a view
+-- of the superuser's.
+CREATE SCHEMA mr_priv_app;
+GRANT USAGE, CREATE ON SCHEMA mr_priv_app TO mr_priv_owner;
+GRANT USAGE ON SCHEMA mr_priv_app TO PUBLIC;
+CREATE TABLE mr_priv_app.ran_as (n bigint GENERATED ALWAYS AS IDENTITY, rolname name);
+GRANT INSERT ON mr_priv_app.ran_as TO mr_priv_owner;
+SET ROLE mr_priv_owner;
+CREATE TABLE mr_priv_app.secret (id int PRIMARY KEY, amount int NOT NULL);
+INSERT INTO mr_priv_app.secret VALUES (1, 10), (2, 20);
+CREATE FUNCTION mr_priv_app.note_role() RETURNS name
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    INSERT INTO mr_priv_app.ran_as (rolname) VALUES (pg_catalog."current_user"());
+    RETURN pg_catalog."current_user"();
+END $$;
+CREATE MATERIALIZED VIEW mr_priv_app.owned_view AS
+SELECT 1 AS id, (SELECT sum(amount) FROM mr_priv_app.secret) AS total,
+       mr_priv_app.note_role() AS refreshed_as;
+CREATE UNIQUE INDEX ON mr_priv_app.owned_view (id);
+RESET ROLE;
+CREATE MATERIALIZED VIEW mr_priv_app.su_view AS SELECT 1 AS id, 'superuser''s' AS what;
+CREATE UNIQUE INDEX ON mr_priv_app.su_view (id);
+GRANT SELECT ON mr_priv_app.owned_view, mr_priv_app.su_view, mr_priv_app.ran_as TO PUBLIC;
+-- Anyone may name the platform view (per session or role).
+SET metrics_refresh.platform_view = 'mr_priv_app.owned_view';
+
+-- Run a statement returning one value: "ok: <value>" or "<SQLSTATE>: <message>".
+CREATE FUNCTION public.mr_priv_try(stmt text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    r text;
+    st text;
+    msg text;
+BEGIN
+    IF stmt ~* '^\s*truncate' THEN
+        EXECUTE stmt;
+        r := 'truncated';
+    ELSE
+        EXECUTE stmt INTO r;
+    END IF;
+    RETURN 'ok: ' || coalesce(r, '(null)');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+    RETURN st || ': ' || msg;
+END $$;
+
+-- A first run by the superuser, so that there is something to monitor.
+SELECT metrics_refresh_run('mr_priv_app.su_view')->>'status' AS first_run;
+SELECT id AS first_run_id FROM metrics_refresh_log \gset
+
+-- Every call of the access matrix, in order; results are masked to stable text.
+CREATE TABLE public.mr_priv_calls (ord int PRIMARY KEY, label text NOT NULL, stmt text NOT NULL);
+INSERT INTO public.mr_priv_calls VALUES
+ (1, 'is_admin', 'SELECT metrics_refresh_is_admin()::text'),
+ (2, 'run owned_view', $$SELECT metrics_refresh_run('mr_priv_app.owned_view')->>'status'$$),
+ (3, 'run su_view', $$SELECT metrics_refresh_run('mr_priv_app.su_view')->>'status'$$),
+ (4, 'run su_view, scheduled', $$SELECT metrics_refresh_run('mr_priv_app.su_view', 'scheduled')->>'status'$$),
+ (5, 'trigger owned_view', $$SELECT metrics_refresh_trigger('mr_priv_app.owned_view')->>'status'$$),
+ (6, 'trigger su_view', $$SELECT metrics_refresh_trigger('mr_priv_app.su_view', true)->>'status'$$),
+ (7, 'trigger_platform', $$SELECT trigger_platform_metrics_refresh()->>'status'$$),
+ (8, 'refresh_platform', $$SELECT 'refreshed' FROM refresh_platform_metrics()$$),
+ (9, 'platform_with_logging', $$SELECT refresh_platform_metrics_with_logging()->>'status'$$),
+ (10, 'status', $$SELECT metrics_refresh_status('mr_priv_app.su_view')->>'view'$$),
+ (11, 'timeline', $$SELECT count(*) FROM metrics_refresh_timeline('mr_priv_app.su_view')$$),
+ (12, 'history', $$SELECT count(*) > 0 FROM metrics_refresh_history(NULL, 1000)$$),
+ (13, 'history of a view', $$SELECT count(*) > 0 FROM metrics_refresh_history('mr_priv_app.su_view')$$),
+ (14, 'run_status', format($$SELECT metrics_refresh_run_status(%s)->>'view'$$, :first_run_id)),
+ (15, 'overview', $$SELECT count(*) FROM metrics_refresh_overview WHERE view_name = 'mr_priv_app.su_view'$$),
+ (16, 'status_all', $$SELECT count(*) FROM metrics_refresh_status_all() WHERE view_name = 'mr_priv_app.su_view'$$),
+ (17, 'dashboard', $$SELECT metrics_refresh_dashboard('mr_priv_app.su_view') LIKE '%mr_priv_app.su_view%'$$),
+ (18, 'prune', $$SELECT metrics_refresh_prune('100 years')$$),
+ (19, 'schedule', $$SELECT metrics_refresh_schedule('mr_priv_app.su_view', '*/5 * * * *') > 0$$),
+ (20, 'unschedule', $$SELECT metrics_refresh_unschedule('mr_priv_app.su_view')$$),
+ (21, 'unschedule again', $$SELECT metrics_refresh_unschedule('mr_priv_app.su_view')$$),
+ (22, 'log: select', 'SELECT count(*) >= 0 FROM metrics_refresh_log'),
+ (23, 'log: insert', $$WITH i AS (INSERT INTO metrics_refresh_log (view_name, started_at, status, source, triggered_by) VALUES ('mr_priv_app.su_view', now(), 'success', 'manual', 'forged') RETURNING 1) SELECT count(*) FROM i$$),
+ (24, 'log: update', $$WITH u AS (UPDATE metrics_refresh_log SET triggered_by = 'forged' RETURNING 1) SELECT count(*) >= 0 FROM u$$),
+ (25, 'log: delete', 'WITH d AS (DELETE FROM metrics_refresh_log RETURNING 1) SELECT count(*) >= 0 FROM d'),
+ (26, 'log: truncate', 'TRUNCATE metrics_refresh_log'),
+ (27, 'log: sequence', $$SELECT nextval('metrics_refresh_log_id_seq') > 0$$),
+ (28, 'config: select', 'SELECT count(*) >= 0 FROM metrics_refresh_config'),
+ (29, 'config: insert', $$WITH i AS (INSERT INTO metrics_refresh_config (view_name, schedule) VALUES ('mr_priv_app.forged', '* * * * *') RETURNING 1) SELECT count(*) FROM i$$),
+ (30, 'config: update', $$WITH u AS (UPDATE metrics_refresh_config SET schedule = '* * * * *' RETURNING 1) SELECT count(*) >= 0 FROM u$$),
+ (31, 'config: delete', 'WITH d AS (DELETE FROM metrics_refresh_config RETURNING 1) SELECT count(*) >= 0 FROM d'),
+ (32, 'config: truncate', 'TRUNCATE metrics_refresh_config');
+GRANT SELECT ON public.mr_priv_calls TO PUBLIC;
+
+-- What each call left behind: log rows by status and caller, jobs, config.
+CREATE VIEW public.mr_priv_effects AS
+SELECT (SELECT count(*) FROM metrics_refresh_log) AS log_rows,
+       (SELECT count(*) FROM metrics_refresh_config) AS config_rows,
+       (SELECT count(*) FROM cron.job) AS cron_jobs;
+
+--
+-- The superuser: everything, including the tables themselves (in a
+-- transaction that is rolled back, since it deletes the log).
+--
+SELECT metrics_refresh_is_admin() AS superuser_is_admin;
+BEGIN;
+SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+ROLLBACK;
+SELECT * FROM public.mr_priv_effects;
+
+--
+-- A member of the admin role: every function; no direct access to the tables.
+--
+SELECT count(*) AS log_rows_before FROM metrics_refresh_log \gset
+SET ROLE mr_priv_admin;
+SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+RESET ROLE;
+-- Seven refreshes logged (run x3, trigger x2, trigger_platform, with_logging),
+-- all by mr_priv_admin; nothing forged; no job and no configuration left.
+SELECT status, source, triggered_by, count(*)
+FROM metrics_refresh_log WHERE id > :first_run_id
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+SELECT * FROM public.mr_priv_effects;
+-- A member of a member of the admin role is an admin too.
+SET ROLE mr_priv_nested;
+SELECT metrics_refresh_is_admin() AS nested_member_is_admin;
+RESET ROLE;
+
+--
+-- An admin by admin_check: every function; no direct access to the tables.
+--
+SELECT max(id) AS mark FROM metrics_refresh_log \gset
+SET ROLE mr_priv_checked;
+SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+RESET ROLE;
+SELECT status, source, triggered_by, count(*)
+FROM metrics_refresh_log WHERE id > :mark
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+SELECT * FROM public.mr_priv_effects;
+
+--
+-- Not admins: monitoring only for pg_monitor and pg_read_all_stats members,
+-- nothing for the others; the owner may use metrics_refresh_run on its own
+-- view only.  None of the refused calls logs anything.
+--
+SELECT max(id) AS mark FROM metrics_refresh_log \gset
+SET ROLE mr_priv_watcher;
+SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SET ROLE mr_priv_stats;
+SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls WHERE ord BETWEEN 10 AND 17 ORDER BY ord;
+SET ROLE mr_priv_plain;
+SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SET ROLE mr_priv_owner;
+SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+RESET ROLE;
+-- Only the owner's own run was logged.
+SELECT view_name, status, source, triggered_by
+FROM metrics_refresh_log WHERE id > :mark ORDER BY id;
+SELECT * FROM public.mr_priv_effects;
+
+-- The refusals say who may.
+SET ROLE mr_priv_plain;
+SELECT metrics_refresh_trigger('mr_priv_app.su_view');
+SELECT metrics_refresh_run('mr_priv_app.owned_view');
+SELECT metrics_refresh_prune('1 day');
+SELECT metrics_refresh_status('mr_priv_app.su_view');
+RESET ROLE;
+
+--
+-- An admin who does not own the view refreshes it with the owner's rights:
+-- the query reads a table only the owner can read, and records that it ran as
+-- the owner; triggered_by is the admin.
+--
+SELECT max(id) AS mark FROM metrics_refresh_log \gset
+TRUNCATE mr_priv_app.ran_as;
+SET ROLE mr_priv_admin;
+SELECT mr_priv_try('SELECT count(*) FROM mr_priv_app.secret') AS admin_reads_secret;
+SET ROLE mr_priv_owner;
+INSERT INTO mr_priv_app.secret VALUES (3, 30);
+SET ROLE mr_priv_admin;
+SELECT r->>'status' AS status, r->>'method' AS method, r->>'triggered_by' AS triggered_by
+FROM metrics_refresh_run('mr_priv_app.owned_view') r;
+SELECT r->>'status' AS status, r->>'triggered_by' AS triggered_by
+FROM metrics_refresh_trigger('mr_priv_app.owned_view') r;
+SELECT total, refreshed_as FROM mr_priv_app.owned_view;
+RESET ROLE;
+SELECT rolname, count(*) FROM mr_priv_app.ran_as GROUP BY 1 ORDER BY 1;
+SELECT status, triggered_by FROM metrics_refresh_log WHERE id > :mark ORDER BY id;
+
+-- The same in a background worker: the refresh runs as the owner, the log
+-- names the admin.
+TRUNCATE mr_priv_app.ran_as;
+SET ROLE mr_priv_admin;
+SELECT r->>'status' AS status, r->>'triggered_by' AS triggered_by
+FROM metrics_refresh_trigger('mr_priv_app.owned_view', wait => false) r;
+RESET ROLE;
+SELECT max(id) AS bg_run_id FROM metrics_refresh_log \gset
+DO $$
+BEGIN
+    FOR i IN 1..300 LOOP
+        EXIT WHEN (SELECT status FROM public.metrics_refresh_log
+                   WHERE id = (SELECT max(id) FROM public.metrics_refresh_log)) <> 'running';
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END $$;
+SELECT status, triggered_by FROM metrics_refresh_log WHERE id = :bg_run_id;
+SELECT rolname, count(*) FROM mr_priv_app.ran_as GROUP BY 1 ORDER BY 1;
+
+-- "Nothing more": once the owner may no longer read the table, even the
+-- superuser's refresh fails (logged, old contents kept).
+REVOKE SELECT ON mr_priv_app.secret FROM mr_priv_owner;
+SELECT r->>'success' AS success, r->>'sqlstate' AS sqlstate, r->>'message' AS message
+FROM metrics_refresh_run('mr_priv_app.owned_view') r;
+SELECT total FROM mr_priv_app.owned_view;
+GRANT SELECT ON mr_priv_app.secret TO mr_priv_owner;
+
+--
+-- triggered_by is the role after SET ROLE, as PostgREST does it: a web role
+-- judged by its JWT claim through admin_check.
+--
+SELECT max(id) AS mark FROM metrics_refresh_log \gset
+TRUNCATE public.mr_priv_check_calls;
+SET ROLE mr_priv_web;
+SELECT metrics_refresh_is_admin() AS web_without_claim;
+SELECT mr_priv_try('SELECT trigger_platform_metrics_refresh()->>''status''') AS web_without_claim;
+SET request.jwt.claims = '{"sub": "42", "app_role": "member"}';
+SELECT metrics_refresh_is_admin() AS web_as_member;
+SELECT mr_priv_try('SELECT trigger_platform_metrics_refresh()->>''status''') AS web_as_member;
+SET request.jwt.claims = '{"sub": "7", "app_role": "super_admin"}';
+SELECT metrics_refresh_is_admin() AS web_as_super_admin;
+SELECT r->>'status' AS status, r->>'triggered_by' AS triggered_by
+FROM trigger_platform_metrics_refresh() r;
+RESET request.jwt.claims;
+RESET ROLE;
+SELECT view_name, status, source, triggered_by FROM metrics_refresh_log WHERE id > :mark ORDER BY id;
+-- admin_check ran as the caller, and saw its claim.
+SELECT ran_as, claim FROM public.mr_priv_check_calls ORDER BY n;
+
+--
+-- admin_check returning NULL or raising means "no"; a raising check leaves
+-- the caller's transaction usable.
+--
+SET ROLE mr_priv_nullish;
+SELECT metrics_refresh_is_admin() AS null_verdict;
+SELECT mr_priv_try('SELECT metrics_refresh_trigger(''mr_priv_app.su_view'')->>''status''') AS null_verdict;
+SET ROLE mr_priv_failing;
+SELECT metrics_refresh_is_admin() AS failing_check;
+RESET ROLE;
+CREATE TABLE public.mr_priv_tx (step int);
+GRANT INSERT, SELECT ON public.mr_priv_tx TO mr_priv_failing;
+TRUNCATE public.mr_priv_check_calls;
+BEGIN;
+SET LOCAL ROLE mr_priv_failing;
+INSERT INTO public.mr_priv_tx VALUES (1);
+SELECT metrics_refresh_is_admin() AS failing_check;
+SELECT mr_priv_try('SELECT metrics_refresh_status(''mr_priv_app.su_view'')->>''status''') AS failing_check;
+INSERT INTO public.mr_priv_tx VALUES (2);
+COMMIT;
+SELECT step FROM public.mr_priv_tx ORDER BY step;
+-- The failing check's own work was rolled back with it.
+SELECT count(*) AS calls_kept FROM public.mr_priv_check_calls;
+-- A check that does not exist, or does not return boolean: "no", with a WARNING.
+SET metrics_refresh.admin_check = 'public.mr_priv_no_such_function';
+SET ROLE mr_priv_checked;
+SELECT metrics_refresh_is_admin() AS missing_check;
+RESET ROLE;
+SET metrics_refresh.admin_check = 'public.mr_priv_not_boolean';
+SET ROLE mr_priv_checked;
+SELECT metrics_refresh_is_admin() AS non_boolean_check;
+RESET ROLE;
+-- Without EXECUTE on the check: "no".
+SET metrics_refresh.admin_check = 'public.mr_priv_is_super_admin';
+REVOKE EXECUTE ON FUNCTION public.mr_priv_is_super_admin() FROM PUBLIC;
+SET ROLE mr_priv_checked;
+SELECT metrics_refresh_is_admin() AS check_without_execute;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION public.mr_priv_is_super_admin() TO PUBLIC;
+-- A value with parentheses is refused.
+SET metrics_refresh.admin_check = 'public.mr_priv_is_super_admin()';
+SHOW metrics_refresh.admin_check;
+-- An admin_role that does not exist makes nobody an admin through it.
+SET metrics_refresh.admin_role = 'mr_priv_no_such_role';
+SET ROLE mr_priv_admin;
+SELECT metrics_refresh_is_admin() AS admin_role_missing;
+RESET ROLE;
+SET metrics_refresh.admin_role = 'mr_priv_admins';
+-- The default admin role is metrics_refresh_admin.
+RESET metrics_refresh.admin_role;
+SHOW metrics_refresh.admin_role;
+CREATE ROLE metrics_refresh_admin NOLOGIN;
+GRANT metrics_refresh_admin TO mr_priv_plain;
+SET ROLE mr_priv_plain;
+SELECT metrics_refresh_is_admin() AS default_admin_role_member;
+RESET ROLE;
+DROP ROLE metrics_refresh_admin;
+SET metrics_refresh.admin_role = 'mr_priv_admins';
+
+--
+-- Only a superuser may set admin_role and admin_check: an ordinary user's SET
+-- is refused (42501) and changes nothing.
+--
+SET ROLE mr_priv_plain;
+SET metrics_refresh.admin_role = 'mr_priv_plain';
+SET metrics_refresh.admin_check = 'public.mr_priv_always_true';
+SELECT set_config('metrics_refresh.admin_role', 'mr_priv_plain', false);
+BEGIN;
+SET LOCAL metrics_refresh.admin_check = 'public.mr_priv_always_true';
+ROLLBACK;
+ALTER ROLE mr_priv_plain SET metrics_refresh.admin_role = 'mr_priv_plain';
+SHOW metrics_refresh.admin_role;
+SHOW metrics_refresh.admin_check;
+SELECT metrics_refresh_is_admin() AS plain_after_set;
+-- platform_view may be set by anyone, but grants nothing.
+SET metrics_refresh.platform_view = 'mr_priv_app.su_view';
+SELECT mr_priv_try('SELECT trigger_platform_metrics_refresh()->>''status''') AS plain_platform;
+RESET ROLE;
+SET metrics_refresh.platform_view = 'mr_priv_app.owned_view';
+
+--
+-- The same in fresh sessions, where the library is not loaded yet when the
+-- user sets the values: the settings of the database (made by a superuser)
+-- apply, the user's do not.
+--
+ALTER DATABASE :"db" SET metrics_refresh.admin_role = 'mr_priv_admins';
+ALTER DATABASE :"db" SET metrics_refresh.admin_check = 'public.mr_priv_is_super_admin';
+\c - mr_priv_plain
+SELECT count(*) AS library_loaded FROM pg_settings WHERE name = 'metrics_refresh.admin_role';
+SET metrics_refresh.admin_role = 'mr_priv_plain';
+SET metrics_refresh.admin_check = 'public.mr_priv_always_true';
+SELECT metrics_refresh_is_admin() AS fresh_plain;
+SHOW metrics_refresh.admin_role;
+SHOW metrics_refresh.admin_check;
+SELECT public.mr_priv_try('SELECT metrics_refresh_trigger(''mr_priv_app.su_view'')->>''status''') AS fresh_plain;
+SELECT public.mr_priv_try('SELECT count(*) FROM metrics_refresh_log') AS fresh_plain;
+\c - mr_priv_plain
+ALTER ROLE mr_priv_plain SET metrics_refresh.admin_role = 'mr_priv_plain';
+SELECT set_config('metrics_refresh.admin_check', 'public.mr_priv_always_true', false);
+SELECT metrics_refresh_is_admin() AS fresh_plain_set_config;
+SHOW metrics_refresh.admin_check;
+-- Settings sent in the connection's startup packet count no more, and do not
+-- hide the database's settings either.
+\c -reuse-previous=on "user=mr_priv_plain options='-c metrics_refresh.admin_role=mr_priv_plain -c metrics_refresh.admin_check=public.mr_priv_always_true'"
+SELECT metrics_refresh_is_admin() AS fresh_plain_startup_options;
+SHOW metrics_refresh.admin_role;
+SHOW metrics_refresh.admin_check;
+-- A fresh session of an admin-role member and of an admin by admin_check,
+-- configured by the database settings only.
+\c -reuse-previous=on "user=mr_priv_admin options=''"
+SELECT metrics_refresh_is_admin() AS fresh_admin;
+SELECT metrics_refresh_trigger('mr_priv_app.su_view')->>'triggered_by' AS fresh_admin;
+\c - mr_priv_checked
+SELECT metrics_refresh_is_admin() AS fresh_checked;
+SELECT metrics_refresh_trigger('mr_priv_app.su_view')->>'triggered_by' AS fresh_checked;
+\c - :su
+ALTER DATABASE :"db" RESET metrics_refresh.admin_role;
+ALTER DATABASE :"db" RESET metrics_refresh.admin_check;
+SELECT rolname, setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+WHERE rolname LIKE 'mr\_priv\_%';
+
+DROP VIEW public.mr_priv_effects;
+DROP EXTENSION metrics_refresh CASCADE;
+DROP SCHEMA mr_priv_app CASCADE;
+DROP TABLE public.mr_priv_calls, public.mr_priv_rules, public.mr_priv_check_calls, public.mr_priv_tx;
+DROP FUNCTION public.mr_priv_try(text), public.mr_priv_is_super_admin(),
+    public.mr_priv_always_true(), public.mr_priv_not_boolean();
+DROP ROLE mr_priv_nested, mr_priv_admin, mr_priv_admins, mr_priv_plain, mr_priv_checked,
+    mr_priv_watcher, mr_priv_stats, mr_priv_owner, mr_priv_web, mr_priv_nullish,
+    mr_priv_failing;
