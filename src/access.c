@@ -35,6 +35,28 @@
 /* Guards against an admin_check function that asks whether its caller is admin. */
 static bool in_admin_check = false;
 
+/* The admin_check function to call, and its answer. */
+typedef struct AdminCheckCall
+{
+	Oid			fnoid;
+	bool		result;
+} AdminCheckCall;
+
+/* Call the admin_check function (run by call_admin_check in a subtransaction). */
+static void
+invoke_admin_check(void *arg)
+{
+	AdminCheckCall *call = (AdminCheckCall *) arg;
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(fcinfo, 0);
+	Datum		value;
+
+	fmgr_info(call->fnoid, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, NULL, NULL);
+	value = FunctionCallInvoke(fcinfo);
+	call->result = !fcinfo->isnull && DatumGetBool(value);
+}
+
 /*
  * Call the function named by metrics_refresh.admin_check as the current user.
  * Any problem (no such function, wrong signature, no EXECUTE right, an error,
@@ -50,9 +72,8 @@ call_admin_check(void)
 	Oid			fnoid;
 	HeapTuple	proctup;
 	Form_pg_proc procform;
-	bool		result = false;
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	AdminCheckCall call;
+	ErrorData  *edata;
 
 	names = stringToQualifiedNameList(mr_admin_check);
 	fnoid = LookupFuncName(names, 0, NULL, true);
@@ -81,47 +102,21 @@ call_admin_check(void)
 	if (pg_proc_aclcheck(fnoid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		return false;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
+	call.fnoid = fnoid;
+	call.result = false;
+	in_admin_check = true;
+	edata = mr_call_in_subxact(invoke_admin_check, &call);
+	in_admin_check = false;
+	if (edata != NULL)
 	{
-		FmgrInfo	flinfo;
-		LOCAL_FCINFO(fcinfo, 0);
-		Datum		value;
-
-		in_admin_check = true;
-		fmgr_info(fnoid, &flinfo);
-		InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, NULL, NULL);
-		value = FunctionCallInvoke(fcinfo);
-		result = !fcinfo->isnull && DatumGetBool(value);
-		in_admin_check = false;
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		in_admin_check = false;
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-
 		ereport(WARNING,
 				(errmsg("function %s() named by metrics_refresh.admin_check failed: %s",
 						mr_admin_check, edata->message),
 				 errdetail("The caller is treated as not being an admin.")));
 		FreeErrorData(edata);
-		result = false;
+		return false;
 	}
-	PG_END_TRY();
-
-	return result;
+	return call.result;
 }
 
 /*

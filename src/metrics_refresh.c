@@ -289,8 +289,7 @@ refresh_entry(Oid viewoid, MrSource source, bool owner_ok, bool wait)
 		result = mr_run_logged(&req);
 	}
 	else if (mr_view_lock_busy(viewoid))
-		result = mr_log_skipped(viewoid, source, caller,
-								psprintf("skipped: another refresh of %s is in progress", view_name));
+		result = mr_log_skipped(viewoid, source, caller, mr_busy_reason(view_name));
 	else
 		result = mr_start_worker(viewoid, source);
 

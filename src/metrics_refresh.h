@@ -82,6 +82,7 @@ extern Oid	mr_platform_view_oid(void);
 extern const char *mr_source_name(MrSource source);
 extern MrSource mr_parse_source(text *source);
 extern int	mr_interval_sign(Datum iv);
+extern ErrorData *mr_call_in_subxact(void (*fn) (void *arg), void *arg);
 extern void mr_advisory_tag(void *locktag, uint32 key_hi, uint32 key_lo, uint16 kind);
 
 /* access.c */
@@ -103,6 +104,7 @@ typedef struct MrRunRequest
 extern Jsonb *mr_run_logged(MrRunRequest *req);
 extern void mr_refresh_unlogged(Oid viewoid);
 extern bool mr_view_lock_busy(Oid viewoid);
+extern char *mr_busy_reason(const char *view_name);
 extern Jsonb *mr_log_skipped(Oid viewoid, MrSource source, const char *caller,
 							 const char *reason);
 extern int64 mr_insert_running(Oid viewoid, MrSource source, const char *caller,

@@ -17,6 +17,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "access/xact.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
@@ -25,15 +26,12 @@
 
 #include "metrics_refresh.h"
 
-/* Timeline buckets are aligned to this origin, as date_bin() aligns them. */
-#define BUCKET_ORIGIN "'2001-01-01 00:00:00+00'::timestamptz"
-
 /* At most this many buckets in one timeline. */
 #define MAX_BUCKETS 10000
 
 /*
- * The status of the views named in $1 (text[]) over the window $2
- * (interval): one row per name, in the array's order.  "Last run" ignores
+ * The status of the views named in $1 (text[]) over the window that starts
+ * at $2 (timestamptz, see window_start): one row per name, in the array's order.  "Last run" ignores
  * skipped and running rows; health is decided in the documented order:
  * unknown, failing, stale, degraded, healthy.  The last run, last success
  * and last error are the latest of any age (each one index probe); the
@@ -73,7 +71,7 @@
 	"  avg(r.duration_ms) AS avg_ms, min(r.duration_ms) AS min_ms, max(r.duration_ms) AS max_ms, " \
 	"  percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms) AS p95_ms " \
 	"  FROM %s.metrics_refresh_log r " \
-	"  WHERE r.view_name = v.view_name AND r.started_at >= now() - $2) a " \
+	"  WHERE r.view_name = v.view_name AND r.started_at >= $2) a " \
 	"ORDER BY v.ord"
 
 /* Switch to the log owner; the caller restores the saved identity. */
@@ -138,6 +136,19 @@ check_interval_arg(Datum d, const char *argname, bool zero_ok)
 }
 
 /*
+ * now() - window, computed here and passed to the queries as a value, so
+ * that the planner knows how recent the window is and reads it through the
+ * (view_name, started_at) index.
+ */
+static Datum
+window_start(Datum window)
+{
+	return DirectFunctionCall2(timestamptz_mi_interval,
+							   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+							   window);
+}
+
+/*
  * The status object of one view (metrics_refresh_status): every key always
  * present, null where there is nothing to report.
  */
@@ -145,7 +156,7 @@ Datum
 mr_status_json(const char *view_name, Datum window)
 {
 	MrExtension ext;
-	Oid			types[2] = {TEXTARRAYOID, INTERVALOID};
+	Oid			types[2] = {TEXTARRAYOID, TIMESTAMPTZOID};
 	Datum		values[2];
 	Datum		name = CStringGetTextDatum(view_name);
 	const char *q;
@@ -162,7 +173,7 @@ mr_status_json(const char *view_name, Datum window)
 				   "|| jsonb_build_object('view', x.view_name, 'stale_after', x.stale_after::text) "
 				   "FROM (" STATUS_SQL ") x", q, q, q, q, q);
 	values[0] = PointerGetDatum(construct_array(&name, 1, TEXTOID, -1, false, TYPALIGN_INT));
-	values[1] = window;
+	values[1] = window_start(window);
 
 	mr_reap_orphans(view_name);
 	as_log_owner(&ext, &save_userid, &save_sec);
@@ -182,7 +193,7 @@ mr_status_rows(FunctionCallInfo fcinfo, Datum window)
 {
 	MrExtension ext;
 	const char *q;
-	Oid			types[2] = {TEXTARRAYOID, INTERVALOID};
+	Oid			types[2] = {TEXTARRAYOID, TIMESTAMPTZOID};
 	Datum		values[2];
 	char	   *sql;
 	Oid			save_userid;
@@ -212,11 +223,11 @@ mr_status_rows(FunctionCallInfo fcinfo, Datum window)
 				   "  UNION "
 				   "  SELECT logged.n FROM logged WHERE logged.n IS NOT NULL AND EXISTS ("
 				   "    SELECT FROM %s.metrics_refresh_log l "
-				   "    WHERE l.view_name = logged.n AND l.started_at >= now() - $1)) names",
+				   "    WHERE l.view_name = logged.n AND l.started_at >= $1)) names",
 				   q, q, q, q);
-	select_with_args(sql, 1, &types[1], &window, NULL);
+	values[1] = window_start(window);
+	select_with_args(sql, 1, &types[1], &values[1], NULL);
 	values[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	values[1] = window;
 
 	sql = psprintf("SELECT view_name, status, last_refresh_at, last_success_at, last_status, "
 				   "last_error, total, successful, failed, skipped, success_rate, "
@@ -239,8 +250,12 @@ mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, D
 	Interval   *w = DatumGetIntervalP(window);
 	int64		bucket_us;
 	int64		window_us;
-	Oid			types[3] = {TEXTOID, INTERVALOID, INTERVALOID};
-	Datum		values[3];
+	Oid			types[5] = {TEXTOID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[5];
+	Datum		origin;
+	Datum		now;
+	Datum		first;
+	Datum		last;
 	char	   *sql;
 	Oid			save_userid;
 	int			save_sec;
@@ -262,26 +277,43 @@ mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, D
 
 	mr_get_extension(&ext);
 	mr_reap_orphans(view_name);
+
+	/*
+	 * The first and last bucket starts are computed here and passed as
+	 * values, so that the planner sees how recent the window is and reads it
+	 * through the (view_name, started_at) index; with an expression of now()
+	 * it may prefer the started_at index and filter out every other view's
+	 * runs of the window.
+	 */
+	origin = DirectFunctionCall3(timestamptz_in, CStringGetDatum("2001-01-01 00:00:00+00"),
+								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	first = DirectFunctionCall3(timestamptz_bin, bucket,
+								DirectFunctionCall2(timestamptz_mi_interval, now, window),
+								origin);
+	last = DirectFunctionCall3(timestamptz_bin, bucket, now, origin);
+
 	sql = psprintf("WITH r AS ("
-				   "SELECT date_bin($3, started_at, " BUCKET_ORIGIN ") AS b, "
+				   "SELECT date_bin($2, started_at, $5) AS b, "
 				   "count(*) AS runs, "
 				   "count(*) FILTER (WHERE status = 'success') AS successes, "
 				   "count(*) FILTER (WHERE status = 'error') AS failures, "
 				   "avg(duration_ms) AS avg_ms, max(duration_ms) AS max_ms "
 				   "FROM %s.metrics_refresh_log "
-				   "WHERE view_name = $1 AND started_at >= date_bin($3, now() - $2, " BUCKET_ORIGIN ") "
+				   "WHERE view_name = $1 AND started_at >= $3 "
 				   "GROUP BY 1) "
 				   "SELECT g, COALESCE(r.runs, 0), COALESCE(r.successes, 0), COALESCE(r.failures, 0), "
 				   "round(r.avg_ms::numeric, 3)::float8, r.max_ms "
-				   "FROM generate_series(date_bin($3, now() - $2, " BUCKET_ORIGIN "), "
-				   "date_bin($3, now(), " BUCKET_ORIGIN "), $3) AS g "
+				   "FROM generate_series($3, $4, $2) AS g "
 				   "LEFT JOIN r ON r.b = g ORDER BY g", ext.nspname_q);
 	values[0] = CStringGetTextDatum(view_name);
-	values[1] = window;
-	values[2] = bucket;
+	values[1] = bucket;
+	values[2] = first;
+	values[3] = last;
+	values[4] = origin;
 
 	as_log_owner(&ext, &save_userid, &save_sec);
-	select_with_args(sql, 3, types, values, NULL);
+	select_with_args(sql, 5, types, values, NULL);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	spi_rows_to_srf(fcinfo);
 }

@@ -641,8 +641,8 @@ mr_log_skipped(Oid viewoid, MrSource source, const char *caller, const char *rea
 }
 
 /* The reason logged when the single-flight lock is taken. */
-static char *
-busy_reason(const char *view_name)
+char *
+mr_busy_reason(const char *view_name)
 {
 	return psprintf("skipped: another refresh of %s is in progress", view_name);
 }
@@ -689,6 +689,21 @@ mr_insert_running(Oid viewoid, MrSource source, const char *caller, char **resul
 	return id;
 }
 
+/* refresh_view() with its arguments, for mr_call_in_subxact(). */
+typedef struct RefreshCall
+{
+	Oid			viewoid;
+	const char *method;			/* set as soon as it is known */
+} RefreshCall;
+
+static void
+refresh_call(void *arg)
+{
+	RefreshCall *call = (RefreshCall *) arg;
+
+	refresh_view(call->viewoid, &call->method);
+}
+
 /*
  * Refresh one view and log the attempt: the heart of metrics_refresh_run().
  * Returns the result object (allocated in the memory context that was
@@ -701,10 +716,9 @@ mr_insert_running(Oid viewoid, MrSource source, const char *caller, char **resul
 Jsonb *
 mr_run_logged(MrRunRequest *req)
 {
-	MemoryContext resultcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
 	MrExtension ext;
 	MrOutcome	o = {0};
+	RefreshCall call;
 	char	   *view_name;
 	int64		t0;
 	Oid			save_userid;
@@ -719,35 +733,20 @@ mr_run_logged(MrRunRequest *req)
 	{
 		o.status = "skipped";
 		o.started_at = o.finished_at = GetCurrentTimestamp();
-		o.skip_reason = busy_reason(view_name);
+		o.skip_reason = mr_busy_reason(view_name);
 	}
 	else
 	{
 		o.started_at = GetCurrentTimestamp();
 		t0 = monotonic_us();
 
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(resultcxt);
-		PG_TRY();
-		{
-			refresh_view(req->viewoid, &o.method);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(resultcxt);
-			CurrentResourceOwner = oldowner;
-			o.status = "success";
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(resultcxt);
-			o.error = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(resultcxt);
-			CurrentResourceOwner = oldowner;
-			o.status = "error";
+		call.viewoid = req->viewoid;
+		call.method = NULL;
+		o.error = mr_call_in_subxact(refresh_call, &call);
+		o.method = call.method;
+		o.status = o.error ? "error" : "success";
+		if (o.error)
 			describe_error(o.error, view_name);
-		}
-		PG_END_TRY();
 
 		o.duration_ms = (double) (monotonic_us() - t0) / 1000.0;
 		o.has_duration = true;

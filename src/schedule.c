@@ -200,6 +200,47 @@ mr_unschedule(Oid viewoid)
 	return unschedule_name(&ext, mr_view_name(viewoid), true);
 }
 
+/* The work of mr_sweep_schedules(), run in a subtransaction. */
+static void
+sweep_schedules(void *arg)
+{
+	MrExtension ext;
+	MrExtension cron;
+	Oid			save_userid;
+	int			save_sec;
+	char	   *sql;
+	int			ret;
+	uint64		i,
+				n;
+	char	  **names;
+
+	if (mr_find_extension("metrics_refresh", &ext))
+	{
+		as_owner(&ext, &save_userid, &save_sec);
+		sql = psprintf("SELECT c.view_name FROM %s.metrics_refresh_config c "
+					   "WHERE NOT EXISTS (SELECT FROM pg_class r "
+					   "WHERE r.oid = to_regclass(c.view_name) AND r.relkind = 'm') "
+					   "ORDER BY c.view_name",
+					   ext.nspname_q);
+		ret = SPI_execute(sql, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read schedules: %s", SPI_result_code_string(ret));
+		SetUserIdAndSecContext(save_userid, save_sec);
+		n = SPI_processed;
+		names = palloc(sizeof(char *) * (n + 1));
+		for (i = 0; i < n; i++)
+			names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		for (i = 0; i < n; i++)
+		{
+			(void) unschedule_name(&ext, names[i], mr_find_extension("pg_cron", &cron));
+			ereport(NOTICE,
+					(errmsg("removed the scheduled refresh of \"%s\", which no longer names a materialized view",
+							mr_label(names[i])),
+					 errhint("If the view was renamed, schedule it again under its new name with metrics_refresh_schedule().")));
+		}
+	}
+}
+
 /*
  * After DDL that may drop or rename materialized views: remove the
  * schedules of configured views whose name no longer finds a materialized
@@ -210,64 +251,9 @@ mr_unschedule(Oid viewoid)
 void
 mr_sweep_schedules(void)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *edata = mr_call_in_subxact(sweep_schedules, NULL);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		MrExtension ext;
-		MrExtension cron;
-		Oid			save_userid;
-		int			save_sec;
-		char	   *sql;
-		int			ret;
-		uint64		i,
-					n;
-		char	  **names;
-
-		if (mr_find_extension("metrics_refresh", &ext))
-		{
-			as_owner(&ext, &save_userid, &save_sec);
-			sql = psprintf("SELECT c.view_name FROM %s.metrics_refresh_config c "
-						   "WHERE NOT EXISTS (SELECT FROM pg_class r "
-						   "WHERE r.oid = to_regclass(c.view_name) AND r.relkind = 'm') "
-						   "ORDER BY c.view_name",
-						   ext.nspname_q);
-			ret = SPI_execute(sql, false, 0);
-			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "could not read schedules: %s", SPI_result_code_string(ret));
-			SetUserIdAndSecContext(save_userid, save_sec);
-			n = SPI_processed;
-			names = palloc(sizeof(char *) * (n + 1));
-			for (i = 0; i < n; i++)
-				names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-			for (i = 0; i < n; i++)
-			{
-				(void) unschedule_name(&ext, names[i], mr_find_extension("pg_cron", &cron));
-				ereport(NOTICE,
-						(errmsg("removed the scheduled refresh of \"%s\", which no longer names a materialized view",
-								mr_label(names[i])),
-						 errhint("If the view was renamed, schedule it again under its new name with metrics_refresh_schedule().")));
-			}
-		}
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
+	if (edata != NULL)
 		ereport(WARNING,
 				(errmsg("could not check scheduled refreshes after DDL: %s", edata->message)));
-	}
-	PG_END_TRY();
 }

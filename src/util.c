@@ -27,7 +27,9 @@
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
@@ -263,4 +265,41 @@ mr_interval_sign(Datum iv)
 	Interval	zero = {0};
 
 	return DatumGetInt32(DirectFunctionCall2(interval_cmp, iv, IntervalPGetDatum(&zero)));
+}
+
+/*
+ * Run fn(arg) in an internal subtransaction, as PL/pgSQL's exec_stmt_block
+ * runs a block with an EXCEPTION clause.  Returns NULL when fn returned;
+ * otherwise the subtransaction is rolled back (undoing everything fn did,
+ * its locks and settings included) and the error is returned, copied into
+ * the memory context current at the call.  The caller's transaction, memory
+ * context and resource owner are as before either way.
+ */
+ErrorData *
+mr_call_in_subxact(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_END_TRY();
+	return edata;
 }

@@ -23,18 +23,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-check() {
-	local what=$1 expected=$2 actual=$3
-	if [ "$actual" = "$expected" ]; then
-		echo "ok: $what"
-	else
-		echo "FAILED: $what"
-		echo "  expected: $expected"
-		echo "  actual:   $actual"
-		failures=$((failures + 1))
-	fi
-}
 die() {
 	echo "FAILED: $*"
 	for log in "$dir"/server.log; do [ -f "$log" ] && tail -n 20 "$log"; done

@@ -20,18 +20,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-check() {
-	local what=$1 expected=$2 actual=$3
-	if [ "$actual" = "$expected" ]; then
-		echo "ok: $what"
-	else
-		echo "FAILED: $what"
-		echo "  expected: $expected"
-		echo "  actual:   $actual"
-		failures=$((failures + 1))
-	fi
-}
 
 sql() {
 	as_pg "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d slots -c "$1"

@@ -83,3 +83,18 @@ start_server() {
 stop_server() {
 	as_pg "$PG_BIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# For shell tests: check WHAT EXPECTED ACTUAL prints "ok: WHAT" or a FAILED
+# report, and counts the failures in $failures.
+failures=0
+check() {
+	local what=$1 expected=$2 actual=$3
+	if [ "$actual" = "$expected" ]; then
+		echo "ok: $what"
+	else
+		echo "FAILED: $what"
+		echo "  expected: $expected"
+		echo "  actual:   $actual"
+		failures=$((failures + 1))
+	fi
+}
