@@ -263,19 +263,25 @@ end_call(int nestlevel)
 }
 
 /*
- * The common path of every refreshing function.  owner_ok: a view's owner
+ * The common path of every refreshing function; platform: refresh the view
+ * named by metrics_refresh.platform_view (viewoid is ignored), resolved under
+ * the pinned search_path.  owner_ok: a view's owner
  * may refresh it without being an admin (metrics_refresh_run only).
  * wait = false hands the refresh to a background worker.
  */
 static Jsonb *
-refresh_entry(Oid viewoid, MrSource source, bool owner_ok, bool wait)
+refresh_entry(bool platform, Oid viewoid, MrSource source, bool owner_ok, bool wait)
 {
 	int			nestlevel = begin_call();
-	Oid			owner = mr_check_matview(viewoid);
-	char	   *view_name = mr_view_name(viewoid);
+	Oid			owner;
+	char	   *view_name;
 	char	   *caller = GetUserNameFromId(GetUserId(), false);
 	Jsonb	   *result;
 
+	if (platform)
+		viewoid = mr_platform_view_oid();
+	owner = mr_check_matview(viewoid);
+	view_name = mr_view_name(viewoid);
 	if (owner_ok)
 		mr_require_admin_or_owner(owner, view_name);
 	else
@@ -307,7 +313,7 @@ metrics_refresh_run(PG_FUNCTION_ARGS)
 {
 	require_arg(fcinfo, 0, "view");
 	require_arg(fcinfo, 1, "source");
-	PG_RETURN_JSONB_P(refresh_entry(PG_GETARG_OID(0),
+	PG_RETURN_JSONB_P(refresh_entry(false, PG_GETARG_OID(0),
 									mr_parse_source(PG_GETARG_TEXT_PP(1)),
 									true, true));
 }
@@ -321,19 +327,8 @@ metrics_refresh_trigger(PG_FUNCTION_ARGS)
 {
 	require_arg(fcinfo, 0, "view");
 	require_arg(fcinfo, 1, "wait");
-	PG_RETURN_JSONB_P(refresh_entry(PG_GETARG_OID(0), MR_SOURCE_MANUAL,
+	PG_RETURN_JSONB_P(refresh_entry(false, PG_GETARG_OID(0), MR_SOURCE_MANUAL,
 									false, PG_GETARG_BOOL(1)));
-}
-
-/* The platform view's OID, resolved under the pinned search_path. */
-static Oid
-platform_view(void)
-{
-	int			nestlevel = mr_pin_search_path();
-	Oid			relid = mr_platform_view_oid();
-
-	mr_unpin_search_path(nestlevel);
-	return relid;
 }
 
 /*
@@ -343,8 +338,8 @@ platform_view(void)
 Datum
 refresh_platform_metrics(PG_FUNCTION_ARGS)
 {
-	Oid			viewoid = platform_view();
 	int			nestlevel = begin_call();
+	Oid			viewoid = mr_platform_view_oid();
 	char	   *view_name;
 
 	mr_check_matview(viewoid);
@@ -364,7 +359,7 @@ refresh_platform_metrics(PG_FUNCTION_ARGS)
 Datum
 refresh_platform_metrics_with_logging(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_JSONB_P(refresh_entry(platform_view(), MR_SOURCE_SCHEDULED, false, true));
+	PG_RETURN_JSONB_P(refresh_entry(true, InvalidOid, MR_SOURCE_SCHEDULED, false, true));
 }
 
 /*
@@ -375,7 +370,7 @@ Datum
 trigger_platform_metrics_refresh(PG_FUNCTION_ARGS)
 {
 	require_arg(fcinfo, 0, "wait");
-	PG_RETURN_JSONB_P(refresh_entry(platform_view(), MR_SOURCE_MANUAL, false,
+	PG_RETURN_JSONB_P(refresh_entry(true, InvalidOid, MR_SOURCE_MANUAL, false,
 									PG_GETARG_BOOL(0)));
 }
 

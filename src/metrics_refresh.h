@@ -109,7 +109,7 @@ extern Jsonb *mr_log_skipped(Oid viewoid, MrSource source, const char *caller,
 							 const char *reason);
 extern int64 mr_insert_running(Oid viewoid, MrSource source, const char *caller,
 							   char **result_text);
-extern void mr_reap_orphans(const char *view_name);
+extern void mr_reap_orphans(const MrExtension *ext, const char *view_name);
 extern volatile sig_atomic_t mr_refresh_timeout_fired;
 
 /* monitor.c */

@@ -12,12 +12,12 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
-#include "access/xact.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
@@ -175,7 +175,7 @@ mr_status_json(const char *view_name, Datum window)
 	values[0] = PointerGetDatum(construct_array(&name, 1, TEXTOID, -1, false, TYPALIGN_INT));
 	values[1] = window_start(window);
 
-	mr_reap_orphans(view_name);
+	mr_reap_orphans(&ext, view_name);
 	as_log_owner(&ext, &save_userid, &save_sec);
 	select_with_args(sql, 2, types, values, NULL);
 	SetUserIdAndSecContext(save_userid, save_sec);
@@ -203,7 +203,7 @@ mr_status_rows(FunctionCallInfo fcinfo, Datum window)
 	check_interval_arg(window, "time_window", true);
 	mr_get_extension(&ext);
 	q = ext.nspname_q;
-	mr_reap_orphans(NULL);
+	mr_reap_orphans(&ext, NULL);
 	as_log_owner(&ext, &save_userid, &save_sec);
 
 	/*
@@ -276,7 +276,7 @@ mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, D
 				 errhint("Use a larger bucket or a shorter window.")));
 
 	mr_get_extension(&ext);
-	mr_reap_orphans(view_name);
+	mr_reap_orphans(&ext, view_name);
 
 	/*
 	 * The first and last bucket starts are computed here and passed as
@@ -338,7 +338,7 @@ mr_history_rows(FunctionCallInfo fcinfo, const char *view_name, int32 max_rows, 
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_rows must not be negative")));
 	mr_get_extension(&ext);
-	mr_reap_orphans(view_name);
+	mr_reap_orphans(&ext, view_name);
 
 	/* Two statements, so that each has a plan that uses its index. */
 	if (view_name)
@@ -370,7 +370,7 @@ mr_run_status(int64 run_id, bool *isnull)
 	Datum		d;
 
 	mr_get_extension(&ext);
-	mr_reap_orphans(NULL);
+	mr_reap_orphans(&ext, NULL);
 	sql = psprintf("SELECT " MR_RESULT_EXPR " FROM %s.metrics_refresh_log WHERE id = $1",
 				   ext.nspname_q);
 	values[0] = Int64GetDatum(run_id);

@@ -42,9 +42,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timeout.h"
 
@@ -555,9 +553,8 @@ write_outcome(const char *view_name, MrSource source, const char *caller,
  * answers there).  Preconditions: SPI connected, search_path pinned.
  */
 void
-mr_reap_orphans(const char *view_name)
+mr_reap_orphans(const MrExtension *ext, const char *view_name)
 {
-	MrExtension ext;
 	Datum		values[1];
 	char		nulls[1];
 	int			ret;
@@ -569,9 +566,8 @@ mr_reap_orphans(const char *view_name)
 
 	if (RecoveryInProgress() || XactReadOnly)
 		return;
-	mr_get_extension(&ext);
-	ensure_plans(&ext);
-	become_log_owner(&ext, &save_userid, &save_sec);
+	ensure_plans(ext);
+	become_log_owner(ext, &save_userid, &save_sec);
 
 	values[0] = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
 	nulls[0] = view_name ? ' ' : 'n';
@@ -607,7 +603,7 @@ mr_reap_orphans(const char *view_name)
 					   "WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
 					   "WHERE id = " INT64_FORMAT " AND status = 'running' "
 					   "FOR UPDATE SKIP LOCKED))",
-					   ext.nspname_q, ext.nspname_q, ids[i]);
+					   ext->nspname_q, ext->nspname_q, ids[i]);
 		ret = SPI_execute(sql, false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "SPI_execute failed to mark run interrupted: %s",
