@@ -415,6 +415,23 @@ ALTER DATABASE :"db" RESET metrics_refresh.admin_check;
 SELECT rolname, setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
 WHERE rolname LIKE 'mr\_priv\_%';
 
+-- An admin_check function that itself asks whether its caller is an admin
+-- gets "no" for its own part (no endless recursion): a plain role stays a
+-- non-admin, an admin-role member stays an admin.
+CREATE FUNCTION public.mr_priv_asks_back() RETURNS boolean
+LANGUAGE sql STABLE AS $$ SELECT public.metrics_refresh_is_admin() $$;
+SET metrics_refresh.admin_check = 'public.mr_priv_asks_back';
+SET metrics_refresh.admin_role = 'mr_priv_admins';
+SET ROLE mr_priv_plain;
+SELECT metrics_refresh_is_admin() AS plain_with_recursive_check;
+RESET ROLE;
+SET ROLE mr_priv_admin;
+SELECT metrics_refresh_is_admin() AS admin_with_recursive_check;
+RESET ROLE;
+RESET metrics_refresh.admin_check;
+RESET metrics_refresh.admin_role;
+DROP FUNCTION public.mr_priv_asks_back();
+
 DROP VIEW public.mr_priv_effects;
 DROP EXTENSION metrics_refresh CASCADE;
 DROP SCHEMA mr_priv_app CASCADE;
