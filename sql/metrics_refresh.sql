@@ -116,7 +116,7 @@ COMMENT ON FUNCTION @extschema@.trigger_platform_metrics_refresh(boolean) IS
 
 CREATE FUNCTION @extschema@.metrics_refresh_is_admin()
 RETURNS boolean
-LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
+LANGUAGE c STABLE STRICT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_is_admin';
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_is_admin() IS
@@ -231,9 +231,28 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_ddl_sweep() IS
 
 CREATE EVENT TRIGGER metrics_refresh_after_drop ON sql_drop
     EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_sweep();
+-- Every command that can rename or move a materialized view: ALTER TABLE
+-- accepts one too, and ALTER INDEX renames one; ALTER SCHEMA renames its
+-- schema; ALTER EXTENSION moves (or an update script renames) a member.
 CREATE EVENT TRIGGER metrics_refresh_after_rename ON ddl_command_end
-    WHEN TAG IN ('ALTER MATERIALIZED VIEW', 'ALTER SCHEMA')
+    WHEN TAG IN ('ALTER MATERIALIZED VIEW', 'ALTER TABLE', 'ALTER INDEX',
+                 'ALTER SCHEMA', 'ALTER EXTENSION')
     EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_sweep();
+
+-- Dropping the extension removes the pg_cron jobs it created first, so that
+-- no job keeps calling, as a superuser, a function name that someone else
+-- could then define.
+CREATE FUNCTION @extschema@.metrics_refresh_ddl_before_drop()
+RETURNS event_trigger
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_ddl_before_drop';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_ddl_before_drop() IS
+    'Event trigger: before the extension is dropped, remove the pg_cron jobs of its scheduled views';
+
+CREATE EVENT TRIGGER metrics_refresh_before_drop ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_before_drop();
 
 CREATE FUNCTION @extschema@.metrics_refresh_version()
 RETURNS text

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_proc.h"
@@ -70,7 +71,7 @@ call_admin_check(void)
 	HeapTuple	proctup;
 	Form_pg_proc procform;
 	AdminCheckCall call;
-	ErrorData  *edata;
+	ErrorData  *volatile edata = NULL;
 
 	names = stringToQualifiedNameList(mr_admin_check);
 	fnoid = LookupFuncName(names, 0, NULL, true);
@@ -102,10 +103,34 @@ call_admin_check(void)
 	call.fnoid = fnoid;
 	call.result = false;
 	in_admin_check = true;
-	edata = mr_call_in_subxact(invoke_admin_check, &call);
-	in_admin_check = false;
+	PG_TRY();
+	{
+		if (IsInParallelMode())
+		{
+			/*
+			 * No subtransaction can start during a parallel operation (the
+			 * SQL functions that ask are PARALLEL UNSAFE, so only a function
+			 * mislabelled PARALLEL SAFE or RESTRICTED that calls them gets
+			 * here): call it directly, so the answer is right, and let an
+			 * error be an error.
+			 */
+			invoke_admin_check(&call);
+			edata = NULL;
+		}
+		else
+			edata = mr_call_in_subxact(invoke_admin_check, &call);
+	}
+	PG_FINALLY();
+	{
+		in_admin_check = false;
+	}
+	PG_END_TRY();
 	if (edata != NULL)
 	{
+		/* A cancel or a shutdown is not an answer: it goes on. */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
 		ereport(WARNING,
 				(errmsg("function %s() named by metrics_refresh.admin_check failed: %s",
 						mr_admin_check, edata->message),

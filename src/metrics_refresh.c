@@ -33,6 +33,8 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/snapmgr.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "utils/varlena.h"
 
 #include "metrics_refresh.h"
@@ -55,6 +57,7 @@ PG_FUNCTION_INFO_V1(metrics_refresh_schedule);
 PG_FUNCTION_INFO_V1(metrics_refresh_unschedule);
 PG_FUNCTION_INFO_V1(metrics_refresh_version);
 PG_FUNCTION_INFO_V1(metrics_refresh_ddl_sweep);
+PG_FUNCTION_INFO_V1(metrics_refresh_ddl_before_drop);
 
 /* GUC variables */
 char	   *mr_platform_view = NULL;
@@ -102,85 +105,35 @@ check_admin_check(char **newval, void **extra, GucSource source)
 }
 
 /*
- * Re-read the database and role settings (ALTER DATABASE / ROLE ... SET) of
+ * Re-apply the database and role settings (ALTER DATABASE / ROLE ... SET) of
  * the two settings that decide who is an admin.  When the library is loaded
  * after login, those settings were only placeholders at login time, and a
  * client that passed its own value in the startup packet (PGOPTIONS) would
  * have hidden the database's value: the client value is rejected when the
  * library defines the setting (it is PGC_SUSET), and the setting would fall
  * back to its default instead of the database's value.  Only superusers can
- * store these settings, so they are applied with superuser context, each at
- * its usual priority.  Needs a transaction; does nothing outside one (e.g.
- * in the postmaster with shared_preload_libraries, where they apply anyway).
+ * store these settings, so they are applied with superuser context, at the
+ * priority of the level they come from.  Needs a transaction; does nothing
+ * outside one (e.g. in the postmaster with shared_preload_libraries, where
+ * they apply anyway).
  */
 static void
 reapply_admin_settings(void)
 {
-	struct
-	{
-		Oid			db;
-		bool		for_role;
-		GucSource	source;
-	}			levels[] = {
-		{InvalidOid, false, PGC_S_GLOBAL},
-		{InvalidOid, true, PGC_S_USER},
-		{InvalidOid, false, PGC_S_DATABASE},
-		{InvalidOid, true, PGC_S_DATABASE_USER},
-	};
-	Relation	rel;
-	Snapshot	snapshot;
+	static const char *const names[] = {"metrics_refresh.admin_role", "metrics_refresh.admin_check"};
 	int			i;
 
 	if (!IsUnderPostmaster || !OidIsValid(MyDatabaseId) || !IsTransactionState())
 		return;
-	levels[2].db = levels[3].db = MyDatabaseId;
-
-	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
-	snapshot = RegisterSnapshot(GetCatalogSnapshot(DbRoleSettingRelationId));
-	for (i = 0; i < (int) lengthof(levels); i++)
+	for (i = 0; i < (int) lengthof(names); i++)
 	{
-		ScanKeyData keys[2];
-		SysScanDesc scan;
-		HeapTuple	tup;
-		Oid			roleid = levels[i].for_role ? GetSessionUserId() : InvalidOid;
+		GucSource	source;
+		char	   *value = mr_stored_setting(names[i], MyDatabaseId, GetSessionUserId(), &source);
 
-		ScanKeyInit(&keys[0], Anum_pg_db_role_setting_setdatabase, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(levels[i].db));
-		ScanKeyInit(&keys[1], Anum_pg_db_role_setting_setrole, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(roleid));
-		scan = systable_beginscan(rel, DbRoleSettingDatidRolidIndexId, true, snapshot, 2, keys);
-		while (HeapTupleIsValid(tup = systable_getnext(scan)))
-		{
-			bool		isnull;
-			Datum		d = heap_getattr(tup, Anum_pg_db_role_setting_setconfig,
-										 RelationGetDescr(rel), &isnull);
-			ArrayType  *config;
-			Datum	   *items;
-			int			nitems;
-			int			j;
-
-			if (isnull)
-				continue;
-			config = DatumGetArrayTypeP(d);
-			deconstruct_array(config, TEXTOID, -1, false, TYPALIGN_INT, &items, NULL, &nitems);
-			for (j = 0; j < nitems; j++)
-			{
-				char	   *item = TextDatumGetCString(items[j]);
-				char	   *eq = strchr(item, '=');
-
-				if (eq == NULL)
-					continue;
-				*eq = '\0';
-				if (strcmp(item, "metrics_refresh.admin_role") == 0 ||
-					strcmp(item, "metrics_refresh.admin_check") == 0)
-					(void) set_config_option(item, eq + 1, PGC_SUSET, levels[i].source,
-											 GUC_ACTION_SET, true, WARNING, false);
-			}
-		}
-		systable_endscan(scan);
+		if (value != NULL)
+			(void) set_config_option(names[i], value, PGC_SUSET, source,
+									 GUC_ACTION_SET, true, WARNING, false);
 	}
-	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
 }
 
 /* Define the settings. */
@@ -558,20 +511,90 @@ metrics_refresh_version(PG_FUNCTION_ARGS)
 
 /*
  * metrics_refresh_ddl_sweep() -> event_trigger
- * After DROP or rename of materialized views and schemas: remove schedules
- * whose view name no longer finds a materialized view.
+ * After a DROP, and after an ALTER that renames or moves a relation or a
+ * schema (or updates an extension): remove schedules whose view name no
+ * longer finds a materialized view.
  */
 Datum
 metrics_refresh_ddl_sweep(PG_FUNCTION_ARGS)
 {
+	EventTriggerData *trigdata = (EventTriggerData *) fcinfo->context;
 	int			nestlevel;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("metrics_refresh_ddl_sweep() must be called as an event trigger")));
+	/* Of the ALTER commands, only these can rename or move a view. */
+	if (strcmp(trigdata->event, "ddl_command_end") == 0 &&
+		!IsA(trigdata->parsetree, RenameStmt) &&
+		!IsA(trigdata->parsetree, AlterObjectSchemaStmt) &&
+		!IsA(trigdata->parsetree, AlterExtensionStmt))
+		PG_RETURN_VOID();
 	nestlevel = begin_call();
 	mr_sweep_schedules();
+	end_call(nestlevel);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Will this DROP statement drop the metrics_refresh extension, or fail?
+ * DROP EXTENSION naming it, DROP SCHEMA naming its schema (with CASCADE
+ * the extension goes too, without it the statement fails), DROP OWNED BY
+ * its owner.
+ */
+static bool
+drops_this_extension(Node *parsetree)
+{
+	MrExtension ext;
+	ListCell   *lc;
+
+	if (!mr_find_extension("metrics_refresh", &ext))
+		return false;
+	if (IsA(parsetree, DropStmt))
+	{
+		DropStmt   *stmt = (DropStmt *) parsetree;
+		const char *name;
+
+		if (stmt->removeType == OBJECT_EXTENSION)
+			name = "metrics_refresh";
+		else if (stmt->removeType == OBJECT_SCHEMA)
+			name = get_namespace_name(ext.nspoid);
+		else
+			return false;
+		foreach(lc, stmt->objects)
+			if (strcmp(strVal(lfirst(lc)), name) == 0)
+				return true;
+	}
+	else if (IsA(parsetree, DropOwnedStmt))
+	{
+		foreach(lc, ((DropOwnedStmt *) parsetree)->roles)
+			if (get_rolespec_oid((RoleSpec *) lfirst(lc), true) == ext.owner)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * metrics_refresh_ddl_before_drop() -> event_trigger
+ * Before DROP EXTENSION metrics_refresh (or a DROP SCHEMA / DROP OWNED that
+ * drops it): remove the pg_cron jobs of the scheduled views, in the same
+ * transaction, so that none is left to call a function by a name that no
+ * longer belongs to the extension.  A failure fails the DROP.
+ */
+Datum
+metrics_refresh_ddl_before_drop(PG_FUNCTION_ARGS)
+{
+	int			nestlevel;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("metrics_refresh_ddl_before_drop() must be called as an event trigger")));
+	if (!drops_this_extension(((EventTriggerData *) fcinfo->context)->parsetree))
+		PG_RETURN_VOID();
+	nestlevel = begin_call();
+	mr_remove_all_jobs();
 	end_call(nestlevel);
 	PG_RETURN_VOID();
 }

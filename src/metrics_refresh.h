@@ -17,6 +17,7 @@
 #include <signal.h>
 
 #include "fmgr.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -83,6 +84,8 @@ extern const char *mr_source_name(MrSource source);
 extern MrSource mr_parse_source(text *source);
 extern int	mr_interval_sign(Datum iv);
 extern ErrorData *mr_call_in_subxact(void (*fn) (void *arg), void *arg);
+extern char *mr_stored_setting(const char *name, Oid dbid, Oid roleid, GucSource *source);
+extern bool mr_call_bookkeeping(void (*fn) (void *arg), void *arg);
 extern void mr_advisory_tag(void *locktag, uint32 key_hi, uint32 key_lo, uint16 kind);
 
 /* access.c */
@@ -126,6 +129,7 @@ extern int64 mr_prune(Datum older_than);
 extern int64 mr_schedule(Oid viewoid, const char *schedule, Datum stale_after);
 extern bool mr_unschedule(Oid viewoid);
 extern void mr_sweep_schedules(void);
+extern void mr_remove_all_jobs(void);
 
 /* worker.c */
 extern volatile sig_atomic_t mr_worker_sigterm;

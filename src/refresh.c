@@ -30,6 +30,7 @@
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "executor/spi.h"
@@ -170,26 +171,14 @@ become_log_owner(const MrExtension *ext, Oid *save_userid, int *save_sec)
 	SetUserIdAndSecContext(ext->owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
 }
 
-/* Is this index usable by REFRESH ... CONCURRENTLY (same rules as core)? */
-static bool
-index_is_usable(Relation indexRel)
-{
-	Form_pg_index index = indexRel->rd_index;
-	int			i;
-
-	if (!index->indisunique || !index->indimmediate || !index->indisvalid)
-		return false;
-	if (RelationGetIndexPredicate(indexRel) != NIL)
-		return false;
-	if (index->indnkeyatts <= 0)
-		return false;
-	for (i = 0; i < index->indnkeyatts; i++)
-		if (index->indkey.values[i] <= 0)
-			return false;
-	return true;
-}
-
-/* Does the locked materialized view have a usable unique index? */
+/*
+ * Does the materialized view have a unique index that REFRESH ... CONCURRENTLY
+ * can use (core's rules: unique, immediate, valid, no predicate, at least one
+ * key column and only plain columns as keys)?  Reads the pg_index rows only:
+ * it never asks the relcache for index predicates or expressions, which would
+ * evaluate them (eval_const_expressions runs IMMUTABLE functions), so no code
+ * of the view's owner runs here.  The caller runs as that owner anyway.
+ */
 static bool
 has_usable_unique_index(Relation matview)
 {
@@ -199,11 +188,22 @@ has_usable_unique_index(Relation matview)
 
 	foreach(lc, indexes)
 	{
-		Relation	indexRel = index_open(lfirst_oid(lc), AccessShareLock);
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index index;
+		int			i;
+		bool		usable;
 
-		found = index_is_usable(indexRel);
-		index_close(indexRel, AccessShareLock);
-		if (found)
+		if (!HeapTupleIsValid(tup))
+			continue;
+		index = (Form_pg_index) GETSTRUCT(tup);
+		usable = index->indisunique && index->indimmediate && index->indisvalid &&
+			index->indnkeyatts > 0 &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL) &&
+			heap_attisnull(tup, Anum_pg_index_indexprs, NULL);
+		for (i = 0; usable && i < index->indnkeyatts; i++)
+			usable = index->indkey.values[i] > 0;
+		ReleaseSysCache(tup);
+		if ((found = usable))
 			break;
 	}
 	list_free(indexes);
@@ -211,44 +211,26 @@ has_usable_unique_index(Relation matview)
 }
 
 /*
- * Refresh one materialized view, raising on any failure.  Preconditions: SPI
- * connected; the single-flight lock held.  Waits for the view's lock for at
- * most metrics_refresh.lock_timeout, then runs REFRESH (CONCURRENTLY when
- * the view is populated) as the view's owner for at most
- * metrics_refresh.refresh_timeout.  Returns "concurrently" or "full" in
- * *method as soon as it is known.  The settings it changes are restored
- * when it returns, or by the abort of the enclosing (sub)transaction.
+ * The part of refresh_view() that runs as the view's owner: lock, check and
+ * refresh.  Every step that could evaluate an expression the owner wrote (an
+ * index predicate, the view's query, a function it calls) happens here, never
+ * as the caller.  The checks run in a security-restricted operation; the
+ * REFRESH statement is entered as the owner without that restriction, as core
+ * enters it (a concurrent refresh first creates a temporary table), and core
+ * restricts itself before it runs the view's query.
  */
 static void
-refresh_view(Oid viewoid, const char **method)
+refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
+				 const char **method)
 {
-	int			nestlevel = NewGUCNestLevel();
-	char		buf[32];
-	bool		populated;
-	LOCKMODE	mode;
+	LOCKMODE	mode = populated ? ExclusiveLock : AccessExclusiveLock;
 	Relation	rel;
 	char	   *qualname;
 	char	   *sql;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
-	HeapTuple	tup;
+	volatile bool armed = false;
+	int			ret;
 
-	snprintf(buf, sizeof(buf), "%d", mr_lock_timeout_ms);
-	(void) set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-
-	/* Choose the lock from an unlocked look, then re-check under the lock. */
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(viewoid));
-	if (!HeapTupleIsValid(tup))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", viewoid)));
-	populated = ((Form_pg_class) GETSTRUCT(tup))->relispopulated;
-	ReleaseSysCache(tup);
-	mode = populated ? ExclusiveLock : AccessExclusiveLock;
 	LockRelationOid(viewoid, mode);
-
 	rel = try_relation_open(viewoid, NoLock);
 	if (rel == NULL)
 		ereport(ERROR,
@@ -272,34 +254,83 @@ refresh_view(Oid viewoid, const char **method)
 				 errdetail("metrics_refresh refreshes concurrently, so that readers are never blocked, and that needs a unique index covering all rows."),
 				 errhint("Create a unique index on one or more plain columns of the view, with no WHERE clause and no expressions: CREATE UNIQUE INDEX ON %s (<columns that identify a row>).",
 						 qualname)));
-	owner = rel->rd_rel->relowner;
 	relation_close(rel, NoLock);
 
 	sql = psprintf("REFRESH MATERIALIZED VIEW %s%s",
 				   populated ? "CONCURRENTLY " : "", qualname);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 
 	/* The run-time limit starts now that the lock is ours. */
 	if (refresh_timeout_id == MAX_TIMEOUTS)
 		refresh_timeout_id = RegisterTimeout(USER_TIMEOUT, refresh_timeout_handler);
-	mr_refresh_timeout_fired = false;
-	if (mr_refresh_timeout_ms > 0)
-		enable_timeout_after(refresh_timeout_id, mr_refresh_timeout_ms);
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	PG_TRY();
 	{
-		int			ret = SPI_execute(sql, false, 0);
-
+		if (mr_refresh_timeout_ms > 0)
+		{
+			enable_timeout_after(refresh_timeout_id, mr_refresh_timeout_ms);
+			armed = true;
+		}
+		ret = SPI_execute(sql, false, 0);
 		if (ret != SPI_OK_UTILITY)
 			elog(ERROR, "SPI_execute failed for \"%s\": %s", sql,
 				 SPI_result_code_string(ret));
 	}
 	PG_FINALLY();
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-		if (mr_refresh_timeout_ms > 0)
+		/* Whatever the setting says by now: the view's code may have changed it. */
+		if (armed)
 			disable_timeout(refresh_timeout_id, false);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Refresh one materialized view, raising on any failure.  Preconditions: SPI
+ * connected; the single-flight lock held.  Waits for the view's lock for at
+ * most metrics_refresh.lock_timeout, then runs REFRESH (CONCURRENTLY when
+ * the view is populated) for at most metrics_refresh.refresh_timeout.  From
+ * the lock on, everything runs as the view's owner in a security-restricted
+ * operation (see refresh_as_owner).  Returns "concurrently" or "full" in
+ * *method as soon as it is known.  The settings it changes are restored when
+ * it returns, or by the abort of the enclosing (sub)transaction.
+ */
+static void
+refresh_view(Oid viewoid, const char **method)
+{
+	int			nestlevel = NewGUCNestLevel();
+	char		buf[32];
+	bool		populated;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	HeapTuple	tup;
+
+	/* Per-attempt state starts clean: an earlier attempt's timeout is past. */
+	mr_refresh_timeout_fired = false;
+	snprintf(buf, sizeof(buf), "%d", mr_lock_timeout_ms);
+	(void) set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	/* Owner and lock mode from an unlocked look; re-checked under the lock. */
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(viewoid));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", viewoid)));
+	populated = ((Form_pg_class) GETSTRUCT(tup))->relispopulated;
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		refresh_as_owner(viewoid, populated, owner, save_sec, method);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();
 
@@ -422,6 +453,18 @@ notify_result(const char *json, int64 run_id, const char *view_name, const char 
 	}
 }
 
+/* Retention's delete of rows that started before *(TimestampTz *) arg. */
+static void
+prune_older_than(void *arg)
+{
+	Datum		value = TimestampTzGetDatum(*(TimestampTz *) arg);
+	int			ret = SPI_execute_plan(plans.prune, &value, NULL, false, 0);
+
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute_plan failed for retention: %s",
+			 SPI_result_code_string(ret));
+}
+
 /*
  * Delete log rows older than metrics_refresh.log_retention: at most 1000 per
  * call, skipping rows another session has locked, so logging a run never
@@ -437,7 +480,6 @@ prune_by_retention(void)
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz cutoff;
 	Datum		oldest;
-	Datum		value;
 	bool		isnull;
 	int			ret;
 
@@ -457,11 +499,7 @@ prune_by_retention(void)
 	if (isnull || DatumGetTimestampTz(oldest) >= cutoff)
 		return;
 
-	value = TimestampTzGetDatum(cutoff);
-	ret = SPI_execute_plan(plans.prune, &value, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute_plan failed for retention: %s",
-			 SPI_result_code_string(ret));
+	(void) mr_call_bookkeeping(prune_older_than, &cutoff);
 }
 
 /*
@@ -544,13 +582,31 @@ write_outcome(const char *view_name, MrSource source, const char *caller,
 	return (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(result), false, -1));
 }
 
+/* The statement that marks one lost run interrupted, for mark_interrupted(). */
+typedef struct ReapCall
+{
+	char	   *sql;
+} ReapCall;
+
+static void
+mark_interrupted(void *arg)
+{
+	int			ret = SPI_execute(((ReapCall *) arg)->sql, false, 0);
+
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "SPI_execute failed to mark run interrupted: %s",
+			 SPI_result_code_string(ret));
+}
+
 /*
  * Mark 'running' rows whose worker is gone as error 'interrupted'.  A worker
  * holds a session lock on its run (MR_LOCK_RUN) from before its row is
  * committed until it exits, so a row whose lock is free has no worker: this
  * is known, not guessed from the row's age.  view_name NULL means all views.
  * Does nothing on a standby or in a read-only transaction (monitoring still
- * answers there).  Preconditions: SPI connected, search_path pinned.
+ * answers there); a row that changed after the caller's snapshot
+ * (REPEATABLE READ, SERIALIZABLE) is left for a later call (see
+ * mr_call_bookkeeping).  Preconditions: SPI connected, search_path pinned.
  */
 void
 mr_reap_orphans(const MrExtension *ext, const char *view_name)
@@ -563,6 +619,7 @@ mr_reap_orphans(const MrExtension *ext, const char *view_name)
 	int64	   *ids;
 	Oid			save_userid;
 	int			save_sec;
+	ReapCall	reap;
 
 	if (RecoveryInProgress() || XactReadOnly)
 		return;
@@ -588,7 +645,6 @@ mr_reap_orphans(const MrExtension *ext, const char *view_name)
 	for (i = 0; i < n; i++)
 	{
 		LOCKTAG		tag;
-		char	   *sql;
 
 		mr_advisory_tag(&tag, (uint32) (ids[i] >> 32), (uint32) ids[i], MR_LOCK_RUN);
 		if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
@@ -596,18 +652,15 @@ mr_reap_orphans(const MrExtension *ext, const char *view_name)
 		LockRelease(&tag, ShareLock, false);
 
 		/* Only if still running, and never waiting for another reaper. */
-		sql = psprintf("UPDATE %s.metrics_refresh_log SET status = 'error', "
-					   "finished_at = pg_catalog.clock_timestamp(), sqlstate = '57P01', "
-					   "error_message = 'interrupted', "
-					   "error_detail = 'The background worker running this refresh ended before recording an outcome (terminated or crashed).' "
-					   "WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
-					   "WHERE id = " INT64_FORMAT " AND status = 'running' "
-					   "FOR UPDATE SKIP LOCKED))",
-					   ext->nspname_q, ext->nspname_q, ids[i]);
-		ret = SPI_execute(sql, false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "SPI_execute failed to mark run interrupted: %s",
-				 SPI_result_code_string(ret));
+		reap.sql = psprintf("UPDATE %s.metrics_refresh_log SET status = 'error', "
+							"finished_at = pg_catalog.clock_timestamp(), sqlstate = '57P01', "
+							"error_message = 'interrupted', "
+							"error_detail = 'The background worker running this refresh ended before recording an outcome (terminated or crashed).' "
+							"WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
+							"WHERE id = " INT64_FORMAT " AND status = 'running' "
+							"FOR UPDATE SKIP LOCKED))",
+							ext->nspname_q, ext->nspname_q, ids[i]);
+		(void) mr_call_bookkeeping(mark_interrupted, &reap);
 	}
 	SetUserIdAndSecContext(save_userid, save_sec);
 }

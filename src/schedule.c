@@ -255,3 +255,40 @@ mr_sweep_schedules(void)
 		ereport(WARNING,
 				(errmsg("could not check scheduled refreshes after DDL: %s", edata->message)));
 }
+
+/*
+ * Remove the pg_cron job of every scheduled view (not their configuration),
+ * as the extension owner: called just before the extension is dropped, so
+ * that no job is left calling, as a superuser, a function name that anyone
+ * with CREATE on the extension's schema could then define.  Preconditions:
+ * search_path pinned, SPI connected.
+ */
+void
+mr_remove_all_jobs(void)
+{
+	MrExtension ext;
+	MrExtension cron;
+	Oid			save_userid;
+	int			save_sec;
+	char	   *sql;
+	int			ret;
+	uint64		i,
+				n;
+	char	  **names;
+
+	if (!mr_find_extension("metrics_refresh", &ext) || !mr_find_extension("pg_cron", &cron))
+		return;
+	as_owner(&ext, &save_userid, &save_sec);
+	sql = psprintf("SELECT view_name FROM %s.metrics_refresh_config ORDER BY view_name",
+				   ext.nspname_q);
+	ret = SPI_execute(sql, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schedules: %s", SPI_result_code_string(ret));
+	SetUserIdAndSecContext(save_userid, save_sec);
+	n = SPI_processed;
+	names = palloc(sizeof(char *) * (n + 1));
+	for (i = 0; i < n; i++)
+		names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	for (i = 0; i < n; i++)
+		(void) unschedule_name(&ext, names[i], true);
+}

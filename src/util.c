@@ -19,17 +19,22 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_db_role_setting.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "tcop/utility.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/regproc.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
@@ -302,4 +307,100 @@ mr_call_in_subxact(void (*fn) (void *arg), void *arg)
 	}
 	PG_END_TRY();
 	return edata;
+}
+
+/*
+ * Run fn(arg), work the extension does for its own bookkeeping (correcting
+ * lost runs, retention), in a subtransaction, so that it can never fail the
+ * caller's transaction for its own sake: under REPEATABLE READ or
+ * SERIALIZABLE, touching a log row that another session changed after the
+ * caller's snapshot raises a serialization failure; then the work is left
+ * for a later call and false is returned.  Any other error (a cancel, say)
+ * is raised as it was.
+ */
+bool
+mr_call_bookkeeping(void (*fn) (void *arg), void *arg)
+{
+	ErrorData  *edata = mr_call_in_subxact(fn, arg);
+
+	if (edata == NULL)
+		return true;
+	if (edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE)
+	{
+		FreeErrorData(edata);
+		return false;
+	}
+	ReThrowError(edata);
+	pg_unreachable();
+}
+
+/*
+ * The value that ALTER ROLE / ALTER DATABASE ... SET store for setting
+ * "name" in a session of role roleid in database dbid, taken in PostgreSQL's
+ * order of precedence (role in database, role, database, all roles), or
+ * NULL when none sets it.  *source receives the GucSource of the level it
+ * came from.  Needs a transaction.
+ */
+char *
+mr_stored_setting(const char *name, Oid dbid, Oid roleid, GucSource *source)
+{
+	struct
+	{
+		Oid			db;
+		Oid			role;
+		GucSource	source;
+	}			levels[] = {
+		{dbid, roleid, PGC_S_DATABASE_USER},
+		{InvalidOid, roleid, PGC_S_USER},
+		{dbid, InvalidOid, PGC_S_DATABASE},
+		{InvalidOid, InvalidOid, PGC_S_GLOBAL},
+	};
+	Relation	rel;
+	Snapshot	snapshot;
+	char	   *result = NULL;
+	size_t		namelen = strlen(name);
+	int			i;
+
+	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(DbRoleSettingRelationId));
+	for (i = 0; i < (int) lengthof(levels) && result == NULL; i++)
+	{
+		ScanKeyData keys[2];
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&keys[0], Anum_pg_db_role_setting_setdatabase, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(levels[i].db));
+		ScanKeyInit(&keys[1], Anum_pg_db_role_setting_setrole, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(levels[i].role));
+		scan = systable_beginscan(rel, DbRoleSettingDatidRolidIndexId, true, snapshot, 2, keys);
+		while (result == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, Anum_pg_db_role_setting_setconfig,
+										 RelationGetDescr(rel), &isnull);
+			Datum	   *items;
+			int			nitems;
+			int			j;
+
+			if (isnull)
+				continue;
+			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &items, NULL, &nitems);
+			for (j = 0; j < nitems && result == NULL; j++)
+			{
+				char	   *item = TextDatumGetCString(items[j]);
+
+				if (strncmp(item, name, namelen) == 0 && item[namelen] == '=')
+				{
+					result = pstrdup(item + namelen + 1);
+					*source = levels[i].source;
+				}
+			}
+		}
+		systable_endscan(scan);
+	}
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return result;
 }

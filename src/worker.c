@@ -24,7 +24,7 @@
 
 #include "access/table.h"
 #include "access/xact.h"
-#include "catalog/pg_db_role_setting.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -37,6 +37,7 @@
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -49,6 +50,14 @@
 #define WORKER_STARTING	0
 #define WORKER_RUNNING	1		/* 'running' row committed; result[] filled */
 #define WORKER_FAILED	2		/* could not start; result[] holds the error */
+
+/*
+ * Bounds of the handshake: the worker's first transaction waits at most
+ * HANDSHAKE_LOCK_TIMEOUT for a lock, and the caller at most
+ * HANDSHAKE_TIMEOUT_MS for the worker's answer.
+ */
+#define HANDSHAKE_LOCK_TIMEOUT	"10s"
+#define HANDSHAKE_TIMEOUT_MS	30000
 
 /* The request and the worker's answer, in a DSM segment. */
 typedef struct MrWorkerShared
@@ -95,36 +104,32 @@ wake_caller(MrWorkerShared *sh)
 }
 
 /*
- * Give the worker the settings of the caller's role: its time limits come
- * from the configuration file, then ALTER DATABASE ... SET, then the
- * caller's ALTER ROLE ... [IN DATABASE ...] SET, as they would in the
- * caller's own new session.  The connection was made as the bootstrap
- * superuser, whose own role settings InitPostgres applied; the two time
- * limits are first put back to the file's values (file_lock_ms,
- * file_refresh_ms, read before connecting) so that they cannot leak in.
- * Must run inside a transaction.
+ * Give the worker the time limits a session of the caller would have: the
+ * configuration file's values (file_lock_ms, file_refresh_ms, read before
+ * connecting), overridden by ALTER ROLE ALL / ALTER DATABASE / ALTER ROLE
+ * [IN DATABASE] ... SET for the caller, in PostgreSQL's order of precedence
+ * (see mr_stored_setting), and by nothing else: the worker connected as the
+ * bootstrap superuser, whose own role settings InitPostgres applied, and
+ * those are overridden here at session level.  The caller's other role
+ * settings (a statement_timeout meant for its HTTP requests, say) do not
+ * apply.  Must run inside a transaction.
  */
 static void
 apply_caller_settings(Oid callerid, int file_lock_ms, int file_refresh_ms)
 {
-	Relation	relsetting;
-	Snapshot	snapshot;
-	char		buf[32];
+	const char *names[2] = {"metrics_refresh.lock_timeout", "metrics_refresh.refresh_timeout"};
+	int			file_values[2] = {file_lock_ms, file_refresh_ms};
+	int			i;
 
-	snprintf(buf, sizeof(buf), "%d", file_lock_ms);
-	SetConfigOption("metrics_refresh.lock_timeout", buf, PGC_SUSET, PGC_S_USER);
-	snprintf(buf, sizeof(buf), "%d", file_refresh_ms);
-	SetConfigOption("metrics_refresh.refresh_timeout", buf, PGC_SUSET, PGC_S_USER);
+	for (i = 0; i < 2; i++)
+	{
+		GucSource	source;
+		char	   *value = mr_stored_setting(names[i], MyDatabaseId, callerid, &source);
 
-	relsetting = table_open(DbRoleSettingRelationId, AccessShareLock);
-	snapshot = RegisterSnapshot(GetCatalogSnapshot(DbRoleSettingRelationId));
-	/* Lowest priority first: each one overrides the ones before. */
-	ApplySetting(snapshot, InvalidOid, InvalidOid, relsetting, PGC_S_USER);
-	ApplySetting(snapshot, MyDatabaseId, InvalidOid, relsetting, PGC_S_USER);
-	ApplySetting(snapshot, InvalidOid, callerid, relsetting, PGC_S_USER);
-	ApplySetting(snapshot, MyDatabaseId, callerid, relsetting, PGC_S_DATABASE_USER);
-	UnregisterSnapshot(snapshot);
-	table_close(relsetting, AccessShareLock);
+		if (value == NULL)
+			value = psprintf("%d", file_values[i]);
+		SetConfigOption(names[i], value, PGC_SUSET, PGC_S_SESSION);
+	}
 }
 
 /*
@@ -146,6 +151,8 @@ start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 	if (sh->timezone[0] != '\0')
 		SetConfigOption("TimeZone", sh->timezone, PGC_USERSET, PGC_S_SESSION);
 	nestlevel = mr_pin_search_path();
+	(void) set_config_option("lock_timeout", HANDSHAKE_LOCK_TIMEOUT, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -241,6 +248,45 @@ metrics_refresh_worker_main(Datum main_arg)
 }
 
 /*
+ * Is the process pid waiting for a lock that this backend holds?  Then it
+ * would wait until our transaction ends, and we would wait for it.
+ */
+static bool
+blocked_by_me(pid_t pid)
+{
+	ArrayType  *blockers = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids,
+																  Int32GetDatum(pid)));
+	Datum	   *pids;
+	int			n;
+	int			i;
+
+	deconstruct_array(blockers, INT4OID, sizeof(int32), true, TYPALIGN_INT, &pids, NULL, &n);
+	for (i = 0; i < n; i++)
+		if (DatumGetInt32(pids[i]) == MyProcPid)
+			return true;
+	return false;
+}
+
+/*
+ * Ask a worker that has not recorded its run to stop, and wait (a little)
+ * until it has: it cannot be waiting for us any more once we raise.
+ */
+static void
+stop_worker(BackgroundWorkerHandle *handle)
+{
+	pid_t		pid;
+	int			i;
+
+	TerminateBackgroundWorker(handle);
+	for (i = 0; i < 100 && GetBackgroundWorkerPid(handle, &pid) != BGWH_STOPPED; i++)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
  * Start a background refresh of viewoid and return the 'running' result
  * object (allocated in the memory context that was current at SPI_connect())
  * as soon as the worker has committed its row.  53400 when no worker
@@ -256,6 +302,7 @@ mr_start_worker(Oid viewoid, MrSource source)
 	BackgroundWorkerHandle *handle;
 	char	   *view_name = mr_view_name(viewoid);
 	Jsonb	   *result = NULL;
+	TimestampTz start;
 
 	seg = dsm_create(sizeof(MrWorkerShared), 0);
 	sh = dsm_segment_address(seg);
@@ -288,10 +335,12 @@ mr_start_worker(Oid viewoid, MrSource source)
 				 errhint("Raise max_worker_processes (now %d), or refresh with wait => true.",
 						 max_worker_processes)));
 
+	start = GetCurrentTimestamp();
 	for (;;)
 	{
 		uint32		state = pg_atomic_read_u32(&sh->state);
 		pid_t		pid;
+		BgwHandleStatus status;
 
 		if (state == WORKER_RUNNING)
 		{
@@ -310,12 +359,32 @@ mr_start_worker(Oid viewoid, MrSource source)
 					 errmsg("could not start the background refresh of \"%s\": %s",
 							mr_label(view_name), sh->result)));
 		}
-		if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED &&
+		status = GetBackgroundWorkerPid(handle, &pid);
+		if (status == BGWH_STOPPED &&
 			pg_atomic_read_u32(&sh->state) == WORKER_STARTING)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("background worker for \"%s\" exited before starting the refresh", mr_label(view_name)),
 					 errhint("See the server log for its error.")));
+		if (status == BGWH_STARTED && blocked_by_me(pid))
+		{
+			stop_worker(handle);
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("could not start the background refresh of \"%s\"", mr_label(view_name)),
+					 errdetail("The background worker needs a lock that this transaction holds."),
+					 errhint("Start the background refresh outside the transaction that locked the view or the log, or refresh with wait => true.")));
+		}
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), HANDSHAKE_TIMEOUT_MS))
+		{
+			stop_worker(handle);
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("could not start the background refresh of \"%s\"", mr_label(view_name)),
+					 errdetail("The background worker did not record the run within %d seconds.",
+							   HANDSHAKE_TIMEOUT_MS / 1000),
+					 errhint("See the server log, and pg_stat_activity for what the worker waits for.")));
+		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 100L, PG_WAIT_EXTENSION);
