@@ -5,7 +5,9 @@
  *
  * A "super admin" is a superuser, a member of the role named by
  * metrics_refresh.admin_role, or a role for which the function named by
- * metrics_refresh.admin_check returns true.  Both settings are PGC_SUSET.
+ * metrics_refresh.admin_check returns true.  Both settings are PGC_SUSET;
+ * their check hook and their re-application when the library is loaded
+ * after login live here too.
  * The admin check function runs as the real caller (GetUserId()), inside an
  * internal subtransaction so that an error from it means "no" and leaves the
  * caller's transaction intact.
@@ -13,6 +15,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <ctype.h>
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -27,8 +31,76 @@
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
+#include "utils/varlena.h"
 
 #include "metrics_refresh.h"
+
+/*
+ * The check hook of metrics_refresh.admin_check: empty, or a schema-qualified
+ * function name without parentheses: two identifiers separated by a dot, each either
+ * double-quoted or made of letters, digits, '_' and '$' (not starting with a
+ * digit or '$').
+ */
+bool
+mr_check_admin_check_setting(char **newval, void **extra, GucSource source)
+{
+	char	   *copy;
+	List	   *parts;
+	bool		ok;
+	const char *p;
+	bool		quoted = false;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	copy = pstrdup(*newval);
+	ok = SplitIdentifierString(copy, '.', &parts) && list_length(parts) == 2;
+	for (p = *newval; ok && *p; p++)
+	{
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && !(isalnum((unsigned char) *p) || *p == '_' ||
+							  *p == '$' || *p == '.' || IS_HIGHBIT_SET(*p)))
+			ok = false;
+	}
+	if (!ok)
+	{
+		GUC_check_errdetail("metrics_refresh.admin_check must be a schema-qualified function name without parentheses, such as public.is_super_admin.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Called by _PG_init(): re-apply the database and role settings (ALTER DATABASE / ROLE ... SET) of
+ * the two settings that decide who is an admin.  When the library is loaded
+ * after login, those settings were only placeholders at login time, and a
+ * client that passed its own value in the startup packet (PGOPTIONS) would
+ * have hidden the database's value: the client value is rejected when the
+ * library defines the setting (it is PGC_SUSET), and the setting would fall
+ * back to its default instead of the database's value.  Only superusers can
+ * store these settings, so they are applied with superuser context, at the
+ * priority of the level they come from.  Needs a transaction; does nothing
+ * outside one (e.g. in the postmaster with shared_preload_libraries, where
+ * they apply anyway).
+ */
+void
+mr_reapply_admin_settings(void)
+{
+	static const char *const names[] = {"metrics_refresh.admin_role", "metrics_refresh.admin_check"};
+	int			i;
+
+	if (!IsUnderPostmaster || !OidIsValid(MyDatabaseId) || !IsTransactionState())
+		return;
+	for (i = 0; i < (int) lengthof(names); i++)
+	{
+		GucSource	source;
+		char	   *value = mr_stored_setting(names[i], MyDatabaseId, GetSessionUserId(), &source);
+
+		if (value != NULL)
+			(void) set_config_option(names[i], value, PGC_SUSET, source,
+									 GUC_ACTION_SET, true, WARNING, false);
+	}
+}
 
 /* Guards against an admin_check function that asks whether its caller is admin. */
 static bool in_admin_check = false;

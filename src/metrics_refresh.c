@@ -7,35 +7,25 @@
  * something that is not a materialized view), then the caller's rights
  * (42501), then the server state (25006 on a standby), before anything is
  * changed or logged; then pins search_path, connects to SPI, and calls the
- * machinery of refresh.c, monitor.c, schedule.c or worker.c.  None of these
- * functions is SECURITY DEFINER: the current user is the real caller.
+ * machinery of refresh.c, monitor.c, log.c, schedule.c or worker.c.  None of
+ * these functions is SECURITY DEFINER: the current user is the real caller.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include <ctype.h>
-
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "access/xact.h"
-#include "catalog/pg_db_role_setting.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "utils/array.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
-#include "utils/snapmgr.h"
-#include "utils/acl.h"
 #include "utils/lsyscache.h"
-#include "utils/varlena.h"
 
 #include "metrics_refresh.h"
 
@@ -69,73 +59,6 @@ int			mr_log_retention_min = 30 * 24 * 60;
 
 void		_PG_init(void);
 
-/*
- * metrics_refresh.admin_check must be empty or a schema-qualified function
- * name without parentheses: two identifiers separated by a dot, each either
- * double-quoted or made of letters, digits, '_' and '$' (not starting with a
- * digit or '$').
- */
-static bool
-check_admin_check(char **newval, void **extra, GucSource source)
-{
-	char	   *copy;
-	List	   *parts;
-	bool		ok;
-	const char *p;
-	bool		quoted = false;
-
-	if (*newval == NULL || (*newval)[0] == '\0')
-		return true;
-	copy = pstrdup(*newval);
-	ok = SplitIdentifierString(copy, '.', &parts) && list_length(parts) == 2;
-	for (p = *newval; ok && *p; p++)
-	{
-		if (*p == '"')
-			quoted = !quoted;
-		else if (!quoted && !(isalnum((unsigned char) *p) || *p == '_' ||
-							  *p == '$' || *p == '.' || IS_HIGHBIT_SET(*p)))
-			ok = false;
-	}
-	if (!ok)
-	{
-		GUC_check_errdetail("metrics_refresh.admin_check must be a schema-qualified function name without parentheses, such as public.is_super_admin.");
-		return false;
-	}
-	return true;
-}
-
-/*
- * Re-apply the database and role settings (ALTER DATABASE / ROLE ... SET) of
- * the two settings that decide who is an admin.  When the library is loaded
- * after login, those settings were only placeholders at login time, and a
- * client that passed its own value in the startup packet (PGOPTIONS) would
- * have hidden the database's value: the client value is rejected when the
- * library defines the setting (it is PGC_SUSET), and the setting would fall
- * back to its default instead of the database's value.  Only superusers can
- * store these settings, so they are applied with superuser context, at the
- * priority of the level they come from.  Needs a transaction; does nothing
- * outside one (e.g. in the postmaster with shared_preload_libraries, where
- * they apply anyway).
- */
-static void
-reapply_admin_settings(void)
-{
-	static const char *const names[] = {"metrics_refresh.admin_role", "metrics_refresh.admin_check"};
-	int			i;
-
-	if (!IsUnderPostmaster || !OidIsValid(MyDatabaseId) || !IsTransactionState())
-		return;
-	for (i = 0; i < (int) lengthof(names); i++)
-	{
-		GucSource	source;
-		char	   *value = mr_stored_setting(names[i], MyDatabaseId, GetSessionUserId(), &source);
-
-		if (value != NULL)
-			(void) set_config_option(names[i], value, PGC_SUSET, source,
-									 GUC_ACTION_SET, true, WARNING, false);
-	}
-}
-
 /* Define the settings. */
 void
 _PG_init(void)
@@ -160,7 +83,7 @@ _PG_init(void)
 							   &mr_admin_check,
 							   "",
 							   PGC_SUSET, 0,
-							   check_admin_check, NULL, NULL);
+							   mr_check_admin_check_setting, NULL, NULL);
 	DefineCustomIntVariable("metrics_refresh.lock_timeout",
 							"Longest wait for a materialized view's lock before a refresh fails.",
 							"Applies to the refresh's lock waits only; 0 waits without limit.",
@@ -183,7 +106,7 @@ _PG_init(void)
 							PGC_SUSET, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("metrics_refresh");
-	reapply_admin_settings();
+	mr_reapply_admin_settings();
 }
 
 /* Raise 22004 if argument argno is NULL. */
@@ -215,42 +138,62 @@ end_call(int nestlevel)
 	mr_unpin_search_path(nestlevel);
 }
 
+/* Which view a refreshing function refreshes. */
+typedef enum RefreshTarget
+{
+	TARGET_VIEW,				/* the view argument */
+	TARGET_PLATFORM				/* metrics_refresh.platform_view */
+} RefreshTarget;
+
+/* Who may call a refreshing function. */
+typedef enum RefreshAccess
+{
+	ACCESS_ADMINS,
+	ACCESS_ADMINS_AND_OWNER		/* metrics_refresh_run's owner exception */
+} RefreshAccess;
+
+/* What a refreshing function was asked to do. */
+typedef struct RefreshEntry
+{
+	RefreshTarget target;
+	Oid			viewoid;		/* with TARGET_VIEW */
+	MrSource	source;
+	RefreshAccess access;
+	bool		wait;			/* false: hand it to a background worker */
+} RefreshEntry;
+
 /*
- * The common path of every refreshing function; platform: refresh the view
- * named by metrics_refresh.platform_view (viewoid is ignored), resolved under
- * the pinned search_path.  owner_ok: a view's owner
- * may refresh it without being an admin (metrics_refresh_run only).
- * wait = false hands the refresh to a background worker.
+ * The common path of every logged refreshing function.  The platform view
+ * is resolved under the pinned search_path.
  */
 static Jsonb *
-refresh_entry(bool platform, Oid viewoid, MrSource source, bool owner_ok, bool wait)
+refresh_entry(const RefreshEntry *entry)
 {
 	int			nestlevel = begin_call();
+	MrExtension ext;
+	MrRunRequest req = {0};
 	Oid			owner;
 	char	   *view_name;
-	char	   *caller = GetUserNameFromId(GetUserId(), false);
 	Jsonb	   *result;
 
-	if (platform)
-		viewoid = mr_platform_view_oid();
-	owner = mr_check_matview(viewoid);
-	view_name = mr_view_name(viewoid);
-	if (owner_ok)
+	req.viewoid = entry->target == TARGET_PLATFORM ? mr_platform_view_oid() : entry->viewoid;
+	req.source = entry->source;
+	req.caller = GetUserNameFromId(GetUserId(), false);
+	owner = mr_check_matview(req.viewoid);
+	view_name = mr_view_name(req.viewoid);
+	if (entry->access == ACCESS_ADMINS_AND_OWNER)
 		mr_require_admin_or_owner(owner, view_name);
 	else
 		mr_require_admin(psprintf("refresh materialized view \"%s\"", mr_label(view_name)));
 	mr_check_not_recovery("refresh a materialized view");
+	mr_get_extension(&ext);
 
-	if (wait)
-	{
-		MrRunRequest req = {viewoid, source, caller, 0};
-
-		result = mr_run_logged(&req);
-	}
-	else if (mr_view_lock_busy(viewoid))
-		result = mr_log_skipped(viewoid, source, caller, mr_busy_reason(view_name));
+	if (entry->wait)
+		result = mr_run_logged(&ext, &req);
+	else if (mr_view_lock_busy(req.viewoid))
+		result = mr_run_skipped_busy(&ext, &req);
 	else
-		result = mr_start_worker(viewoid, source);
+		result = mr_start_worker(req.viewoid, req.source);
 
 	end_call(nestlevel);
 	return result;
@@ -264,11 +207,13 @@ refresh_entry(bool platform, Oid viewoid, MrSource source, bool owner_ok, bool w
 Datum
 metrics_refresh_run(PG_FUNCTION_ARGS)
 {
+	RefreshEntry entry = {.target = TARGET_VIEW, .access = ACCESS_ADMINS_AND_OWNER, .wait = true};
+
 	require_arg(fcinfo, 0, "view");
 	require_arg(fcinfo, 1, "source");
-	PG_RETURN_JSONB_P(refresh_entry(false, PG_GETARG_OID(0),
-									mr_parse_source(PG_GETARG_TEXT_PP(1)),
-									true, true));
+	entry.viewoid = PG_GETARG_OID(0);
+	entry.source = mr_parse_source(PG_GETARG_TEXT_PP(1));
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
 }
 
 /*
@@ -278,10 +223,13 @@ metrics_refresh_run(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_trigger(PG_FUNCTION_ARGS)
 {
+	RefreshEntry entry = {.target = TARGET_VIEW, .source = MR_SOURCE_MANUAL, .access = ACCESS_ADMINS};
+
 	require_arg(fcinfo, 0, "view");
 	require_arg(fcinfo, 1, "wait");
-	PG_RETURN_JSONB_P(refresh_entry(false, PG_GETARG_OID(0), MR_SOURCE_MANUAL,
-									false, PG_GETARG_BOOL(1)));
+	entry.viewoid = PG_GETARG_OID(0);
+	entry.wait = PG_GETARG_BOOL(1);
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
 }
 
 /*
@@ -312,7 +260,10 @@ refresh_platform_metrics(PG_FUNCTION_ARGS)
 Datum
 refresh_platform_metrics_with_logging(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_JSONB_P(refresh_entry(true, InvalidOid, MR_SOURCE_SCHEDULED, false, true));
+	RefreshEntry entry = {.target = TARGET_PLATFORM, .source = MR_SOURCE_SCHEDULED,
+	.access = ACCESS_ADMINS, .wait = true};
+
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
 }
 
 /*
@@ -322,9 +273,12 @@ refresh_platform_metrics_with_logging(PG_FUNCTION_ARGS)
 Datum
 trigger_platform_metrics_refresh(PG_FUNCTION_ARGS)
 {
+	RefreshEntry entry = {.target = TARGET_PLATFORM, .source = MR_SOURCE_MANUAL,
+	.access = ACCESS_ADMINS};
+
 	require_arg(fcinfo, 0, "wait");
-	PG_RETURN_JSONB_P(refresh_entry(true, InvalidOid, MR_SOURCE_MANUAL, false,
-									PG_GETARG_BOOL(0)));
+	entry.wait = PG_GETARG_BOOL(0);
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
 }
 
 /* metrics_refresh_is_admin() -> boolean: is the caller a super admin? */
@@ -340,27 +294,31 @@ metrics_refresh_is_admin(PG_FUNCTION_ARGS)
 
 /*
  * Common prologue of the read-only monitoring functions: pin, connect, check
- * access.  Returns the view's log name in *view_name when argno >= 0 (the
- * view argument may not be NULL unless null_ok).
+ * access, look up the extension, and have log.c correct lost background runs
+ * (of the view, or of all views when reap_all) before anything is read.
+ * Returns the view's log name in *view_name when argno >= 0 (the view
+ * argument may not be NULL unless null_ok; NULL then means all views).
  */
 static int
-monitor_entry(FunctionCallInfo fcinfo, int argno, bool null_ok, char **view_name)
+monitor_entry(FunctionCallInfo fcinfo, int argno, bool null_ok, char **view_name,
+			  MrExtension *ext)
 {
 	int			nestlevel;
+	char	   *name = NULL;
 
 	if (argno >= 0 && !null_ok)
 		require_arg(fcinfo, argno, "view");
 	nestlevel = begin_call();
 	mr_require_monitor();
-	if (argno >= 0)
+	if (argno >= 0 && !PG_ARGISNULL(argno))
 	{
-		*view_name = NULL;
-		if (!PG_ARGISNULL(argno))
-		{
-			mr_check_matview(PG_GETARG_OID(argno));
-			*view_name = mr_view_name(PG_GETARG_OID(argno));
-		}
+		mr_check_matview(PG_GETARG_OID(argno));
+		name = mr_view_name(PG_GETARG_OID(argno));
 	}
+	if (view_name != NULL)
+		*view_name = name;
+	mr_get_extension(ext);
+	mr_log_reap(ext, name);
 	return nestlevel;
 }
 
@@ -368,13 +326,14 @@ monitor_entry(FunctionCallInfo fcinfo, int argno, bool null_ok, char **view_name
 Datum
 metrics_refresh_status(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	char	   *view_name;
 	int			nestlevel;
 	Datum		result;
 
 	require_arg(fcinfo, 1, "time_window");
-	nestlevel = monitor_entry(fcinfo, 0, false, &view_name);
-	result = mr_status_json(view_name, PG_GETARG_DATUM(1));
+	nestlevel = monitor_entry(fcinfo, 0, false, &view_name, &ext);
+	result = mr_status_json(&ext, view_name, PG_GETARG_DATUM(1));
 	end_call(nestlevel);
 	PG_RETURN_DATUM(result);
 }
@@ -383,12 +342,13 @@ metrics_refresh_status(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_status_all(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	int			nestlevel;
 
 	require_arg(fcinfo, 0, "time_window");
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	nestlevel = monitor_entry(fcinfo, -1, false, NULL);
-	mr_status_rows(fcinfo, PG_GETARG_DATUM(0));
+	nestlevel = monitor_entry(fcinfo, -1, false, NULL, &ext);
+	mr_status_rows(&ext, fcinfo, PG_GETARG_DATUM(0));
 	end_call(nestlevel);
 	return (Datum) 0;
 }
@@ -397,14 +357,15 @@ metrics_refresh_status_all(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_timeline(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	char	   *view_name;
 	int			nestlevel;
 
 	require_arg(fcinfo, 1, "time_window");
 	require_arg(fcinfo, 2, "bucket");
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	nestlevel = monitor_entry(fcinfo, 0, false, &view_name);
-	mr_timeline_rows(fcinfo, view_name, PG_GETARG_DATUM(1), PG_GETARG_DATUM(2));
+	nestlevel = monitor_entry(fcinfo, 0, false, &view_name, &ext);
+	mr_timeline_rows(&ext, fcinfo, view_name, PG_GETARG_DATUM(1), PG_GETARG_DATUM(2));
 	end_call(nestlevel);
 	return (Datum) 0;
 }
@@ -416,12 +377,13 @@ metrics_refresh_timeline(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_history(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	char	   *view_name;
 	int			nestlevel;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	nestlevel = monitor_entry(fcinfo, 0, true, &view_name);
-	mr_history_rows(fcinfo, view_name,
+	nestlevel = monitor_entry(fcinfo, 0, true, &view_name, &ext);
+	mr_history_rows(&ext, fcinfo, view_name,
 					PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1), PG_ARGISNULL(1));
 	end_call(nestlevel);
 	return (Datum) 0;
@@ -431,12 +393,13 @@ metrics_refresh_history(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_run_status(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	int			nestlevel;
 	bool		isnull = false;
 	Datum		result;
 
-	nestlevel = monitor_entry(fcinfo, -1, false, NULL);
-	result = mr_run_status(PG_GETARG_INT64(0), &isnull);
+	nestlevel = monitor_entry(fcinfo, -1, false, NULL, &ext);
+	result = mr_log_result_of(&ext, PG_GETARG_INT64(0), &isnull);
 	end_call(nestlevel);
 	if (isnull)
 		PG_RETURN_NULL();
@@ -447,6 +410,7 @@ metrics_refresh_run_status(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_prune(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	int			nestlevel;
 	int64		n;
 
@@ -454,7 +418,8 @@ metrics_refresh_prune(PG_FUNCTION_ARGS)
 	nestlevel = begin_call();
 	mr_require_admin("prune the metrics_refresh log");
 	mr_check_not_recovery("prune the metrics_refresh log");
-	n = mr_prune(PG_GETARG_DATUM(0));
+	mr_get_extension(&ext);
+	n = mr_log_prune(&ext, PG_GETARG_DATUM(0));
 	end_call(nestlevel);
 	PG_RETURN_INT64(n);
 }
@@ -466,6 +431,7 @@ metrics_refresh_prune(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_schedule(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	int			nestlevel;
 	Oid			viewoid;
 	int64		jobid;
@@ -478,7 +444,8 @@ metrics_refresh_schedule(PG_FUNCTION_ARGS)
 	mr_check_matview(viewoid);
 	mr_require_admin("schedule refreshes");
 	mr_check_not_recovery("schedule a refresh");
-	jobid = mr_schedule(viewoid, text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_GETARG_DATUM(2));
+	mr_get_extension(&ext);
+	jobid = mr_schedule(&ext, viewoid, text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_GETARG_DATUM(2));
 	end_call(nestlevel);
 	PG_RETURN_INT64(jobid);
 }
@@ -487,6 +454,7 @@ metrics_refresh_schedule(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_unschedule(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	int			nestlevel;
 	Oid			viewoid;
 	bool		found;
@@ -497,7 +465,8 @@ metrics_refresh_unschedule(PG_FUNCTION_ARGS)
 	mr_check_matview(viewoid);
 	mr_require_admin("unschedule refreshes");
 	mr_check_not_recovery("unschedule a refresh");
-	found = mr_unschedule(viewoid);
+	mr_get_extension(&ext);
+	found = mr_unschedule(&ext, viewoid);
 	end_call(nestlevel);
 	PG_RETURN_BOOL(found);
 }

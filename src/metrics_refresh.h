@@ -3,11 +3,17 @@
  * metrics_refresh.h
  *		Declarations shared by the C files of the metrics_refresh extension.
  *
- * Every SQL-callable entry point lives in metrics_refresh.c; the machinery it
- * calls is split by concern: access.c (who may do what), refresh.c (one
- * logged refresh), monitor.c (reading the log), schedule.c (pg_cron jobs),
- * worker.c (refreshes in a background worker) and util.c (the extension's
- * catalog facts, SPI helpers and the fixed search_path).
+ * One file per concept (see ARCHITECTURE.md):
+ *	 metrics_refresh.c	settings and every SQL-callable entry point
+ *	 access.c			who is an admin, who may do what
+ *	 refresh.c			one refresh of one view: locks, owner, time limits
+ *	 log.c				every write to metrics_refresh_log, NOTIFY, retention,
+ *						reaping of lost background runs
+ *	 monitor.c			reading the log for the dashboard (reads only)
+ *	 schedule.c			pg_cron jobs and the event triggers' sweeps
+ *	 worker.c			refreshes in a background worker
+ *	 util.c				the installed extension, names, the fixed
+ *						search_path, identity switches, subtransactions
  *
  *-------------------------------------------------------------------------
  */
@@ -25,27 +31,14 @@
 #define MR_LOCK_VIEW		0x4D52	/* single-flight lock of one view */
 #define MR_LOCK_RUN			0x4D53	/* held by the worker running one run */
 
-/*
- * The result object of a run, computed from a log row's columns.  Every
- * statement that returns one uses this, so the object has one definition.
- * All SQL of this extension runs with search_path pinned to
- * "pg_catalog, pg_temp" (mr_pin_search_path), so unqualified functions and
- * operators resolve in pg_catalog; tables are always schema-qualified.
- */
-#define MR_RESULT_EXPR \
-	"jsonb_strip_nulls(jsonb_build_object(" \
-	"'success', status IN ('success', 'running'), " \
-	"'status', status, 'run_id', id, 'view', view_name, 'method', method, " \
-	"'source', source, 'triggered_by', triggered_by, " \
-	"'duration_ms', duration_ms, 'started_at', started_at, 'finished_at', finished_at, " \
-	"'sqlstate', sqlstate, 'detail', error_detail, 'hint', error_hint, " \
-	"'message', CASE status " \
-	"  WHEN 'success' THEN 'refreshed ' || view_name || ' ' || method || ' in ' || " \
-	"    CASE WHEN duration_ms < 10 THEN round(duration_ms::numeric, 1)::text " \
-	"      ELSE round(duration_ms::numeric)::text END || ' ms' " \
-	"  WHEN 'running' THEN 'refresh of ' || view_name || ' started in the background' " \
-	"  WHEN 'skipped' THEN skip_reason " \
-	"  ELSE error_message END))"
+/* The "status" column of the log (pg_cron's CronStatus). */
+typedef enum MrStatus
+{
+	MR_STATUS_RUNNING,			/* a background run that has not ended */
+	MR_STATUS_SUCCESS,
+	MR_STATUS_ERROR,
+	MR_STATUS_SKIPPED			/* another refresh of the view was running */
+} MrStatus;
 
 /* The "source" column of the log. */
 typedef enum MrSource
@@ -53,6 +46,14 @@ typedef enum MrSource
 	MR_SOURCE_MANUAL,
 	MR_SOURCE_SCHEDULED
 } MrSource;
+
+/* The "method" column of the log. */
+typedef enum MrMethod
+{
+	MR_METHOD_NONE,				/* not refreshed (yet) */
+	MR_METHOD_CONCURRENTLY,
+	MR_METHOD_FULL				/* the view was never populated */
+} MrMethod;
 
 /* GUC variables (metrics_refresh.c) */
 extern char *mr_platform_view;
@@ -71,8 +72,17 @@ typedef struct MrExtension
 	char	   *nspname_q;		/* that schema's name, quoted as needed */
 } MrExtension;
 
+/* An identity to go back to (mr_become_extension_owner / mr_restore_user). */
+typedef struct MrSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+} MrSavedUser;
+
 extern void mr_get_extension(MrExtension *ext);
 extern bool mr_find_extension(const char *extname, MrExtension *ext);
+extern void mr_become_extension_owner(const MrExtension *ext, MrSavedUser *saved);
+extern void mr_restore_user(const MrSavedUser *saved);
 extern int	mr_pin_search_path(void);
 extern void mr_unpin_search_path(int nestlevel);
 extern char *mr_view_name(Oid viewoid);
@@ -80,19 +90,54 @@ extern char *mr_label(const char *view_name);
 extern Oid	mr_check_matview(Oid viewoid);
 extern void mr_check_not_recovery(const char *what);
 extern Oid	mr_platform_view_oid(void);
+extern const char *mr_status_name(MrStatus status);
 extern const char *mr_source_name(MrSource source);
+extern const char *mr_method_name(MrMethod method);
 extern MrSource mr_parse_source(text *source);
 extern int	mr_interval_sign(Datum iv);
 extern ErrorData *mr_call_in_subxact(void (*fn) (void *arg), void *arg);
-extern char *mr_stored_setting(const char *name, Oid dbid, Oid roleid, GucSource *source);
 extern bool mr_call_bookkeeping(void (*fn) (void *arg), void *arg);
+extern char *mr_stored_setting(const char *name, Oid dbid, Oid roleid, GucSource *source);
 extern void mr_advisory_tag(void *locktag, uint32 key_hi, uint32 key_lo, uint16 kind);
 
 /* access.c */
+extern bool mr_check_admin_check_setting(char **newval, void **extra, GucSource source);
+extern void mr_reapply_admin_settings(void);
 extern bool mr_is_admin(void);
 extern void mr_require_admin(const char *action);
 extern void mr_require_admin_or_owner(Oid viewowner, const char *view_name);
 extern void mr_require_monitor(void);
+
+/* log.c: the one writer of metrics_refresh_log */
+typedef struct MrOutcome
+{
+	MrStatus	status;
+	MrMethod	method;
+	TimestampTz started_at;
+	TimestampTz finished_at;
+	double		duration_ms;
+	bool		has_duration;
+	ErrorData  *error;			/* status error */
+	const char *skip_reason;	/* status skipped */
+} MrOutcome;
+
+/* Which row an outcome belongs to. */
+typedef struct MrLogRow
+{
+	const char *view_name;		/* as mr_view_name() spells it */
+	MrSource	source;
+	const char *caller;			/* triggered_by: the real caller's name */
+	int64		run_id;			/* > 0: finish this 'running' row instead of
+								 * inserting a new one */
+} MrLogRow;
+
+extern Jsonb *mr_log_outcome(const MrExtension *ext, const MrLogRow *row,
+							 const MrOutcome *outcome);
+extern int64 mr_log_running(const MrExtension *ext, const MrLogRow *row,
+							char **result_text);
+extern void mr_log_reap(const MrExtension *ext, const char *view_name);
+extern int64 mr_log_prune(const MrExtension *ext, Datum older_than);
+extern Datum mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull);
 
 /* refresh.c */
 typedef struct MrRunRequest
@@ -100,39 +145,33 @@ typedef struct MrRunRequest
 	Oid			viewoid;
 	MrSource	source;
 	const char *caller;			/* triggered_by: the real caller's name */
-	int64		run_id;			/* > 0: finish this 'running' row instead of
-								 * inserting a new one (background worker) */
+	int64		run_id;			/* > 0: finish this 'running' row (worker) */
+	/* set when whoever runs the refresh was asked to stop (worker SIGTERM) */
+	const volatile sig_atomic_t *stop_requested;
 } MrRunRequest;
 
-extern Jsonb *mr_run_logged(MrRunRequest *req);
+extern Jsonb *mr_run_logged(const MrExtension *ext, const MrRunRequest *req);
+extern Jsonb *mr_run_skipped_busy(const MrExtension *ext, const MrRunRequest *req);
 extern void mr_refresh_unlogged(Oid viewoid);
 extern bool mr_view_lock_busy(Oid viewoid);
-extern char *mr_busy_reason(const char *view_name);
-extern Jsonb *mr_log_skipped(Oid viewoid, MrSource source, const char *caller,
-							 const char *reason);
-extern int64 mr_insert_running(Oid viewoid, MrSource source, const char *caller,
-							   char **result_text);
-extern void mr_reap_orphans(const MrExtension *ext, const char *view_name);
-extern volatile sig_atomic_t mr_refresh_timeout_fired;
 
-/* monitor.c */
-extern Datum mr_status_json(const char *view_name, Datum window);
-extern void mr_status_rows(FunctionCallInfo fcinfo, Datum window);
-extern void mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name,
-							 Datum window, Datum bucket);
-extern void mr_history_rows(FunctionCallInfo fcinfo, const char *view_name,
-							int32 max_rows, bool no_limit);
-extern Datum mr_run_status(int64 run_id, bool *isnull);
-extern int64 mr_prune(Datum older_than);
+/* monitor.c: reads only */
+extern Datum mr_status_json(const MrExtension *ext, const char *view_name, Datum window);
+extern void mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window);
+extern void mr_timeline_rows(const MrExtension *ext, FunctionCallInfo fcinfo,
+							 const char *view_name, Datum window, Datum bucket);
+extern void mr_history_rows(const MrExtension *ext, FunctionCallInfo fcinfo,
+							const char *view_name, int32 max_rows, bool no_limit);
+extern void mr_check_interval_arg(Datum d, const char *argname, bool zero_ok);
 
 /* schedule.c */
-extern int64 mr_schedule(Oid viewoid, const char *schedule, Datum stale_after);
-extern bool mr_unschedule(Oid viewoid);
+extern int64 mr_schedule(const MrExtension *ext, Oid viewoid, const char *schedule,
+						 Datum stale_after);
+extern bool mr_unschedule(const MrExtension *ext, Oid viewoid);
 extern void mr_sweep_schedules(void);
 extern void mr_remove_all_jobs(void);
 
 /* worker.c */
-extern volatile sig_atomic_t mr_worker_sigterm;
 extern Jsonb *mr_start_worker(Oid viewoid, MrSource source);
 extern PGDLLEXPORT void metrics_refresh_worker_main(Datum main_arg);
 

@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * monitor.c
- *		Reading the refresh log for the admin dashboard: status card, timeline,
- *		history, one run's status, and pruning.
+ *		Reading the refresh log for the admin dashboard: status card, overview,
+ *		timeline and history.  Reads only: lost background runs are corrected
+ *		by log.c before these functions are called (see monitor_entry in
+ *		metrics_refresh.c).
  *
  * Callers have checked access, pinned search_path and connected to SPI.  The
  * queries run as the log's owner (PUBLIC cannot read the log) and each reads
@@ -74,18 +76,10 @@
 	"  WHERE r.view_name = v.view_name AND r.started_at >= $2) a " \
 	"ORDER BY v.ord"
 
-/* Switch to the log owner; the caller restores the saved identity. */
-static void
-as_log_owner(const MrExtension *ext, Oid *save_userid, int *save_sec)
-{
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(ext->owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
 /*
  * Run a query with arguments; raise on anything but SPI_OK_SELECT.  Not in
  * read-only mode, so that it takes a new snapshot and sees what
- * mr_reap_orphans() just corrected.
+ * mr_log_reap() just corrected.
  */
 static void
 select_with_args(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
@@ -123,8 +117,8 @@ spi_rows_to_srf(FunctionCallInfo fcinfo)
  * Reject a negative interval argument (or, unless zero_ok, a zero one) with
  * 22023.
  */
-static void
-check_interval_arg(Datum d, const char *argname, bool zero_ok)
+void
+mr_check_interval_arg(Datum d, const char *argname, bool zero_ok)
 {
 	int			sign = mr_interval_sign(d);
 
@@ -153,32 +147,28 @@ window_start(Datum window)
  * present, null where there is nothing to report.
  */
 Datum
-mr_status_json(const char *view_name, Datum window)
+mr_status_json(const MrExtension *ext, const char *view_name, Datum window)
 {
-	MrExtension ext;
 	Oid			types[2] = {TEXTARRAYOID, TIMESTAMPTZOID};
 	Datum		values[2];
 	Datum		name = CStringGetTextDatum(view_name);
 	const char *q;
 	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
 	bool		isnull;
 	Datum		d;
 
-	check_interval_arg(window, "time_window", true);
-	mr_get_extension(&ext);
-	q = ext.nspname_q;
+	mr_check_interval_arg(window, "time_window", true);
+	q = ext->nspname_q;
 	sql = psprintf("SELECT to_jsonb(x) - 'view_name' - 'stale_after' "
 				   "|| jsonb_build_object('view', x.view_name, 'stale_after', x.stale_after::text) "
 				   "FROM (" STATUS_SQL ") x", q, q, q, q, q);
 	values[0] = PointerGetDatum(construct_array(&name, 1, TEXTOID, -1, false, TYPALIGN_INT));
 	values[1] = window_start(window);
 
-	mr_reap_orphans(&ext, view_name);
-	as_log_owner(&ext, &save_userid, &save_sec);
+	mr_become_extension_owner(ext, &saved);
 	select_with_args(sql, 2, types, values, NULL);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_restore_user(&saved);
 
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return SPI_datumTransfer(JsonbPGetDatum(DatumGetJsonbP(d)), false, -1);
@@ -189,22 +179,18 @@ mr_status_json(const char *view_name, Datum window)
  * with a run in the window, by name.
  */
 void
-mr_status_rows(FunctionCallInfo fcinfo, Datum window)
+mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 {
-	MrExtension ext;
 	const char *q;
 	Oid			types[2] = {TEXTARRAYOID, TIMESTAMPTZOID};
 	Datum		values[2];
 	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
 	bool		isnull;
 
-	check_interval_arg(window, "time_window", true);
-	mr_get_extension(&ext);
-	q = ext.nspname_q;
-	mr_reap_orphans(&ext, NULL);
-	as_log_owner(&ext, &save_userid, &save_sec);
+	mr_check_interval_arg(window, "time_window", true);
+	q = ext->nspname_q;
+	mr_become_extension_owner(ext, &saved);
 
 	/*
 	 * The names first: configured views, and views run within the window.
@@ -234,7 +220,7 @@ mr_status_rows(FunctionCallInfo fcinfo, Datum window)
 				   "avg_duration_ms, min_duration_ms, max_duration_ms, p95_duration_ms "
 				   "FROM (" STATUS_SQL ") x", q, q, q, q, q);
 	select_with_args(sql, 2, types, values, NULL);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_restore_user(&saved);
 	spi_rows_to_srf(fcinfo);
 }
 
@@ -243,9 +229,9 @@ mr_status_rows(FunctionCallInfo fcinfo, Datum window)
  * now() - window to the one holding now(), empty buckets included.
  */
 void
-mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, Datum bucket)
+mr_timeline_rows(const MrExtension *ext, FunctionCallInfo fcinfo, const char *view_name,
+				 Datum window, Datum bucket)
 {
-	MrExtension ext;
 	Interval   *b = DatumGetIntervalP(bucket);
 	Interval   *w = DatumGetIntervalP(window);
 	int64		bucket_us;
@@ -257,10 +243,9 @@ mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, D
 	Datum		first;
 	Datum		last;
 	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
 
-	check_interval_arg(window, "time_window", true);
+	mr_check_interval_arg(window, "time_window", true);
 	bucket_us = (int64) b->day * USECS_PER_DAY + b->time;
 	if (b->month != 0 || b->day < 0 || b->time < 0 || bucket_us <= 0)
 		ereport(ERROR,
@@ -275,8 +260,6 @@ mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, D
 				 errmsg("time_window holds more than %d buckets", MAX_BUCKETS),
 				 errhint("Use a larger bucket or a shorter window.")));
 
-	mr_get_extension(&ext);
-	mr_reap_orphans(&ext, view_name);
 
 	/*
 	 * The first and last bucket starts are computed here and passed as
@@ -305,16 +288,16 @@ mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, D
 				   "SELECT g, COALESCE(r.runs, 0), COALESCE(r.successes, 0), COALESCE(r.failures, 0), "
 				   "round(r.avg_ms::numeric, 3)::float8, r.max_ms "
 				   "FROM generate_series($3, $4, $2) AS g "
-				   "LEFT JOIN r ON r.b = g ORDER BY g", ext.nspname_q);
+				   "LEFT JOIN r ON r.b = g ORDER BY g", ext->nspname_q);
 	values[0] = CStringGetTextDatum(view_name);
 	values[1] = bucket;
 	values[2] = first;
 	values[3] = last;
 	values[4] = origin;
 
-	as_log_owner(&ext, &save_userid, &save_sec);
+	mr_become_extension_owner(ext, &saved);
 	select_with_args(sql, 5, types, values, NULL);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_restore_user(&saved);
 	spi_rows_to_srf(fcinfo);
 }
 
@@ -323,92 +306,33 @@ mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, D
  * at most max_rows rows unless no_limit.
  */
 void
-mr_history_rows(FunctionCallInfo fcinfo, const char *view_name, int32 max_rows, bool no_limit)
+mr_history_rows(const MrExtension *ext, FunctionCallInfo fcinfo, const char *view_name,
+				int32 max_rows, bool no_limit)
 {
-	MrExtension ext;
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
 
 	if (!no_limit && max_rows < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_rows must not be negative")));
-	mr_get_extension(&ext);
-	mr_reap_orphans(&ext, view_name);
 
 	/* Two statements, so that each has a plan that uses its index. */
 	if (view_name)
 		sql = psprintf("SELECT * FROM %s.metrics_refresh_log WHERE view_name = $2 "
-					   "ORDER BY started_at DESC, id DESC LIMIT $1", ext.nspname_q);
+					   "ORDER BY started_at DESC, id DESC LIMIT $1", ext->nspname_q);
 	else
 		sql = psprintf("SELECT * FROM %s.metrics_refresh_log "
-					   "ORDER BY started_at DESC, id DESC LIMIT $1", ext.nspname_q);
+					   "ORDER BY started_at DESC, id DESC LIMIT $1", ext->nspname_q);
 	values[0] = Int64GetDatum(max_rows);
 	nulls[0] = no_limit ? 'n' : ' ';
 	values[1] = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
 
-	as_log_owner(&ext, &save_userid, &save_sec);
+	mr_become_extension_owner(ext, &saved);
 	select_with_args(sql, view_name ? 2 : 1, types, values, nulls);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_restore_user(&saved);
 	spi_rows_to_srf(fcinfo);
-}
-
-/* metrics_refresh_run_status: the run's current result object, or NULL. */
-Datum
-mr_run_status(int64 run_id, bool *isnull)
-{
-	MrExtension ext;
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
-	Datum		d;
-
-	mr_get_extension(&ext);
-	mr_reap_orphans(&ext, NULL);
-	sql = psprintf("SELECT " MR_RESULT_EXPR " FROM %s.metrics_refresh_log WHERE id = $1",
-				   ext.nspname_q);
-	values[0] = Int64GetDatum(run_id);
-	as_log_owner(&ext, &save_userid, &save_sec);
-	select_with_args(sql, 1, types, values, NULL);
-	SetUserIdAndSecContext(save_userid, save_sec);
-
-	if (SPI_processed == 0)
-	{
-		*isnull = true;
-		return (Datum) 0;
-	}
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
-	return SPI_datumTransfer(JsonbPGetDatum(DatumGetJsonbP(d)), false, -1);
-}
-
-/*
- * metrics_refresh_prune: delete finished runs that started before
- * now() - older_than; returns how many.  'running' rows are kept.
- */
-int64
-mr_prune(Datum older_than)
-{
-	MrExtension ext;
-	Oid			types[1] = {INTERVALOID};
-	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
-	int			ret;
-
-	check_interval_arg(older_than, "older_than", true);
-	mr_get_extension(&ext);
-	sql = psprintf("DELETE FROM %s.metrics_refresh_log "
-				   "WHERE started_at < now() - $1 AND status <> 'running'", ext.nspname_q);
-	as_log_owner(&ext, &save_userid, &save_sec);
-	ret = SPI_execute_with_args(sql, 1, types, &older_than, NULL, false, 0);
-	SetUserIdAndSecContext(save_userid, save_sec);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
-	return (int64) SPI_processed;
 }

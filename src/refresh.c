@@ -1,7 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * refresh.c
- *		One refresh of one materialized view, and its row in the log.
+ *		One refresh of one materialized view: the single-flight lock, the
+ *		view's lock within metrics_refresh.lock_timeout, the owner's rights,
+ *		the usable-index check, REFRESH within metrics_refresh.refresh_timeout;
+ *		then the outcome goes to the log (log.c).
  *
  * Transaction rules:
  * - The single-flight lock (an advisory lock keyed by the view's OID, field 4
@@ -14,10 +17,12 @@
  *   refresh timeout, query cancel, missing unique index - rolls back the
  *   subtransaction only, so readers keep the old contents and the caller's
  *   transaction stays usable; the error is captured and logged.
- * - The refresh runs as the view's owner (SECURITY_LOCAL_USERID_CHANGE);
- *   the log is written as the extension's owner.  Nothing else is elevated.
+ * - Security rule: from the moment the view is locked, everything runs as
+ *   the view's owner (see refresh_as_owner); nothing before it evaluates an
+ *   expression the owner wrote.  The log is written as the extension's owner
+ *   (log.c).  Nothing else is elevated.
  * - Every caller has pinned search_path (mr_pin_search_path) and connected
- *   to SPI before calling mr_run_logged().
+ *   to SPI.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,14 +30,11 @@
 
 #include <time.h>
 
-#include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
-#include "catalog/index.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
-#include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
@@ -40,7 +42,6 @@
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -49,22 +50,8 @@
 
 #include "metrics_refresh.h"
 
-/* Saved plans, valid for one installation of the extension (extoid). */
-typedef struct MrPlans
-{
-	Oid			extoid;
-	SPIPlanPtr	insert;			/* a finished attempt (or a skip) */
-	SPIPlanPtr	insert_running; /* a background run's first row */
-	SPIPlanPtr	finish;			/* a background run's outcome */
-	SPIPlanPtr	oldest;			/* start of the oldest run: one index probe */
-	SPIPlanPtr	prune;			/* retention, bounded and non-blocking */
-	SPIPlanPtr	running_ids;	/* 'running' rows of one view */
-} MrPlans;
-
-static MrPlans plans = {InvalidOid};
-
 /* Set by the refresh_timeout handler; tells a timeout from a user's cancel. */
-volatile sig_atomic_t mr_refresh_timeout_fired = false;
+static volatile sig_atomic_t refresh_timeout_fired = false;
 static TimeoutId refresh_timeout_id = MAX_TIMEOUTS;
 
 /*
@@ -74,101 +61,10 @@ static TimeoutId refresh_timeout_id = MAX_TIMEOUTS;
 static void
 refresh_timeout_handler(void)
 {
-	mr_refresh_timeout_fired = true;
+	refresh_timeout_fired = true;
 	InterruptPending = true;
 	QueryCancelPending = true;
 	SetLatch(MyLatch);
-}
-
-/* Prepare and keep one plan; the text is schema-qualified throughout. */
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
-/*
- * Make sure the saved plans belong to the installed extension.  Requires an
- * SPI connection and the pinned search_path.
- */
-static void
-ensure_plans(const MrExtension *ext)
-{
-	static Oid	insert_types[13] = {
-		TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID,
-		TEXTOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID
-	};
-	static Oid	running_types[4] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, NAMEOID};
-	static Oid	finish_types[10] = {
-		INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID
-	};
-	static Oid	prune_types[1] = {TIMESTAMPTZOID};
-	static Oid	running_ids_types[1] = {TEXTOID};
-	const char *s = ext->nspname_q;
-
-	if (plans.extoid == ext->extoid)
-		return;
-	if (OidIsValid(plans.extoid))
-	{
-		SPI_freeplan(plans.insert);
-		SPI_freeplan(plans.insert_running);
-		SPI_freeplan(plans.finish);
-		SPI_freeplan(plans.oldest);
-		SPI_freeplan(plans.prune);
-		SPI_freeplan(plans.running_ids);
-		plans.extoid = InvalidOid;
-	}
-
-	plans.insert = prepare_kept(psprintf(
-										 "INSERT INTO %s.metrics_refresh_log (view_name, started_at, finished_at, "
-										 "duration_ms, status, method, source, triggered_by, sqlstate, "
-										 "error_message, error_detail, error_hint, skip_reason) "
-										 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-										 "RETURNING id, " MR_RESULT_EXPR, s),
-								13, insert_types);
-	plans.insert_running = prepare_kept(psprintf(
-												 "INSERT INTO %s.metrics_refresh_log (view_name, started_at, status, "
-												 "source, triggered_by) VALUES ($1, $2, 'running', $3, $4) "
-												 "RETURNING id, " MR_RESULT_EXPR, s),
-										4, running_types);
-	plans.finish = prepare_kept(psprintf(
-										 "UPDATE %s.metrics_refresh_log SET finished_at = $2, duration_ms = $3, "
-										 "status = $4, method = $5, sqlstate = $6, error_message = $7, "
-										 "error_detail = $8, error_hint = $9, skip_reason = $10 "
-										 "WHERE id = $1 "
-										 "RETURNING id, " MR_RESULT_EXPR, s),
-								10, finish_types);
-	plans.oldest = prepare_kept(psprintf("SELECT min(started_at) FROM %s.metrics_refresh_log", s),
-								0, NULL);
-	plans.prune = prepare_kept(psprintf(
-										"DELETE FROM %s.metrics_refresh_log WHERE id = ANY (ARRAY("
-										"SELECT id FROM %s.metrics_refresh_log "
-										"WHERE started_at < $1 "
-										"AND status <> 'running' "
-										"ORDER BY started_at LIMIT 1000 FOR UPDATE SKIP LOCKED))", s, s),
-							   1, prune_types);
-	plans.running_ids = prepare_kept(psprintf(
-											  "SELECT id FROM %s.metrics_refresh_log "
-											  "WHERE status = 'running' "
-											  "AND ($1 IS NULL OR view_name = $1)", s),
-									 1, running_ids_types);
-	plans.extoid = ext->extoid;
-}
-
-/* Switch to the extension owner for log access; returns what to restore. */
-static void
-become_log_owner(const MrExtension *ext, Oid *save_userid, int *save_sec)
-{
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(ext->owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
 }
 
 /*
@@ -221,7 +117,7 @@ has_usable_unique_index(Relation matview)
  */
 static void
 refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
-				 const char **method)
+				 MrMethod *method)
 {
 	LOCKMODE	mode = populated ? ExclusiveLock : AccessExclusiveLock;
 	Relation	rel;
@@ -245,7 +141,7 @@ refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
 	if (!RelationIsPopulated(rel) && mode != AccessExclusiveLock)
 		LockRelationOid(viewoid, AccessExclusiveLock);
 	populated = RelationIsPopulated(rel);
-	*method = populated ? "concurrently" : "full";
+	*method = populated ? MR_METHOD_CONCURRENTLY : MR_METHOD_FULL;
 
 	if (!has_usable_unique_index(rel))
 		ereport(ERROR,
@@ -295,7 +191,7 @@ refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
  * it returns, or by the abort of the enclosing (sub)transaction.
  */
 static void
-refresh_view(Oid viewoid, const char **method)
+refresh_view(Oid viewoid, MrMethod *method)
 {
 	int			nestlevel = NewGUCNestLevel();
 	char		buf[32];
@@ -306,7 +202,7 @@ refresh_view(Oid viewoid, const char **method)
 	HeapTuple	tup;
 
 	/* Per-attempt state starts clean: an earlier attempt's timeout is past. */
-	mr_refresh_timeout_fired = false;
+	refresh_timeout_fired = false;
 	snprintf(buf, sizeof(buf), "%d", mr_lock_timeout_ms);
 	(void) set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
@@ -335,7 +231,7 @@ refresh_view(Oid viewoid, const char **method)
 	PG_END_TRY();
 
 	/* A timeout that fired just as the refresh ended cancels nothing else. */
-	if (mr_refresh_timeout_fired)
+	if (refresh_timeout_fired)
 		QueryCancelPending = false;
 
 	AtEOXact_GUC(true, nestlevel);
@@ -343,13 +239,13 @@ refresh_view(Oid viewoid, const char **method)
 
 /*
  * Make the errors caused by our own limits say so: a refresh_timeout cancel
- * and a worker's SIGTERM get their own message (and SQLSTATE 57P01 for the
- * latter); a lock timeout - every lock wait of a refresh is bounded by
- * metrics_refresh.lock_timeout - gets a detail and a hint.  Other errors are
- * left as raised.
+ * and a stop request (a worker's SIGTERM: stopped) get their own message
+ * (and SQLSTATE 57P01 for the latter); a lock timeout - every lock wait of
+ * a refresh is bounded by metrics_refresh.lock_timeout - gets a detail and a
+ * hint.  Other errors are left as raised.
  */
 static void
-describe_error(ErrorData *edata, const char *view_name)
+describe_error(ErrorData *edata, const char *view_name, bool stopped)
 {
 	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && edata->detail == NULL)
 	{
@@ -359,7 +255,7 @@ describe_error(ErrorData *edata, const char *view_name)
 	}
 	if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
 		return;
-	if (mr_worker_sigterm)
+	if (stopped)
 	{
 		edata->sqlerrcode = ERRCODE_ADMIN_SHUTDOWN;
 		edata->message = pstrdup("interrupted");
@@ -367,7 +263,7 @@ describe_error(ErrorData *edata, const char *view_name)
 								 mr_label(view_name));
 		edata->hint = NULL;
 	}
-	else if (mr_refresh_timeout_fired)
+	else if (refresh_timeout_fired)
 	{
 		edata->message = pstrdup("canceling refresh due to metrics_refresh.refresh_timeout");
 		edata->detail = psprintf("The refresh of \"%s\" ran longer than %d ms.",
@@ -412,337 +308,50 @@ monotonic_us(void)
 	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* What one attempt produced, ready to be written to the log. */
-typedef struct MrOutcome
+/* The log row a request's outcome goes to. */
+static MrLogRow
+log_row(const MrRunRequest *req)
 {
-	const char *status;
-	const char *method;
-	TimestampTz started_at;
-	TimestampTz finished_at;
-	double		duration_ms;
-	bool		has_duration;
-	ErrorData  *error;
-	const char *skip_reason;
-} MrOutcome;
+	MrLogRow	row;
 
-/* Datum of a nullable C string, for SPI arguments. */
-#define TEXT_ARG(s, i) \
-	do { values[i] = (s) ? CStringGetTextDatum(s) : (Datum) 0; nulls[i] = (s) ? ' ' : 'n'; } while (0)
-
-/*
- * Send NOTIFY metrics_refresh with the result object.  A payload too long
- * for NOTIFY (a long error message) is replaced by the object's identifying
- * keys.
- */
-static void
-notify_result(const char *json, int64 run_id, const char *view_name, const char *status)
-{
-	if (strlen(json) < 7900)
-		Async_Notify("metrics_refresh", json);
-	else
-	{
-		StringInfoData buf;
-
-		initStringInfo(&buf);
-		appendStringInfo(&buf, "{\"run_id\": " INT64_FORMAT ", \"status\": ", run_id);
-		escape_json(&buf, status);
-		appendStringInfoString(&buf, ", \"view\": ");
-		escape_json(&buf, view_name);
-		appendStringInfoString(&buf, ", \"truncated\": true}");
-		Async_Notify("metrics_refresh", buf.data);
-	}
+	row.view_name = mr_view_name(req->viewoid);
+	row.source = req->source;
+	row.caller = req->caller;
+	row.run_id = req->run_id;
+	return row;
 }
 
-/* Retention's delete of rows that started before *(TimestampTz *) arg. */
-static void
-prune_older_than(void *arg)
+/* The outcome of an attempt that found the view's refresh in progress. */
+static MrOutcome
+busy_outcome(const char *view_name)
 {
-	Datum		value = TimestampTzGetDatum(*(TimestampTz *) arg);
-	int			ret = SPI_execute_plan(plans.prune, &value, NULL, false, 0);
+	MrOutcome	o = {0};
 
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute_plan failed for retention: %s",
-			 SPI_result_code_string(ret));
+	o.status = MR_STATUS_SKIPPED;
+	o.method = MR_METHOD_NONE;
+	o.started_at = o.finished_at = GetCurrentTimestamp();
+	o.skip_reason = psprintf("skipped: another refresh of %s is in progress", view_name);
+	return o;
 }
 
 /*
- * Delete log rows older than metrics_refresh.log_retention: at most 1000 per
- * call, skipping rows another session has locked, so logging a run never
- * waits and never does unbounded work.  To stay cheap on the refresh path it
- * looks at most once a minute per session (or when the setting changed), and
- * deletes only when the oldest row is past the limit.  Runs as the log owner.
- */
-static void
-prune_by_retention(void)
-{
-	static TimestampTz next_check = 0;
-	static int	checked_retention = -1;
-	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz cutoff;
-	Datum		oldest;
-	bool		isnull;
-	int			ret;
-
-	if (mr_log_retention_min <= 0)
-		return;
-	if (now < next_check && checked_retention == mr_log_retention_min)
-		return;
-	next_check = now + 60 * USECS_PER_SEC;
-	checked_retention = mr_log_retention_min;
-
-	cutoff = now - (int64) mr_log_retention_min * USECS_PER_MINUTE;
-	ret = SPI_execute_plan(plans.oldest, NULL, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "SPI_execute_plan failed for retention: %s",
-			 SPI_result_code_string(ret));
-	oldest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull || DatumGetTimestampTz(oldest) >= cutoff)
-		return;
-
-	(void) mr_call_bookkeeping(prune_older_than, &cutoff);
-}
-
-/*
- * Write an outcome to the log (insert, or finish run_id's 'running' row),
- * send NOTIFY, apply retention.  Returns the result object, allocated in
- * the memory context that was current at SPI_connect().  Precondition: SPI
- * connected, plans ready, current user is the log owner.
- */
-static Jsonb *
-write_outcome(const char *view_name, MrSource source, const char *caller,
-			  int64 run_id, const MrOutcome *o)
-{
-	Datum		values[13];
-	char		nulls[13];
-	ErrorData  *e = o->error;
-	const char *sqlstate = e ? unpack_sql_state(e->sqlerrcode) : NULL;
-	int			ret;
-	bool		isnull;
-	Jsonb	   *result;
-	int64		id;
-
-	if (run_id > 0)
-	{
-		values[0] = Int64GetDatum(run_id);
-		nulls[0] = ' ';
-		values[1] = TimestampTzGetDatum(o->finished_at);
-		nulls[1] = ' ';
-		values[2] = Float8GetDatum(o->duration_ms);
-		nulls[2] = o->has_duration ? ' ' : 'n';
-		TEXT_ARG(o->status, 3);
-		TEXT_ARG(o->method, 4);
-		TEXT_ARG(sqlstate, 5);
-		TEXT_ARG(e ? e->message : NULL, 6);
-		TEXT_ARG(e ? e->detail : NULL, 7);
-		TEXT_ARG(e ? e->hint : NULL, 8);
-		TEXT_ARG(o->skip_reason, 9);
-		ret = SPI_execute_plan(plans.finish, values, nulls, false, 0);
-		if (ret != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "SPI_execute_plan failed to finish run: %s",
-				 SPI_result_code_string(ret));
-		if (SPI_processed != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_NO_DATA_FOUND),
-					 errmsg("run " INT64_FORMAT " is no longer in metrics_refresh_log", run_id)));
-	}
-	else
-	{
-		NameData	callername;
-
-		namestrcpy(&callername, caller);
-		TEXT_ARG(view_name, 0);
-		values[1] = TimestampTzGetDatum(o->started_at);
-		nulls[1] = ' ';
-		values[2] = TimestampTzGetDatum(o->finished_at);
-		nulls[2] = ' ';
-		values[3] = Float8GetDatum(o->duration_ms);
-		nulls[3] = o->has_duration ? ' ' : 'n';
-		TEXT_ARG(o->status, 4);
-		TEXT_ARG(o->method, 5);
-		TEXT_ARG(mr_source_name(source), 6);
-		values[7] = NameGetDatum(&callername);
-		nulls[7] = ' ';
-		TEXT_ARG(sqlstate, 8);
-		TEXT_ARG(e ? e->message : NULL, 9);
-		TEXT_ARG(e ? e->detail : NULL, 10);
-		TEXT_ARG(e ? e->hint : NULL, 11);
-		TEXT_ARG(o->skip_reason, 12);
-		ret = SPI_execute_plan(plans.insert, values, nulls, false, 0);
-		if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-			elog(ERROR, "SPI_execute_plan failed to log run: %s",
-				 SPI_result_code_string(ret));
-	}
-
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-
-	notify_result(JsonbToCString(NULL, &result->root, VARSIZE(result)), id,
-				  view_name, o->status);
-	prune_by_retention();
-	return (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(result), false, -1));
-}
-
-/* The statement that marks one lost run interrupted, for mark_interrupted(). */
-typedef struct ReapCall
-{
-	char	   *sql;
-} ReapCall;
-
-static void
-mark_interrupted(void *arg)
-{
-	int			ret = SPI_execute(((ReapCall *) arg)->sql, false, 0);
-
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "SPI_execute failed to mark run interrupted: %s",
-			 SPI_result_code_string(ret));
-}
-
-/*
- * Mark 'running' rows whose worker is gone as error 'interrupted'.  A worker
- * holds a session lock on its run (MR_LOCK_RUN) from before its row is
- * committed until it exits, so a row whose lock is free has no worker: this
- * is known, not guessed from the row's age.  view_name NULL means all views.
- * Does nothing on a standby or in a read-only transaction (monitoring still
- * answers there); a row that changed after the caller's snapshot
- * (REPEATABLE READ, SERIALIZABLE) is left for a later call (see
- * mr_call_bookkeeping).  Preconditions: SPI connected, search_path pinned.
- */
-void
-mr_reap_orphans(const MrExtension *ext, const char *view_name)
-{
-	Datum		values[1];
-	char		nulls[1];
-	int			ret;
-	uint64		i,
-				n;
-	int64	   *ids;
-	Oid			save_userid;
-	int			save_sec;
-	ReapCall	reap;
-
-	if (RecoveryInProgress() || XactReadOnly)
-		return;
-	ensure_plans(ext);
-	become_log_owner(ext, &save_userid, &save_sec);
-
-	values[0] = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
-	nulls[0] = view_name ? ' ' : 'n';
-	ret = SPI_execute_plan(plans.running_ids, values, nulls, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed for running rows: %s",
-			 SPI_result_code_string(ret));
-	n = SPI_processed;
-	ids = palloc(sizeof(int64) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-
-	for (i = 0; i < n; i++)
-	{
-		LOCKTAG		tag;
-
-		mr_advisory_tag(&tag, (uint32) (ids[i] >> 32), (uint32) ids[i], MR_LOCK_RUN);
-		if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
-			continue;			/* its worker is alive */
-		LockRelease(&tag, ShareLock, false);
-
-		/* Only if still running, and never waiting for another reaper. */
-		reap.sql = psprintf("UPDATE %s.metrics_refresh_log SET status = 'error', "
-							"finished_at = pg_catalog.clock_timestamp(), sqlstate = '57P01', "
-							"error_message = 'interrupted', "
-							"error_detail = 'The background worker running this refresh ended before recording an outcome (terminated or crashed).' "
-							"WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
-							"WHERE id = " INT64_FORMAT " AND status = 'running' "
-							"FOR UPDATE SKIP LOCKED))",
-							ext->nspname_q, ext->nspname_q, ids[i]);
-		(void) mr_call_bookkeeping(mark_interrupted, &reap);
-	}
-	SetUserIdAndSecContext(save_userid, save_sec);
-}
-
-/*
- * Log a skipped attempt and return its result object.  Precondition: SPI
- * connected, search_path pinned.
+ * Log a request as skipped because another refresh of its view is in
+ * progress (found before a background worker was started for it).
  */
 Jsonb *
-mr_log_skipped(Oid viewoid, MrSource source, const char *caller, const char *reason)
+mr_run_skipped_busy(const MrExtension *ext, const MrRunRequest *req)
 {
-	MrExtension ext;
-	MrOutcome	o = {0};
-	Oid			save_userid;
-	int			save_sec;
-	Jsonb	   *result;
+	MrLogRow	row = log_row(req);
+	MrOutcome	o = busy_outcome(row.view_name);
 
-	mr_get_extension(&ext);
-	ensure_plans(&ext);
-	o.status = "skipped";
-	o.started_at = o.finished_at = GetCurrentTimestamp();
-	o.skip_reason = reason;
-	become_log_owner(&ext, &save_userid, &save_sec);
-	result = write_outcome(mr_view_name(viewoid), source, caller, 0, &o);
-	SetUserIdAndSecContext(save_userid, save_sec);
-	return result;
-}
-
-/* The reason logged when the single-flight lock is taken. */
-char *
-mr_busy_reason(const char *view_name)
-{
-	return psprintf("skipped: another refresh of %s is in progress", view_name);
-}
-
-/*
- * Insert a background run's 'running' row, returning its id and (in
- * *result_text, allocated in SPI's memory) its result object.  The caller
- * commits it.  Precondition:
- * SPI connected, search_path pinned.
- */
-int64
-mr_insert_running(Oid viewoid, MrSource source, const char *caller, char **result_text)
-{
-	MrExtension ext;
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	NameData	callername;
-	Oid			save_userid;
-	int			save_sec;
-	int			ret;
-	bool		isnull;
-	int64		id;
-	Jsonb	   *result;
-
-	mr_get_extension(&ext);
-	ensure_plans(&ext);
-	namestrcpy(&callername, caller);
-	values[0] = CStringGetTextDatum(mr_view_name(viewoid));
-	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
-	values[2] = CStringGetTextDatum(mr_source_name(source));
-	values[3] = NameGetDatum(&callername);
-
-	become_log_owner(&ext, &save_userid, &save_sec);
-	ret = SPI_execute_plan(plans.insert_running, values, nulls, false, 0);
-	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-		elog(ERROR, "SPI_execute_plan failed to log running row: %s",
-			 SPI_result_code_string(ret));
-	SetUserIdAndSecContext(save_userid, save_sec);
-
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	*result_text = JsonbToCString(NULL, &result->root, VARSIZE(result));
-	Async_Notify("metrics_refresh", *result_text);
-	return id;
+	return mr_log_outcome(ext, &row, &o);
 }
 
 /* refresh_view() with its arguments, for mr_call_in_subxact(). */
 typedef struct RefreshCall
 {
 	Oid			viewoid;
-	const char *method;			/* set as soon as it is known */
+	MrMethod	method;			/* set as soon as it is known */
 } RefreshCall;
 
 static void
@@ -756,60 +365,45 @@ refresh_call(void *arg)
 /*
  * Refresh one view and log the attempt: the heart of metrics_refresh_run().
  * Returns the result object (allocated in the memory context that was
- * current at SPI_connect()); a
- * failure of the refresh is returned, not raised.  Preconditions: arguments
- * checked and access granted by the caller; SPI connected; search_path
- * pinned.  For a background run (req->run_id > 0) the 'running' row exists
- * and is finished here.
+ * current at SPI_connect()); a failure of the refresh is returned, not
+ * raised.  Preconditions: arguments checked and access granted by the
+ * caller; SPI connected; search_path pinned.  For a background run
+ * (req->run_id > 0) the 'running' row exists and is finished here.  A
+ * scheduled run that fails also raises a WARNING, for the server log.
  */
 Jsonb *
-mr_run_logged(MrRunRequest *req)
+mr_run_logged(const MrExtension *ext, const MrRunRequest *req)
 {
-	MrExtension ext;
+	MrLogRow	row = log_row(req);
 	MrOutcome	o = {0};
-	RefreshCall call;
-	char	   *view_name;
-	int64		t0;
-	Oid			save_userid;
-	int			save_sec;
 	Jsonb	   *result;
 
-	mr_get_extension(&ext);
-	ensure_plans(&ext);
-	view_name = mr_view_name(req->viewoid);
-
 	if (!try_view_lock(req->viewoid))
-	{
-		o.status = "skipped";
-		o.started_at = o.finished_at = GetCurrentTimestamp();
-		o.skip_reason = mr_busy_reason(view_name);
-	}
+		o = busy_outcome(row.view_name);
 	else
 	{
+		RefreshCall call = {req->viewoid, MR_METHOD_NONE};
+		int64		t0;
+
 		o.started_at = GetCurrentTimestamp();
 		t0 = monotonic_us();
-
-		call.viewoid = req->viewoid;
-		call.method = NULL;
 		o.error = mr_call_in_subxact(refresh_call, &call);
 		o.method = call.method;
-		o.status = o.error ? "error" : "success";
+		o.status = o.error ? MR_STATUS_ERROR : MR_STATUS_SUCCESS;
 		if (o.error)
-			describe_error(o.error, view_name);
-
+			describe_error(o.error, row.view_name,
+						   req->stop_requested != NULL && *req->stop_requested);
 		o.duration_ms = (double) (monotonic_us() - t0) / 1000.0;
 		o.has_duration = true;
 		o.finished_at = GetCurrentTimestamp();
 	}
 
-	become_log_owner(&ext, &save_userid, &save_sec);
-	result = write_outcome(view_name, req->source, req->caller, req->run_id, &o);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	result = mr_log_outcome(ext, &row, &o);
 
 	if (o.error != NULL && req->source == MR_SOURCE_SCHEDULED)
 		ereport(WARNING,
 				(errmsg("scheduled refresh of materialized view \"%s\" failed: %s",
-						mr_label(view_name), o.error->message),
+						mr_label(row.view_name), o.error->message),
 				 errdetail("SQLSTATE %s; the attempt is logged in metrics_refresh_log.",
 						   unpack_sql_state(o.error->sqlerrcode))));
 	return result;
@@ -823,7 +417,7 @@ mr_run_logged(MrRunRequest *req)
 void
 mr_refresh_unlogged(Oid viewoid)
 {
-	const char *method;
+	MrMethod	method;
 	MemoryContext cxt = CurrentMemoryContext;
 	char	   *view_name = mr_view_name(viewoid);
 
@@ -843,7 +437,7 @@ mr_refresh_unlogged(Oid viewoid)
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		describe_error(edata, view_name);
+		describe_error(edata, view_name, false);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();

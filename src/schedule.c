@@ -64,29 +64,19 @@ job_name(const char *view_name)
 	return psprintf("metrics_refresh %s", md5);
 }
 
-/* Switch to the extension owner; the caller restores. */
-static void
-as_owner(const MrExtension *ext, Oid *save_userid, int *save_sec)
-{
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(ext->owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
 /*
  * metrics_refresh_schedule: create or update the view's job and its row in
  * metrics_refresh_config; returns the job id.
  */
 int64
-mr_schedule(Oid viewoid, const char *schedule, Datum stale_after)
+mr_schedule(const MrExtension *ext, Oid viewoid, const char *schedule, Datum stale_after)
 {
-	MrExtension ext;
 	char	   *view_name = mr_view_name(viewoid);
 	char	   *command;
 	char	   *sql;
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID};
 	Datum		values[4];
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
 	bool		isnull;
 	int64		jobid;
 	int			ret;
@@ -95,16 +85,15 @@ mr_schedule(Oid viewoid, const char *schedule, Datum stale_after)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("stale_after must be a positive interval")));
-	mr_get_extension(&ext);
 	require_pg_cron();
 
 	command = psprintf("SELECT %s.metrics_refresh_run(%s::pg_catalog.regclass, 'scheduled')",
-					   ext.nspname_q, quote_literal_cstr(view_name));
+					   ext->nspname_q, quote_literal_cstr(view_name));
 	values[0] = CStringGetTextDatum(job_name(view_name));
 	values[1] = CStringGetTextDatum(schedule);
 	values[2] = CStringGetTextDatum(command);
 
-	as_owner(&ext, &save_userid, &save_sec);
+	mr_become_extension_owner(ext, &saved);
 	sql = "SELECT cron.schedule($1, $2, $3)";
 	ret = SPI_execute_with_args(sql, 3, types, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
@@ -115,14 +104,14 @@ mr_schedule(Oid viewoid, const char *schedule, Datum stale_after)
 				   "(view_name, schedule, stale_after, jobid) VALUES ($1, $2, $4, $3::bigint) "
 				   "ON CONFLICT (view_name) DO UPDATE SET schedule = EXCLUDED.schedule, "
 				   "stale_after = EXCLUDED.stale_after, jobid = EXCLUDED.jobid",
-				   ext.nspname_q);
+				   ext->nspname_q);
 	values[0] = CStringGetTextDatum(view_name);
 	values[2] = CStringGetTextDatum(psprintf(INT64_FORMAT, jobid));
 	values[3] = stale_after;
 	ret = SPI_execute_with_args(sql, 4, types, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not record schedule: %s", SPI_result_code_string(ret));
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_restore_user(&saved);
 	return jobid;
 }
 
@@ -137,8 +126,7 @@ unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
 	char	   *sql;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
 	bool		found;
 	uint64		i,
 				njobs;
@@ -148,7 +136,7 @@ unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
 	values[0] = CStringGetTextDatum(view_name);
 	values[1] = CStringGetTextDatum(job_name(view_name));
 
-	as_owner(ext, &save_userid, &save_sec);
+	mr_become_extension_owner(ext, &saved);
 	sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1", ext->nspname_q);
 	ret = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
@@ -180,7 +168,7 @@ unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
 			found = true;
 		}
 	}
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_restore_user(&saved);
 	return found;
 }
 
@@ -189,13 +177,10 @@ unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
  * its configuration.  Returns false when there was neither.
  */
 bool
-mr_unschedule(Oid viewoid)
+mr_unschedule(const MrExtension *ext, Oid viewoid)
 {
-	MrExtension ext;
-
-	mr_get_extension(&ext);
 	require_pg_cron();
-	return unschedule_name(&ext, mr_view_name(viewoid), true);
+	return unschedule_name(ext, mr_view_name(viewoid), true);
 }
 
 /* The work of mr_sweep_schedules(), run in a subtransaction. */
@@ -204,8 +189,7 @@ sweep_schedules(void *arg)
 {
 	MrExtension ext;
 	MrExtension cron;
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
 	char	   *sql;
 	int			ret;
 	uint64		i,
@@ -214,7 +198,7 @@ sweep_schedules(void *arg)
 
 	if (mr_find_extension("metrics_refresh", &ext))
 	{
-		as_owner(&ext, &save_userid, &save_sec);
+		mr_become_extension_owner(&ext, &saved);
 		sql = psprintf("SELECT c.view_name FROM %s.metrics_refresh_config c "
 					   "WHERE NOT EXISTS (SELECT FROM pg_class r "
 					   "WHERE r.oid = to_regclass(c.view_name) AND r.relkind = 'm') "
@@ -223,7 +207,7 @@ sweep_schedules(void *arg)
 		ret = SPI_execute(sql, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not read schedules: %s", SPI_result_code_string(ret));
-		SetUserIdAndSecContext(save_userid, save_sec);
+		mr_restore_user(&saved);
 		n = SPI_processed;
 		names = palloc(sizeof(char *) * (n + 1));
 		for (i = 0; i < n; i++)
@@ -268,8 +252,7 @@ mr_remove_all_jobs(void)
 {
 	MrExtension ext;
 	MrExtension cron;
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
 	char	   *sql;
 	int			ret;
 	uint64		i,
@@ -278,13 +261,13 @@ mr_remove_all_jobs(void)
 
 	if (!mr_find_extension("metrics_refresh", &ext) || !mr_find_extension("pg_cron", &cron))
 		return;
-	as_owner(&ext, &save_userid, &save_sec);
+	mr_become_extension_owner(&ext, &saved);
 	sql = psprintf("SELECT view_name FROM %s.metrics_refresh_config ORDER BY view_name",
 				   ext.nspname_q);
 	ret = SPI_execute(sql, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schedules: %s", SPI_result_code_string(ret));
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_restore_user(&saved);
 	n = SPI_processed;
 	names = palloc(sizeof(char *) * (n + 1));
 	for (i = 0; i < n; i++)

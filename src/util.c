@@ -224,11 +224,72 @@ mr_label(const char *view_name)
 	return NameListToString(stringToQualifiedNameList(view_name));
 }
 
+/*
+ * Act as the extension's owner (who owns the log and the configuration, and
+ * whose pg_cron jobs they are), keeping the security context's other flags;
+ * *saved receives what mr_restore_user() goes back to.  An error unwinds
+ * the switch with the (sub)transaction.
+ */
+void
+mr_become_extension_owner(const MrExtension *ext, MrSavedUser *saved)
+{
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(ext->owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* Go back to the identity saved by mr_become_extension_owner(). */
+void
+mr_restore_user(const MrSavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/* The log's spelling of a status. */
+const char *
+mr_status_name(MrStatus status)
+{
+	switch (status)
+	{
+		case MR_STATUS_RUNNING:
+			return "running";
+		case MR_STATUS_SUCCESS:
+			return "success";
+		case MR_STATUS_ERROR:
+			return "error";
+		case MR_STATUS_SKIPPED:
+			return "skipped";
+	}
+	pg_unreachable();
+}
+
 /* The log's spelling of a source. */
 const char *
 mr_source_name(MrSource source)
 {
-	return source == MR_SOURCE_SCHEDULED ? "scheduled" : "manual";
+	switch (source)
+	{
+		case MR_SOURCE_MANUAL:
+			return "manual";
+		case MR_SOURCE_SCHEDULED:
+			return "scheduled";
+	}
+	pg_unreachable();
+}
+
+/* The log's spelling of a method: NULL when there is none. */
+const char *
+mr_method_name(MrMethod method)
+{
+	switch (method)
+	{
+		case MR_METHOD_NONE:
+			return NULL;
+		case MR_METHOD_CONCURRENTLY:
+			return "concurrently";
+		case MR_METHOD_FULL:
+			return "full";
+	}
+	pg_unreachable();
 }
 
 /* Parse the "source" argument: 'manual' or 'scheduled', else 22023. */

@@ -75,7 +75,8 @@ typedef struct MrWorkerShared
 	char		result[4096];	/* result object, or error message */
 } MrWorkerShared;
 
-volatile sig_atomic_t mr_worker_sigterm = false;
+/* Set by SIGTERM; the refresh reads it through MrRunRequest.stop_requested. */
+static volatile sig_atomic_t sigterm_received = false;
 
 /*
  * SIGTERM: cancel whatever is running, and remember why, so the refresh is
@@ -86,7 +87,7 @@ worker_sigterm(SIGNAL_ARGS)
 {
 	int			save_errno = errno;
 
-	mr_worker_sigterm = true;
+	sigterm_received = true;
 	InterruptPending = true;
 	QueryCancelPending = true;
 	SetLatch(MyLatch);
@@ -140,6 +141,8 @@ static int64
 start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 {
 	int			nestlevel;
+	MrExtension ext;
+	MrLogRow	row;
 	char	   *result_text;
 	int64		run_id;
 	LOCKTAG		tag;
@@ -156,7 +159,12 @@ start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	run_id = mr_insert_running(sh->viewoid, sh->source, NameStr(sh->caller), &result_text);
+	mr_get_extension(&ext);
+	row.view_name = mr_view_name(sh->viewoid);
+	row.source = sh->source;
+	row.caller = NameStr(sh->caller);
+	row.run_id = 0;
+	run_id = mr_log_running(&ext, &row, &result_text);
 	mr_advisory_tag(&tag, (uint32) (run_id >> 32), (uint32) run_id, MR_LOCK_RUN);
 	(void) LockAcquire(&tag, ExclusiveLock, true, false);
 	strlcpy(sh->result, result_text, sizeof(sh->result));
@@ -177,7 +185,8 @@ metrics_refresh_worker_main(Datum main_arg)
 {
 	dsm_segment *seg;
 	MrWorkerShared *sh;
-	MrRunRequest req;
+	MrRunRequest req = {0};
+	MrExtension ext;
 	int			nestlevel;
 
 	/* The limits as the configuration file gives them, before any role's. */
@@ -227,6 +236,7 @@ metrics_refresh_worker_main(Datum main_arg)
 	req.viewoid = sh->viewoid;
 	req.source = sh->source;
 	req.caller = pstrdup(NameStr(sh->caller));
+	req.stop_requested = &sigterm_received;
 	dsm_detach(seg);
 
 	SetCurrentStatementStartTimestamp();
@@ -237,7 +247,8 @@ metrics_refresh_worker_main(Datum main_arg)
 		elog(ERROR, "SPI_connect failed");
 	pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: refresh of %s (run " INT64_FORMAT ")",
 												   mr_view_name(req.viewoid), req.run_id));
-	(void) mr_run_logged(&req);
+	mr_get_extension(&ext);
+	(void) mr_run_logged(&ext, &req);
 	SPI_finish();
 	mr_unpin_search_path(nestlevel);
 	PopActiveSnapshot();

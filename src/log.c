@@ -1,0 +1,495 @@
+/*-------------------------------------------------------------------------
+ *
+ * log.c
+ *		The one writer of metrics_refresh_log: the row of each attempt, the
+ *		'running' row of a background run and its outcome, the NOTIFY that
+ *		announces a logged run, retention and pruning, and the correction of
+ *		runs whose background worker is gone ("reaping").  It also owns the
+ *		definition of the result object that every refreshing function
+ *		returns.
+ *
+ * Rules:
+ * - Every write runs as the extension's owner (PUBLIC has no rights on the
+ *   log), through saved plans that are schema-qualified throughout.  The
+ *   callers have pinned search_path and connected to SPI.
+ * - A row is written in the caller's transaction, and its NOTIFY is
+ *   delivered when that transaction commits.
+ * - Retention and reaping are bookkeeping: they never wait for another
+ *   session (SKIP LOCKED), never do unbounded work on the refresh path, and
+ *   never fail the caller's transaction (mr_call_bookkeeping).
+ * - Monitoring reads the log (monitor.c); it does not write it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "metrics_refresh.h"
+
+/*
+ * The result object of a run, computed from a log row's columns.  Every
+ * statement that returns one uses this, so the object has one definition.
+ * Unqualified functions and operators resolve in pg_catalog: search_path is
+ * pinned to "pg_catalog, pg_temp".
+ */
+#define RESULT_EXPR \
+	"jsonb_strip_nulls(jsonb_build_object(" \
+	"'success', status IN ('success', 'running'), " \
+	"'status', status, 'run_id', id, 'view', view_name, 'method', method, " \
+	"'source', source, 'triggered_by', triggered_by, " \
+	"'duration_ms', duration_ms, 'started_at', started_at, 'finished_at', finished_at, " \
+	"'sqlstate', sqlstate, 'detail', error_detail, 'hint', error_hint, " \
+	"'message', CASE status " \
+	"  WHEN 'success' THEN 'refreshed ' || view_name || ' ' || method || ' in ' || " \
+	"    CASE WHEN duration_ms < 10 THEN round(duration_ms::numeric, 1)::text " \
+	"      ELSE round(duration_ms::numeric)::text END || ' ms' " \
+	"  WHEN 'running' THEN 'refresh of ' || view_name || ' started in the background' " \
+	"  WHEN 'skipped' THEN skip_reason " \
+	"  ELSE error_message END))"
+
+/* Saved plans, valid for one installation of the extension (extoid). */
+typedef struct LogPlans
+{
+	Oid			extoid;
+	SPIPlanPtr	insert;			/* a finished attempt (or a skip) */
+	SPIPlanPtr	insert_running; /* a background run's first row */
+	SPIPlanPtr	finish;			/* a background run's outcome */
+	SPIPlanPtr	oldest;			/* start of the oldest run: one index probe */
+	SPIPlanPtr	prune;			/* retention, bounded and non-blocking */
+	SPIPlanPtr	running_ids;	/* 'running' rows of one view */
+	SPIPlanPtr	result_of;		/* one run's result object */
+} LogPlans;
+
+static LogPlans plans = {InvalidOid};
+
+/* Prepare and keep one plan. */
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/*
+ * Make sure the saved plans belong to the installed extension (a session
+ * may see the extension dropped and created again, in another schema).
+ * Requires an SPI connection and the pinned search_path.
+ */
+static void
+ensure_plans(const MrExtension *ext)
+{
+	static Oid	insert_types[13] = {
+		TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID,
+		TEXTOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID
+	};
+	static Oid	running_types[4] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, NAMEOID};
+	static Oid	finish_types[10] = {
+		INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID
+	};
+	static Oid	timestamptz_type[1] = {TIMESTAMPTZOID};
+	static Oid	text_type[1] = {TEXTOID};
+	static Oid	int8_type[1] = {INT8OID};
+	const char *s = ext->nspname_q;
+
+	if (plans.extoid == ext->extoid)
+		return;
+	if (OidIsValid(plans.extoid))
+	{
+		SPI_freeplan(plans.insert);
+		SPI_freeplan(plans.insert_running);
+		SPI_freeplan(plans.finish);
+		SPI_freeplan(plans.oldest);
+		SPI_freeplan(plans.prune);
+		SPI_freeplan(plans.running_ids);
+		SPI_freeplan(plans.result_of);
+		plans.extoid = InvalidOid;
+	}
+
+	plans.insert = prepare_kept(psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, finished_at, "
+										 "duration_ms, status, method, source, triggered_by, sqlstate, "
+										 "error_message, error_detail, error_hint, skip_reason) "
+										 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+										 "RETURNING id, " RESULT_EXPR, s),
+								13, insert_types);
+	plans.insert_running = prepare_kept(psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, status, "
+												 "source, triggered_by) VALUES ($1, $2, 'running', $3, $4) "
+												 "RETURNING id, " RESULT_EXPR, s),
+										4, running_types);
+	plans.finish = prepare_kept(psprintf("UPDATE %s.metrics_refresh_log SET finished_at = $2, duration_ms = $3, "
+										 "status = $4, method = $5, sqlstate = $6, error_message = $7, "
+										 "error_detail = $8, error_hint = $9, skip_reason = $10 "
+										 "WHERE id = $1 "
+										 "RETURNING id, " RESULT_EXPR, s),
+								10, finish_types);
+	plans.oldest = prepare_kept(psprintf("SELECT min(started_at) FROM %s.metrics_refresh_log", s),
+								0, NULL);
+	plans.prune = prepare_kept(psprintf("DELETE FROM %s.metrics_refresh_log WHERE id = ANY (ARRAY("
+										"SELECT id FROM %s.metrics_refresh_log "
+										"WHERE started_at < $1 "
+										"AND status <> 'running' "
+										"ORDER BY started_at LIMIT 1000 FOR UPDATE SKIP LOCKED))", s, s),
+							   1, timestamptz_type);
+	plans.running_ids = prepare_kept(psprintf("SELECT id FROM %s.metrics_refresh_log "
+											  "WHERE status = 'running' "
+											  "AND ($1 IS NULL OR view_name = $1)", s),
+									 1, text_type);
+	plans.result_of = prepare_kept(psprintf("SELECT " RESULT_EXPR " FROM %s.metrics_refresh_log WHERE id = $1", s),
+								   1, int8_type);
+	plans.extoid = ext->extoid;
+}
+
+/*
+ * Send NOTIFY metrics_refresh with the result object.  A payload too long
+ * for NOTIFY (a long error message) is replaced by the object's identifying
+ * keys.
+ */
+static void
+notify_result(const char *json, int64 run_id, const char *view_name, MrStatus status)
+{
+	StringInfoData buf;
+
+	if (strlen(json) < 7900)
+	{
+		Async_Notify("metrics_refresh", json);
+		return;
+	}
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"run_id\": " INT64_FORMAT ", \"status\": ", run_id);
+	escape_json(&buf, mr_status_name(status));
+	appendStringInfoString(&buf, ", \"view\": ");
+	escape_json(&buf, view_name);
+	appendStringInfoString(&buf, ", \"truncated\": true}");
+	Async_Notify("metrics_refresh", buf.data);
+}
+
+/* Retention's delete of rows that started before *(TimestampTz *) arg. */
+static void
+prune_older_than(void *arg)
+{
+	Datum		value = TimestampTzGetDatum(*(TimestampTz *) arg);
+	int			ret = SPI_execute_plan(plans.prune, &value, NULL, false, 0);
+
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute_plan failed for retention: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * Delete log rows older than metrics_refresh.log_retention: at most 1000 per
+ * call, skipping rows another session has locked, so logging a run never
+ * waits and never does unbounded work.  To stay cheap on the refresh path it
+ * looks at most once a minute per session (or when the setting changed), and
+ * deletes only when the oldest row is past the limit.  Runs as the log owner.
+ */
+static void
+apply_retention(void)
+{
+	static TimestampTz next_check = 0;
+	static int	checked_retention = -1;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz cutoff;
+	Datum		oldest;
+	bool		isnull;
+	int			ret;
+
+	if (mr_log_retention_min <= 0)
+		return;
+	if (now < next_check && checked_retention == mr_log_retention_min)
+		return;
+	next_check = now + 60 * USECS_PER_SEC;
+	checked_retention = mr_log_retention_min;
+
+	cutoff = now - (int64) mr_log_retention_min * USECS_PER_MINUTE;
+	ret = SPI_execute_plan(plans.oldest, NULL, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan failed for retention: %s",
+			 SPI_result_code_string(ret));
+	oldest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull || DatumGetTimestampTz(oldest) >= cutoff)
+		return;
+	(void) mr_call_bookkeeping(prune_older_than, &cutoff);
+}
+
+/* Datum of a nullable C string, for SPI arguments. */
+#define TEXT_ARG(s, i) \
+	do { values[i] = (s) ? CStringGetTextDatum(s) : (Datum) 0; nulls[i] = (s) ? ' ' : 'n'; } while (0)
+
+/* Insert a new row for an attempt; the statement RETURNs id and result. */
+static void
+insert_outcome(const MrLogRow *row, const MrOutcome *o)
+{
+	Datum		values[13];
+	char		nulls[13];
+	ErrorData  *e = o->error;
+	NameData	callername;
+	int			ret;
+
+	namestrcpy(&callername, row->caller);
+	TEXT_ARG(row->view_name, 0);
+	values[1] = TimestampTzGetDatum(o->started_at);
+	nulls[1] = ' ';
+	values[2] = TimestampTzGetDatum(o->finished_at);
+	nulls[2] = ' ';
+	values[3] = Float8GetDatum(o->duration_ms);
+	nulls[3] = o->has_duration ? ' ' : 'n';
+	TEXT_ARG(mr_status_name(o->status), 4);
+	TEXT_ARG(mr_method_name(o->method), 5);
+	TEXT_ARG(mr_source_name(row->source), 6);
+	values[7] = NameGetDatum(&callername);
+	nulls[7] = ' ';
+	TEXT_ARG(e ? unpack_sql_state(e->sqlerrcode) : NULL, 8);
+	TEXT_ARG(e ? e->message : NULL, 9);
+	TEXT_ARG(e ? e->detail : NULL, 10);
+	TEXT_ARG(e ? e->hint : NULL, 11);
+	TEXT_ARG(o->skip_reason, 12);
+	ret = SPI_execute_plan(plans.insert, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan failed to log run: %s",
+			 SPI_result_code_string(ret));
+}
+
+/* Finish a background run's 'running' row; RETURNs id and result. */
+static void
+finish_running(const MrLogRow *row, const MrOutcome *o)
+{
+	Datum		values[10];
+	char		nulls[10];
+	ErrorData  *e = o->error;
+	int			ret;
+
+	values[0] = Int64GetDatum(row->run_id);
+	nulls[0] = ' ';
+	values[1] = TimestampTzGetDatum(o->finished_at);
+	nulls[1] = ' ';
+	values[2] = Float8GetDatum(o->duration_ms);
+	nulls[2] = o->has_duration ? ' ' : 'n';
+	TEXT_ARG(mr_status_name(o->status), 3);
+	TEXT_ARG(mr_method_name(o->method), 4);
+	TEXT_ARG(e ? unpack_sql_state(e->sqlerrcode) : NULL, 5);
+	TEXT_ARG(e ? e->message : NULL, 6);
+	TEXT_ARG(e ? e->detail : NULL, 7);
+	TEXT_ARG(e ? e->hint : NULL, 8);
+	TEXT_ARG(o->skip_reason, 9);
+	ret = SPI_execute_plan(plans.finish, values, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "SPI_execute_plan failed to finish run: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("run " INT64_FORMAT " is no longer in metrics_refresh_log", row->run_id)));
+}
+
+/*
+ * Write an outcome to the log (insert it, or finish row->run_id's 'running'
+ * row), send NOTIFY, apply retention.  Returns the result object, allocated
+ * in the memory context that was current at SPI_connect().  Preconditions:
+ * SPI connected, search_path pinned.
+ */
+Jsonb *
+mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *outcome)
+{
+	MrSavedUser saved;
+	bool		isnull;
+	int64		id;
+	Jsonb	   *result;
+
+	ensure_plans(ext);
+	mr_become_extension_owner(ext, &saved);
+	if (row->run_id > 0)
+		finish_running(row, outcome);
+	else
+		insert_outcome(row, outcome);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	notify_result(JsonbToCString(NULL, &result->root, VARSIZE(result)), id,
+				  row->view_name, outcome->status);
+	apply_retention();
+	mr_restore_user(&saved);
+	return (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(result), false, -1));
+}
+
+/*
+ * Insert a background run's 'running' row and send its NOTIFY; returns its
+ * id and, in *result_text (allocated in SPI's memory), its result object.
+ * The caller commits it.  Preconditions: SPI connected, search_path pinned.
+ */
+int64
+mr_log_running(const MrExtension *ext, const MrLogRow *row, char **result_text)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	NameData	callername;
+	MrSavedUser saved;
+	int			ret;
+	bool		isnull;
+	int64		id;
+	Jsonb	   *result;
+
+	ensure_plans(ext);
+	namestrcpy(&callername, row->caller);
+	values[0] = CStringGetTextDatum(row->view_name);
+	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	values[2] = CStringGetTextDatum(mr_source_name(row->source));
+	values[3] = NameGetDatum(&callername);
+
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_plan(plans.insert_running, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan failed to log running row: %s",
+			 SPI_result_code_string(ret));
+	mr_restore_user(&saved);
+
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	*result_text = JsonbToCString(NULL, &result->root, VARSIZE(result));
+	Async_Notify("metrics_refresh", *result_text);
+	return id;
+}
+
+/* The statement that marks one lost run interrupted, for mark_interrupted(). */
+static void
+mark_interrupted(void *arg)
+{
+	int			ret = SPI_execute((const char *) arg, false, 0);
+
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "SPI_execute failed to mark run interrupted: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * Mark 'running' rows whose worker is gone as error 'interrupted'.  A worker
+ * holds a session lock on its run (MR_LOCK_RUN) from before its row is
+ * committed until it exits, so a row whose lock is free has no worker: this
+ * is known, not guessed from the row's age.  view_name NULL means all views.
+ * Does nothing on a standby or in a read-only transaction (monitoring still
+ * answers there); a row that changed after the caller's snapshot
+ * (REPEATABLE READ, SERIALIZABLE) is left for a later call (see
+ * mr_call_bookkeeping).  Preconditions: SPI connected, search_path pinned.
+ */
+void
+mr_log_reap(const MrExtension *ext, const char *view_name)
+{
+	Datum		value;
+	char		null;
+	int			ret;
+	uint64		i,
+				n;
+	int64	   *ids;
+	MrSavedUser saved;
+
+	if (RecoveryInProgress() || XactReadOnly)
+		return;
+	ensure_plans(ext);
+	mr_become_extension_owner(ext, &saved);
+
+	value = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
+	null = view_name ? ' ' : 'n';
+	ret = SPI_execute_plan(plans.running_ids, &value, &null, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed for running rows: %s",
+			 SPI_result_code_string(ret));
+	n = SPI_processed;
+	ids = palloc(sizeof(int64) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		LOCKTAG		tag;
+		char	   *sql;
+
+		mr_advisory_tag(&tag, (uint32) (ids[i] >> 32), (uint32) ids[i], MR_LOCK_RUN);
+		if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+			continue;			/* its worker is alive */
+		LockRelease(&tag, ShareLock, false);
+
+		/* Only if still running, and never waiting for another reaper. */
+		sql = psprintf("UPDATE %s.metrics_refresh_log SET status = 'error', "
+					   "finished_at = pg_catalog.clock_timestamp(), sqlstate = '57P01', "
+					   "error_message = 'interrupted', "
+					   "error_detail = 'The background worker running this refresh ended before recording an outcome (terminated or crashed).' "
+					   "WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
+					   "WHERE id = " INT64_FORMAT " AND status = 'running' "
+					   "FOR UPDATE SKIP LOCKED))",
+					   ext->nspname_q, ext->nspname_q, ids[i]);
+		(void) mr_call_bookkeeping(mark_interrupted, sql);
+	}
+	mr_restore_user(&saved);
+}
+
+/*
+ * metrics_refresh_prune: delete finished runs that started before
+ * now() - older_than; returns how many.  'running' rows are kept.
+ * Preconditions: access checked, SPI connected, search_path pinned.
+ */
+int64
+mr_log_prune(const MrExtension *ext, Datum older_than)
+{
+	Oid			types[1] = {INTERVALOID};
+	char	   *sql;
+	MrSavedUser saved;
+	int			ret;
+
+	mr_check_interval_arg(older_than, "older_than", true);
+	sql = psprintf("DELETE FROM %s.metrics_refresh_log "
+				   "WHERE started_at < now() - $1 AND status <> 'running'", ext->nspname_q);
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(sql, 1, types, &older_than, NULL, false, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	return (int64) SPI_processed;
+}
+
+/*
+ * The current result object of one run, or *isnull for an unknown id,
+ * allocated in the memory context that was current at SPI_connect().  A new
+ * snapshot, so it sees what mr_log_reap() just corrected.
+ */
+Datum
+mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull)
+{
+	Datum		value = Int64GetDatum(run_id);
+	MrSavedUser saved;
+	int			ret;
+	Datum		d;
+
+	ensure_plans(ext);
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_plan(plans.result_of, &value, NULL, false, 1);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed for a run's result: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+	return SPI_datumTransfer(JsonbPGetDatum(DatumGetJsonbP(d)), false, -1);
+}
