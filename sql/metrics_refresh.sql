@@ -600,6 +600,8 @@ BEGIN
     SELECT array_agg(t.avg_duration_ms ORDER BY t.bucket_start) INTO averages
     FROM @extschema@.metrics_refresh_timeline(view, time_window, bucket_size) AS t;
 
+    -- Labels (24h, 12h, 1h, 15m).  The window is rounded to whole seconds as
+    -- float8 (.5 to even), stale_after as numeric (.5 away from zero).
     win_s := extract(epoch FROM time_window);
     window_label := @extschema@.metrics_refresh_dashboard_span(round(win_s)::bigint);
     half_label := @extschema@.metrics_refresh_dashboard_span(round(win_s / 2)::bigint);
