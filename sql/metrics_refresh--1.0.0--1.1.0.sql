@@ -27,3 +27,392 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_ddl_before_drop() IS
 CREATE EVENT TRIGGER metrics_refresh_before_drop ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_before_drop();
+
+-- The dashboard is drawn by small named helpers (metrics_refresh_dashboard_*)
+-- instead of one long function; its output is unchanged.  They only format
+-- the values they are given (metrics_refresh_dashboard_ago also reads the
+-- clock): they read no table and hold no data, so PUBLIC keeps EXECUTE on
+-- them as on any built-in formatting function.  The helpers and the function
+-- below are copied from metrics_refresh.sql.
+
+-- The chart's bucket size for a window: the smallest round size (1 s to
+-- 1 day) that gives at most about 24 buckets, else whole days.  NULL for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_bucket(time_window interval)
+RETURNS interval
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT coalesce(
+               (SELECT make_interval(secs => s)
+                FROM unnest(ARRAY[1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600,
+                                  7200, 10800, 21600, 43200, 86400]) AS s
+                WHERE s >= win_s / 24
+                ORDER BY s LIMIT 1),
+               make_interval(days => ceil(win_s / 24 / 86400)::integer))
+    FROM (SELECT extract(epoch FROM time_window)::double precision AS win_s) AS w
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_bucket(interval) IS
+    'Dashboard helper: the chart''s bucket size for a window (about 24 buckets of a round size)';
+
+-- A duration in milliseconds, compactly: 4.2ms, 42ms, 0.42s, 4.20s, 420s;
+-- "n/a" for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_duration(ms double precision)
+RETURNS text
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT CASE WHEN ms IS NULL THEN 'n/a'
+                WHEN ms < 9.95 THEN round(ms::numeric, 1) || 'ms'
+                WHEN ms < 99.5 THEN round(ms::numeric) || 'ms'
+                WHEN ms < 99995 THEN round((ms / 1000)::numeric, 2) || 's'
+                ELSE round((ms / 1000)::numeric) || 's' END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_duration(double precision) IS
+    'Dashboard helper: a duration in ms as 4.2ms, 42ms, 0.42s, 4.20s or 420s; n/a for NULL';
+
+-- A whole number of seconds as a compact label: 24h, 12h, 5m, 7d, 90s; days
+-- from 2 days on when whole, rounded from 10 days on.  NULL for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_span(seconds bigint)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT CASE WHEN seconds >= 172800 AND (seconds % 86400 = 0 OR seconds >= 864000)
+                     THEN round(seconds / 86400.0) || 'd'
+                WHEN seconds >= 3600 AND seconds % 3600 = 0 THEN (seconds / 3600) || 'h'
+                WHEN seconds >= 60 AND seconds % 60 = 0 THEN (seconds / 60) || 'm'
+                ELSE seconds || 's' END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_span(bigint) IS
+    'Dashboard helper: a number of seconds as a compact label such as 24h, 5m or 7d';
+
+-- How long ago a moment was, in its largest whole unit: "1 minute ago",
+-- "3 hours ago"; a moment in the future is "0 seconds ago"; "never" for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_ago(happened_at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT CASE WHEN happened_at IS NULL THEN 'never'
+                ELSE n || ' ' || unit || CASE WHEN n = 1 THEN '' ELSE 's' END || ' ago' END
+    FROM (SELECT greatest(extract(epoch FROM now() - happened_at), 0) AS a) AS x,
+         LATERAL (SELECT CASE WHEN a < 60 THEN 'second' WHEN a < 3600 THEN 'minute'
+                              WHEN a < 86400 THEN 'hour' ELSE 'day' END AS unit,
+                         floor(a / CASE WHEN a < 60 THEN 1 WHEN a < 3600 THEN 60
+                                        WHEN a < 86400 THEN 3600 ELSE 86400 END)::bigint AS n) AS y
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_ago(timestamptz) IS
+    'Dashboard helper: how long before now() a moment was, e.g. "5 minutes ago"; never for NULL';
+
+-- The card's status line for a metrics_refresh_status() status, e.g.
+-- "● Degraded (failures within 24h)".  A NULL or unknown status reads
+-- "○ Unknown (never refreshed)"; a NULL stale label leaves the reason out.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_status_label(
+    status text, window_label text, stale_label text)
+RETURNS text
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT CASE status
+               WHEN 'healthy' THEN '● Healthy'
+               WHEN 'degraded' THEN '● Degraded (failures within ' || window_label || ')'
+               WHEN 'failing' THEN '● Failing (last refresh failed)'
+               WHEN 'stale' THEN '● Stale' || coalesce(' (no success within ' || stale_label || ')', '')
+               ELSE '○ Unknown (never refreshed)' END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_status_label(text, text, text) IS
+    'Dashboard helper: the status line, e.g. "● Healthy", for a metrics_refresh_status() status';
+
+-- A success rate in percent as "99.5%", without trailing zeros; "n/a" for
+-- NULL (no completed run).
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_percent(rate numeric)
+RETURNS text
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT CASE WHEN rate IS NULL THEN 'n/a' ELSE trim_scale(rate) || '%' END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_percent(numeric) IS
+    'Dashboard helper: a success rate in percent as text, e.g. 99.5%; n/a for NULL';
+
+-- A bar of width characters, filled ("█") in proportion to a rate in
+-- percent, rounded down; the rest "░".  A NULL rate draws an empty bar.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_bar(rate numeric, width integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT repeat('█', filled) || repeat('░', width - filled)
+    FROM (SELECT CASE WHEN rate IS NULL THEN 0
+                      ELSE floor(rate * width / 100)::integer END AS filled) AS f
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_bar(numeric, integer) IS
+    'Dashboard helper: a bar of width characters filled in proportion to a rate in percent';
+
+-- One character per bucket average: eight block heights ("▁" to "█") up to
+-- the largest average (all "▁" when that is 0 or less), "·" for a NULL
+-- average (no timed run).  NULL for a NULL or empty array.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_sparkline(averages double precision[])
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT string_agg(CASE WHEN a IS NULL THEN '·'
+                           WHEN largest <= 0 THEN '▁'
+                           ELSE substr('▁▂▃▄▅▆▇█',
+                                       greatest(1, least(8, ceil(a / largest * 8)::integer)), 1)
+                      END, '' ORDER BY i)
+    FROM (SELECT max(v) AS largest FROM unnest(averages) AS v) AS m,
+         unnest(averages) WITH ORDINALITY AS u(a, i)
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_sparkline(double precision[]) IS
+    'Dashboard helper: one block character per bucket average, scaled to the largest; · where NULL';
+
+-- The time axis under a chart of n_buckets characters: "-24h", "-12h" in
+-- the middle where it fits, and "now" at the right end; "-24h .. now" when
+-- the chart is too narrow.  NULL when window_label is NULL; a NULL
+-- half_label leaves the middle out.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_axis(
+    n_buckets integer, window_label text, half_label text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    axis   text := '-' || window_label;
+    mid    text;
+    mid_at integer;
+BEGIN
+    IF n_buckets >= length(axis) + 4 THEN
+        axis := rpad(axis, n_buckets - 3) || 'now';
+        mid := '-' || half_label;
+        mid_at := (n_buckets + 1) / 2 - length(mid) / 2;
+        IF mid_at > length('-' || window_label) + 1
+           AND mid_at + length(mid) < n_buckets - 3 THEN
+            axis := overlay(axis PLACING mid FROM mid_at FOR length(mid));
+        END IF;
+    ELSE
+        axis := axis || ' .. now';
+    END IF;
+    RETURN axis;
+END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_axis(integer, text, text) IS
+    'Dashboard helper: the time axis under the chart, e.g. "-24h   -12h   now"';
+
+-- The duration chart's three lines: the sparkline with the largest average
+-- as its scale, the baseline, and the time axis.  NULL averages (no bucket)
+-- give no first line (a NULL element), an empty baseline and "-24h .. now".
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_chart(
+    averages double precision[], window_label text, half_label text)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT ARRAY[
+        lpad(CASE WHEN largest IS NULL THEN ''
+                  ELSE @extschema@.metrics_refresh_dashboard_duration(largest) END, 8)
+            || ' ┤' || @extschema@.metrics_refresh_dashboard_sparkline(averages),
+        lpad('0s', 8) || ' └' || repeat('─', n_buckets),
+        repeat(' ', 10) || @extschema@.metrics_refresh_dashboard_axis(n_buckets, window_label, half_label)]
+    FROM (SELECT coalesce(array_length(averages, 1), 0) AS n_buckets,
+                 (SELECT max(v) FROM unnest(averages) AS v) AS largest) AS c
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_chart(double precision[], text, text) IS
+    'Dashboard helper: the duration chart (sparkline, baseline, time axis) of the bucket averages';
+
+-- The performance panel's statistics block from a metrics_refresh_status()
+-- object: counts on the left, durations on the right.  NULL for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_statistics(status jsonb)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT ARRAY[
+        'Statistics',
+        rpad('  Total Refreshes: ' || (status->>'total'), 30) || 'Avg Duration: '
+            || @extschema@.metrics_refresh_dashboard_duration((status->>'avg_duration_ms')::double precision),
+        rpad('  Successful:      ' || (status->>'successful')::bigint, 30) || 'Max Duration: '
+            || @extschema@.metrics_refresh_dashboard_duration((status->>'max_duration_ms')::double precision),
+        rpad('  Failed:          ' || (status->>'failed')::bigint, 30) || 'Min Duration: '
+            || @extschema@.metrics_refresh_dashboard_duration((status->>'min_duration_ms')::double precision),
+        rpad('  Skipped:         ' || (status->>'skipped'), 30) || 'P95 Duration: '
+            || @extschema@.metrics_refresh_dashboard_duration((status->>'p95_duration_ms')::double precision)]
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_statistics(jsonb) IS
+    'Dashboard helper: the statistics block (counts and durations) of a metrics_refresh_status() object';
+
+-- A message word-wrapped to lines of at most width characters: runs of
+-- white space become one space, a word longer than a line is cut, and
+-- beyond max_lines the text is cut with "…".  An empty or blank message
+-- gives no line ('{}'); NULL for NULL.  width and max_lines must be >= 1.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_wrap(
+    message text, width integer, max_lines integer)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    words   text := btrim(regexp_replace(message, E'\\s+', ' ', 'g'));
+    word    text;
+    cur     text := '';
+    wrapped text[] := '{}';
+BEGIN
+    IF width < 1 OR max_lines < 1 THEN
+        RAISE EXCEPTION 'line width and line count must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR word IN SELECT regexp_split_to_table(words, ' ') LOOP
+        IF cur <> '' AND length(cur) + 1 + length(word) <= width THEN
+            cur := cur || ' ' || word;
+        ELSE
+            IF cur <> '' THEN
+                wrapped := wrapped || cur;
+            END IF;
+            cur := word;
+            WHILE length(cur) > width LOOP
+                wrapped := wrapped || left(cur, width);
+                cur := substr(cur, width + 1);
+            END LOOP;
+        END IF;
+    END LOOP;
+    IF cur <> '' THEN
+        wrapped := wrapped || cur;
+    END IF;
+    IF array_length(wrapped, 1) > max_lines THEN
+        wrapped := wrapped[1:max_lines];
+        wrapped[max_lines] := left(wrapped[max_lines], width - 1) || '…';
+    END IF;
+    RETURN wrapped;
+END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_wrap(text, integer, integer) IS
+    'Dashboard helper: a message word-wrapped to at most max_lines lines of width characters';
+
+-- The box drawn around the lines: each line padded (or cut) to inner_width
+-- between "│ " and " │"; an element '-' draws a separating rule; NULL
+-- elements are left out; no line at all gives an empty box.  NULL for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_frame(lines text[], inner_width integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT '┌' || rule || '┐' || E'\n' ||
+           coalesce((SELECT string_agg(CASE WHEN l = '-' THEN '├' || rule || '┤'
+                                            ELSE '│ ' || rpad(l, inner_width) || ' │' END,
+                                       E'\n' ORDER BY i)
+                     FROM unnest(lines) WITH ORDINALITY AS u(l, i)) || E'\n', '') ||
+           '└' || rule || '┘'
+    FROM (SELECT repeat('─', inner_width + 2) AS rule) AS r
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_frame(text[], integer) IS
+    'Dashboard helper: the box around the card''s lines, with a rule for each ''-'' line';
+
+-- The monitor card and the performance panel of one view, drawn as text for
+-- psql.  Everything comes from metrics_refresh_status() and
+-- metrics_refresh_timeline(), which check the arguments (22004, 22023, 42809)
+-- and the caller's access (42501), so this function checks nothing itself.
+-- Lines are at most 64 characters wide.
+CREATE OR REPLACE FUNCTION @extschema@.metrics_refresh_dashboard(
+    view regclass, time_window interval DEFAULT '24 hours')
+RETURNS text
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    inner_width  constant integer := 60;   -- between "│ " and " │"
+    bar_width    constant integer := 40;   -- the success-rate bar
+    err_width    constant integer := 46;   -- inner_width minus a label
+    st           jsonb;
+    bucket_size  interval;
+    averages     double precision[];      -- per bucket, oldest first
+    win_s        double precision;
+    window_label text;                    -- 24h
+    half_label   text;                    -- 12h, the middle of the time axis
+    bucket_label text;                    -- 1h
+    stale_label  text;                    -- 15m
+    n_ok         bigint;
+    n_failed     bigint;
+    rate         numeric;
+    err_lines    text[];
+    lines        text[];
+BEGIN
+    st := @extschema@.metrics_refresh_status(view, time_window);
+
+    bucket_size := @extschema@.metrics_refresh_dashboard_bucket(time_window);
+    SELECT array_agg(t.avg_duration_ms ORDER BY t.bucket_start) INTO averages
+    FROM @extschema@.metrics_refresh_timeline(view, time_window, bucket_size) AS t;
+
+    -- Labels (24h, 12h, 1h, 15m).  The window is rounded to whole seconds as
+    -- float8 (.5 to even), stale_after as numeric (.5 away from zero).
+    win_s := extract(epoch FROM time_window);
+    window_label := @extschema@.metrics_refresh_dashboard_span(round(win_s)::bigint);
+    half_label := @extschema@.metrics_refresh_dashboard_span(round(win_s / 2)::bigint);
+    bucket_label := @extschema@.metrics_refresh_dashboard_span(
+        round(extract(epoch FROM bucket_size))::bigint);
+    stale_label := @extschema@.metrics_refresh_dashboard_span(
+        round(extract(epoch FROM (st->>'stale_after')::interval))::bigint);
+
+    n_ok := (st->>'successful')::bigint;
+    n_failed := (st->>'failed')::bigint;
+    rate := (st->>'success_rate')::numeric;
+
+    -- The monitor card
+    lines := ARRAY[
+        'Metrics Refresh Monitor',
+        '',
+        'View:         ' || (st->>'view'),
+        'Status:       ' || @extschema@.metrics_refresh_dashboard_status_label(
+                                st->>'status', window_label, stale_label),
+        'Last Refresh: ' || @extschema@.metrics_refresh_dashboard_ago(
+                                (st->>'last_refresh_at')::timestamptz)];
+    IF st->>'last_status' = 'error' OR st->>'status' = 'stale' THEN
+        lines := lines || ('Last Success: ' || @extschema@.metrics_refresh_dashboard_ago(
+                                                   (st->>'last_success_at')::timestamptz));
+    END IF;
+    lines := lines || ('Success Rate: ' ||
+                       CASE WHEN rate IS NULL THEN 'n/a (no completed runs)'
+                            ELSE @extschema@.metrics_refresh_dashboard_percent(rate)
+                                 || ' (' || n_ok || '/' || (n_ok + n_failed) || ')' END);
+    lines := lines || ('Avg Duration: ' || @extschema@.metrics_refresh_dashboard_duration(
+                                               (st->>'avg_duration_ms')::double precision));
+    -- The last error, while the view is failing or has failed within the
+    -- window, on at most three lines.
+    IF st->>'status' = 'failing' OR n_failed > 0 THEN
+        err_lines := @extschema@.metrics_refresh_dashboard_wrap(st->>'last_error', err_width, 3);
+        FOR k IN 1..coalesce(array_length(err_lines, 1), 0) LOOP
+            lines := lines || (CASE WHEN k = 1 THEN 'Last Error:   ' ELSE repeat(' ', 14) END
+                               || err_lines[k]);
+        END LOOP;
+    END IF;
+
+    -- The performance panel
+    lines := lines || '-'::text || ARRAY[
+        'Metrics Refresh Performance (' || window_label || ')',
+        '',
+        'Success Rate ' || @extschema@.metrics_refresh_dashboard_bar(rate, bar_width)
+            || ' ' || @extschema@.metrics_refresh_dashboard_percent(rate),
+        '',
+        'Execution Duration (average per ' || bucket_label || ')'];
+    lines := lines || @extschema@.metrics_refresh_dashboard_chart(averages, window_label, half_label);
+    lines := lines || ''::text || @extschema@.metrics_refresh_dashboard_statistics(st);
+
+    RETURN @extschema@.metrics_refresh_dashboard_frame(lines, inner_width);
+END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard(regclass, interval) IS
+    'The monitor card and performance panel of a view as text for psql; \pset format unaligned and \t show it without psql''s table frame';
