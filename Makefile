@@ -37,3 +37,6 @@ test:
 	bash tools/test
 bench:
 	bash bench/run
+
+# Every C file includes the shared header.
+$(OBJS): src/metrics_refresh.h

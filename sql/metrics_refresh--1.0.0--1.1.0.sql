@@ -1,6 +1,6 @@
 -- metrics_refresh 1.0.0 -> 1.1.0.  Brings a 1.0.0 database to exactly what a
--- fresh 1.1.0 install (sql/metrics_refresh.sql) has; the test "upgrade"
--- compares the two catalogs object by object.
+-- fresh 1.1.0 install (sql/metrics_refresh.sql) has, keeping the log, the
+-- configuration and the pg_cron jobs (whose command is rewritten below).
 
 \echo Use "ALTER EXTENSION metrics_refresh UPDATE TO '1.1.0'" to load this file. \quit
 
@@ -14,6 +14,42 @@ CREATE EVENT TRIGGER metrics_refresh_after_rename ON ddl_command_end
     WHEN TAG IN ('ALTER MATERIALIZED VIEW', 'ALTER TABLE', 'ALTER INDEX',
                  'ALTER SCHEMA', 'ALTER EXTENSION')
     EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_sweep();
+
+-- What the pg_cron jobs call: metrics_refresh_run(view, 'scheduled').  It is
+-- the extension's one object outside its schema, in pg_catalog, where only
+-- superusers can create functions: a job left behind by a dropped extension
+-- (its event triggers disabled, say) then fails on a missing function
+-- instead of calling, as a superuser, whatever someone defined under the old
+-- name in the extension's schema.
+CREATE FUNCTION pg_catalog.metrics_refresh_job(view regclass)
+RETURNS jsonb
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_job';
+
+COMMENT ON FUNCTION pg_catalog.metrics_refresh_job(regclass) IS
+    'Entry point of metrics_refresh''s pg_cron jobs: metrics_refresh_run(view, ''scheduled'')';
+
+-- The jobs 1.0.0 created call <schema>.metrics_refresh_run(view, 'scheduled')
+-- by name; they now call the entry point above.  Their ids, names, schedules
+-- and users stay as they were.
+DO $$
+DECLARE
+    j record;
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+        FOR j IN
+            SELECT cj.jobid, c.view_name
+            FROM @extschema@.metrics_refresh_config c
+            JOIN cron.job cj ON cj.jobname = 'metrics_refresh ' || c.view_name
+                             OR cj.jobid = c.jobid
+            WHERE cj.command LIKE '%.metrics_refresh_run(%''scheduled'')'
+        LOOP
+            PERFORM cron.alter_job(j.jobid, command => pg_catalog.format(
+                'SELECT pg_catalog.metrics_refresh_job(%L::pg_catalog.regclass)', j.view_name));
+        END LOOP;
+    END IF;
+END
+$$;
 
 -- Dropping the extension removes its pg_cron jobs first.
 CREATE FUNCTION @extschema@.metrics_refresh_ddl_before_drop()

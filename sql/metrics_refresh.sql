@@ -82,6 +82,20 @@ AS 'MODULE_PATHNAME', 'metrics_refresh_run';
 COMMENT ON FUNCTION @extschema@.metrics_refresh_run(regclass, text) IS
     'Refresh a materialized view (concurrently when populated), log the attempt, return the result; failures are returned, not raised';
 
+-- What the pg_cron jobs call: metrics_refresh_run(view, 'scheduled').  It is
+-- the extension's one object outside its schema, in pg_catalog, where only
+-- superusers can create functions: a job left behind by a dropped extension
+-- (its event triggers disabled, say) then fails on a missing function
+-- instead of calling, as a superuser, whatever someone defined under the old
+-- name in the extension's schema.
+CREATE FUNCTION pg_catalog.metrics_refresh_job(view regclass)
+RETURNS jsonb
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_job';
+
+COMMENT ON FUNCTION pg_catalog.metrics_refresh_job(regclass) IS
+    'Entry point of metrics_refresh''s pg_cron jobs: metrics_refresh_run(view, ''scheduled'')';
+
 CREATE FUNCTION @extschema@.metrics_refresh_trigger(view regclass, wait boolean DEFAULT true)
 RETURNS jsonb
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE

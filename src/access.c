@@ -199,9 +199,8 @@ call_admin_check(void)
 	PG_END_TRY();
 	if (edata != NULL)
 	{
-		/* A cancel or a shutdown is not an answer: it goes on. */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		/* A cancel is not an answer: it goes on. */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
 		ereport(WARNING,
 				(errmsg("function %s() named by metrics_refresh.admin_check failed: %s",

@@ -16,7 +16,13 @@
  *   delivered when that transaction commits.
  * - Retention and reaping are bookkeeping: they never wait for another
  *   session (SKIP LOCKED), never do unbounded work on the refresh path, and
- *   never fail the caller's transaction (mr_call_bookkeeping).
+ *   never fail the caller's transaction.  Under REPEATABLE READ and
+ *   SERIALIZABLE they write nothing: a log row changed after the caller's
+ *   snapshot would raise a serialization failure, and under SERIALIZABLE
+ *   even a successful write can make the caller's commit fail (predicate
+ *   locks outlive a rolled-back subtransaction).  A later READ COMMITTED
+ *   call does the work; meanwhile a lost run is reported as interrupted by
+ *   mr_log_result_of() without being written.
  * - Monitoring reads the log (monitor.c); it does not write it.
  *
  *-------------------------------------------------------------------------
@@ -57,6 +63,10 @@
 	"  WHEN 'skipped' THEN skip_reason " \
 	"  ELSE error_message END))"
 
+/* What a run whose worker is gone is reported as. */
+#define LOST_DETAIL \
+	"'The background worker running this refresh ended before recording an outcome (terminated or crashed).'"
+
 /* Saved plans, valid for one installation of the extension (extoid). */
 typedef struct LogPlans
 {
@@ -67,7 +77,9 @@ typedef struct LogPlans
 	SPIPlanPtr	oldest;			/* start of the oldest run: one index probe */
 	SPIPlanPtr	prune;			/* retention, bounded and non-blocking */
 	SPIPlanPtr	running_ids;	/* 'running' rows of one view */
-	SPIPlanPtr	result_of;		/* one run's result object */
+	SPIPlanPtr	result_of;		/* one run's result object, and its status */
+	SPIPlanPtr	mark_lost;		/* a lost run becomes error 'interrupted' */
+	SPIPlanPtr	result_lost;	/* ... and its result object, unwritten */
 } LogPlans;
 
 static LogPlans plans = {InvalidOid};
@@ -119,6 +131,8 @@ ensure_plans(const MrExtension *ext)
 		SPI_freeplan(plans.prune);
 		SPI_freeplan(plans.running_ids);
 		SPI_freeplan(plans.result_of);
+		SPI_freeplan(plans.mark_lost);
+		SPI_freeplan(plans.result_lost);
 		plans.extoid = InvalidOid;
 	}
 
@@ -150,8 +164,21 @@ ensure_plans(const MrExtension *ext)
 											  "WHERE status = 'running' "
 											  "AND ($1 IS NULL OR view_name = $1)", s),
 									 1, text_type);
-	plans.result_of = prepare_kept(psprintf("SELECT " RESULT_EXPR " FROM %s.metrics_refresh_log WHERE id = $1", s),
+	plans.result_of = prepare_kept(psprintf("SELECT " RESULT_EXPR ", status FROM %s.metrics_refresh_log WHERE id = $1", s),
 								   1, int8_type);
+	/* Only if still running, and never waiting for another reaper. */
+	plans.mark_lost = prepare_kept(psprintf("UPDATE %s.metrics_refresh_log SET status = 'error', "
+											"finished_at = clock_timestamp(), sqlstate = '57P01', "
+											"error_message = 'interrupted', error_detail = " LOST_DETAIL " "
+											"WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
+											"WHERE id = $1 AND status = 'running' FOR UPDATE SKIP LOCKED))", s, s),
+								   1, int8_type);
+	plans.result_lost = prepare_kept(psprintf("SELECT " RESULT_EXPR " FROM (SELECT id, view_name, started_at, "
+											  "clock_timestamp() AS finished_at, duration_ms, 'error' AS status, "
+											  "method, source, triggered_by, '57P01' AS sqlstate, "
+											  "'interrupted' AS error_message, " LOST_DETAIL " AS error_detail, "
+											  "error_hint, skip_reason FROM %s.metrics_refresh_log WHERE id = $1) l", s),
+									 1, int8_type);
 	plans.extoid = ext->extoid;
 }
 
@@ -179,24 +206,13 @@ notify_result(const char *json, int64 run_id, const char *view_name, MrStatus st
 	Async_Notify("metrics_refresh", buf.data);
 }
 
-/* Retention's delete of rows that started before *(TimestampTz *) arg. */
-static void
-prune_older_than(void *arg)
-{
-	Datum		value = TimestampTzGetDatum(*(TimestampTz *) arg);
-	int			ret = SPI_execute_plan(plans.prune, &value, NULL, false, 0);
-
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute_plan failed for retention: %s",
-			 SPI_result_code_string(ret));
-}
-
 /*
  * Delete log rows older than metrics_refresh.log_retention: at most 1000 per
  * call, skipping rows another session has locked, so logging a run never
  * waits and never does unbounded work.  To stay cheap on the refresh path it
  * looks at most once a minute per session (or when the setting changed), and
- * deletes only when the oldest row is past the limit.  Runs as the log owner.
+ * deletes only when the oldest row is past the limit.  Runs as the log owner;
+ * does nothing under REPEATABLE READ and SERIALIZABLE (see the file header).
  */
 static void
 apply_retention(void)
@@ -206,10 +222,11 @@ apply_retention(void)
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz cutoff;
 	Datum		oldest;
+	Datum		value;
 	bool		isnull;
 	int			ret;
 
-	if (mr_log_retention_min <= 0)
+	if (mr_log_retention_min <= 0 || IsolationUsesXactSnapshot())
 		return;
 	if (now < next_check && checked_retention == mr_log_retention_min)
 		return;
@@ -224,7 +241,11 @@ apply_retention(void)
 	oldest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull || DatumGetTimestampTz(oldest) >= cutoff)
 		return;
-	(void) mr_call_bookkeeping(prune_older_than, &cutoff);
+	value = TimestampTzGetDatum(cutoff);
+	ret = SPI_execute_plan(plans.prune, &value, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute_plan failed for retention: %s",
+			 SPI_result_code_string(ret));
 }
 
 /* Datum of a nullable C string, for SPI arguments. */
@@ -364,26 +385,30 @@ mr_log_running(const MrExtension *ext, const MrLogRow *row, char **result_text)
 	return id;
 }
 
-/* The statement that marks one lost run interrupted, for mark_interrupted(). */
-static void
-mark_interrupted(void *arg)
+/*
+ * Is run_id's background worker gone?  A worker holds a session lock on its
+ * run (MR_LOCK_RUN) from before its 'running' row is committed until it
+ * exits, so a row whose lock is free has no worker: this is known, not
+ * guessed from the row's age.
+ */
+static bool
+run_is_lost(int64 run_id)
 {
-	int			ret = SPI_execute((const char *) arg, false, 0);
+	LOCKTAG		tag;
 
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "SPI_execute failed to mark run interrupted: %s",
-			 SPI_result_code_string(ret));
+	mr_advisory_tag(&tag, (uint32) (run_id >> 32), (uint32) run_id, MR_LOCK_RUN);
+	if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return false;
+	LockRelease(&tag, ShareLock, false);
+	return true;
 }
 
 /*
- * Mark 'running' rows whose worker is gone as error 'interrupted'.  A worker
- * holds a session lock on its run (MR_LOCK_RUN) from before its row is
- * committed until it exits, so a row whose lock is free has no worker: this
- * is known, not guessed from the row's age.  view_name NULL means all views.
- * Does nothing on a standby or in a read-only transaction (monitoring still
- * answers there); a row that changed after the caller's snapshot
- * (REPEATABLE READ, SERIALIZABLE) is left for a later call (see
- * mr_call_bookkeeping).  Preconditions: SPI connected, search_path pinned.
+ * Mark 'running' rows whose worker is gone (run_is_lost) as error
+ * 'interrupted'.  view_name NULL means all views.  Does nothing on a
+ * standby, in a read-only transaction, and under REPEATABLE READ or
+ * SERIALIZABLE (see the file header).  Preconditions: SPI connected,
+ * search_path pinned.
  */
 void
 mr_log_reap(const MrExtension *ext, const char *view_name)
@@ -396,7 +421,7 @@ mr_log_reap(const MrExtension *ext, const char *view_name)
 	int64	   *ids;
 	MrSavedUser saved;
 
-	if (RecoveryInProgress() || XactReadOnly)
+	if (RecoveryInProgress() || XactReadOnly || IsolationUsesXactSnapshot())
 		return;
 	ensure_plans(ext);
 	mr_become_extension_owner(ext, &saved);
@@ -419,24 +444,13 @@ mr_log_reap(const MrExtension *ext, const char *view_name)
 
 	for (i = 0; i < n; i++)
 	{
-		LOCKTAG		tag;
-		char	   *sql;
-
-		mr_advisory_tag(&tag, (uint32) (ids[i] >> 32), (uint32) ids[i], MR_LOCK_RUN);
-		if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
-			continue;			/* its worker is alive */
-		LockRelease(&tag, ShareLock, false);
-
-		/* Only if still running, and never waiting for another reaper. */
-		sql = psprintf("UPDATE %s.metrics_refresh_log SET status = 'error', "
-					   "finished_at = pg_catalog.clock_timestamp(), sqlstate = '57P01', "
-					   "error_message = 'interrupted', "
-					   "error_detail = 'The background worker running this refresh ended before recording an outcome (terminated or crashed).' "
-					   "WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
-					   "WHERE id = " INT64_FORMAT " AND status = 'running' "
-					   "FOR UPDATE SKIP LOCKED))",
-					   ext->nspname_q, ext->nspname_q, ids[i]);
-		(void) mr_call_bookkeeping(mark_interrupted, sql);
+		if (!run_is_lost(ids[i]))
+			continue;
+		value = Int64GetDatum(ids[i]);
+		ret = SPI_execute_plan(plans.mark_lost, &value, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "SPI_execute_plan failed to mark run interrupted: %s",
+				 SPI_result_code_string(ret));
 	}
 	mr_restore_user(&saved);
 }
@@ -468,7 +482,9 @@ mr_log_prune(const MrExtension *ext, Datum older_than)
 /*
  * The current result object of one run, or *isnull for an unknown id,
  * allocated in the memory context that was current at SPI_connect().  A new
- * snapshot, so it sees what mr_log_reap() just corrected.
+ * snapshot, so it sees what mr_log_reap() just corrected.  A 'running' row
+ * whose worker is gone, which mr_log_reap() may not write (see the file
+ * header), is reported as the interrupted run it is.
  */
 Datum
 mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull)
@@ -477,19 +493,31 @@ mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull)
 	MrSavedUser saved;
 	int			ret;
 	Datum		d;
+	bool		status_null;
+	char	   *status;
 
 	ensure_plans(ext);
 	mr_become_extension_owner(ext, &saved);
 	ret = SPI_execute_plan(plans.result_of, &value, NULL, false, 1);
-	mr_restore_user(&saved);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed for a run's result: %s",
 			 SPI_result_code_string(ret));
 	if (SPI_processed == 0)
 	{
+		mr_restore_user(&saved);
 		*isnull = true;
 		return (Datum) 0;
 	}
+	status = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+											   &status_null));
+	if (strcmp(status, "running") == 0 && run_is_lost(run_id))
+	{
+		ret = SPI_execute_plan(plans.result_lost, &value, NULL, false, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "SPI_execute_plan failed for a lost run's result: %s",
+				 SPI_result_code_string(ret));
+	}
+	mr_restore_user(&saved);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
 	return SPI_datumTransfer(JsonbPGetDatum(DatumGetJsonbP(d)), false, -1);
 }

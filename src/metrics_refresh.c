@@ -32,6 +32,7 @@
 PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(metrics_refresh_run);
+PG_FUNCTION_INFO_V1(metrics_refresh_job);
 PG_FUNCTION_INFO_V1(metrics_refresh_trigger);
 PG_FUNCTION_INFO_V1(refresh_platform_metrics);
 PG_FUNCTION_INFO_V1(refresh_platform_metrics_with_logging);
@@ -213,6 +214,25 @@ metrics_refresh_run(PG_FUNCTION_ARGS)
 	require_arg(fcinfo, 1, "source");
 	entry.viewoid = PG_GETARG_OID(0);
 	entry.source = mr_parse_source(PG_GETARG_TEXT_PP(1));
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
+}
+
+/*
+ * pg_catalog.metrics_refresh_job(view regclass) -> jsonb
+ * What the pg_cron jobs call: metrics_refresh_run(view, 'scheduled').  It
+ * lives in pg_catalog, where only superusers can create functions, so that
+ * a job left behind by a dropped extension fails instead of calling a
+ * function someone else defined under the old name in the extension's
+ * schema.
+ */
+Datum
+metrics_refresh_job(PG_FUNCTION_ARGS)
+{
+	RefreshEntry entry = {.target = TARGET_VIEW, .source = MR_SOURCE_SCHEDULED,
+	.access = ACCESS_ADMINS_AND_OWNER, .wait = true};
+
+	require_arg(fcinfo, 0, "view");
+	entry.viewoid = PG_GETARG_OID(0);
 	PG_RETURN_JSONB_P(refresh_entry(&entry));
 }
 

@@ -70,6 +70,7 @@ typedef struct MrExtension
 	Oid			owner;			/* extension (and log table) owner */
 	Oid			nspoid;			/* the extension's schema */
 	char	   *nspname_q;		/* that schema's name, quoted as needed */
+	int			version;		/* its SQL objects' version: 10100 is 1.1.0 */
 } MrExtension;
 
 /* An identity to go back to (mr_become_extension_owner / mr_restore_user). */
@@ -96,7 +97,6 @@ extern const char *mr_method_name(MrMethod method);
 extern MrSource mr_parse_source(text *source);
 extern int	mr_interval_sign(Datum iv);
 extern ErrorData *mr_call_in_subxact(void (*fn) (void *arg), void *arg);
-extern bool mr_call_bookkeeping(void (*fn) (void *arg), void *arg);
 extern char *mr_stored_setting(const char *name, Oid dbid, Oid roleid, GucSource *source);
 extern void mr_advisory_tag(void *locktag, uint32 key_hi, uint32 key_lo, uint16 kind);
 

@@ -33,6 +33,7 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "executor/spi.h"
@@ -69,8 +70,8 @@ refresh_timeout_handler(void)
 
 /*
  * Does the materialized view have a unique index that REFRESH ... CONCURRENTLY
- * can use (core's rules: unique, immediate, valid, no predicate, at least one
- * key column and only plain columns as keys)?  Reads the pg_index rows only:
+ * can use (core's rules: btree, unique, immediate, valid, no predicate, at
+ * least one key column and only plain columns as keys)?  Reads the pg_index rows only:
  * it never asks the relcache for index predicates or expressions, which would
  * evaluate them (eval_const_expressions runs IMMUTABLE functions), so no code
  * of the view's owner runs here.  The caller runs as that owner anyway.
@@ -84,11 +85,20 @@ has_usable_unique_index(Relation matview)
 
 	foreach(lc, indexes)
 	{
-		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Oid			indexoid = lfirst_oid(lc);
+		HeapTuple	tup;
 		Form_pg_index index;
 		int			i;
 		bool		usable;
 
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		usable = ((Form_pg_class) GETSTRUCT(tup))->relam == BTREE_AM_OID;
+		ReleaseSysCache(tup);
+		if (!usable)
+			continue;
+		tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
 		if (!HeapTupleIsValid(tup))
 			continue;
 		index = (Form_pg_index) GETSTRUCT(tup);
@@ -138,6 +148,13 @@ refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a materialized view", mr_label(qualname))));
+	/* The owner may have changed while we waited for the lock. */
+	if (rel->rd_rel->relowner != owner)
+	{
+		owner = rel->rd_rel->relowner;
+		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+	}
 	if (!RelationIsPopulated(rel) && mode != AccessExclusiveLock)
 		LockRelationOid(viewoid, AccessExclusiveLock);
 	populated = RelationIsPopulated(rel);

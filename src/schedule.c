@@ -6,7 +6,9 @@
  * pg_cron is a soft dependency: it is looked up at call time, and its
  * absence is a 55000 error with a hint.  Jobs are created through pg_cron's
  * own SQL API as the extension owner, so they belong to - and run as - the
- * role that owns the log, whoever the admin calling us is.  The job's name
+ * role that owns the log, whoever the admin calling us is.  A job calls
+ * pg_catalog.metrics_refresh_job(), never a name in the extension's schema
+ * (see there).  The job's name
  * identifies the view, and cron.schedule(job_name, ...) updates a job of the
  * same name and owner in place, so rescheduling keeps the job id (pg_cron
  * 1.3 and later).  Preconditions for both entry points: access checked,
@@ -87,8 +89,12 @@ mr_schedule(const MrExtension *ext, Oid viewoid, const char *schedule, Datum sta
 				 errmsg("stale_after must be a positive interval")));
 	require_pg_cron();
 
-	command = psprintf("SELECT %s.metrics_refresh_run(%s::pg_catalog.regclass, 'scheduled')",
-					   ext->nspname_q, quote_literal_cstr(view_name));
+	if (ext->version >= 10100)
+		command = psprintf("SELECT pg_catalog.metrics_refresh_job(%s::pg_catalog.regclass)",
+						   quote_literal_cstr(view_name));
+	else						/* until ALTER EXTENSION ... UPDATE */
+		command = psprintf("SELECT %s.metrics_refresh_run(%s::pg_catalog.regclass, 'scheduled')",
+						   ext->nspname_q, quote_literal_cstr(view_name));
 	values[0] = CStringGetTextDatum(job_name(view_name));
 	values[1] = CStringGetTextDatum(schedule);
 	values[2] = CStringGetTextDatum(command);
@@ -145,7 +151,8 @@ unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
 
 	if (have_cron)
 	{
-		sql = "SELECT jobid FROM cron.job WHERE jobname = $2 AND username = current_user";
+		/* By name, whoever owns it now (e.g. after REASSIGN OWNED). */
+		sql = "SELECT jobid FROM cron.job WHERE jobname = $2";
 		ret = SPI_execute_with_args(sql, 2, types, values, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not look up job: %s", SPI_result_code_string(ret));
@@ -241,10 +248,9 @@ mr_sweep_schedules(void)
 }
 
 /*
- * Remove the pg_cron job of every scheduled view (not their configuration),
- * as the extension owner: called just before the extension is dropped, so
- * that no job is left calling, as a superuser, a function name that anyone
- * with CREATE on the extension's schema could then define.  Preconditions:
+ * Remove the schedule of every scheduled view, as the extension owner:
+ * called just before the extension is dropped, so that no job is left
+ * behind (it would only fail: see metrics_refresh_job).  Preconditions:
  * search_path pinned, SPI connected.
  */
 void

@@ -41,8 +41,25 @@
 #include "metrics_refresh.h"
 
 /*
- * Look up an installed extension of this database: its OID, owner and
- * schema.  Returns false if it is not installed.
+ * "1.1.0" as 10100: major * 10000 + minor * 100 + patch; 0 when it does not
+ * parse.  Lets the library, which may be newer than a database's SQL objects
+ * until ALTER EXTENSION ... UPDATE, use only the objects that exist.
+ */
+static int
+parse_version(const char *text)
+{
+	int			major,
+				minor,
+				patch = 0;
+
+	if (sscanf(text, "%d.%d.%d", &major, &minor, &patch) < 2)
+		return 0;
+	return major * 10000 + minor * 100 + patch;
+}
+
+/*
+ * Look up an installed extension of this database: its OID, owner, schema
+ * and version.  Returns false if it is not installed.
  */
 bool
 mr_find_extension(const char *extname, MrExtension *ext)
@@ -63,9 +80,14 @@ mr_find_extension(const char *extname, MrExtension *ext)
 	{
 		Form_pg_extension form = (Form_pg_extension) GETSTRUCT(tup);
 
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
 		ext->extoid = form->oid;
 		ext->owner = form->extowner;
 		ext->nspoid = form->extnamespace;
+		ext->version = isnull ? 0 : parse_version(TextDatumGetCString(d));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -368,31 +390,6 @@ mr_call_in_subxact(void (*fn) (void *arg), void *arg)
 	}
 	PG_END_TRY();
 	return edata;
-}
-
-/*
- * Run fn(arg), work the extension does for its own bookkeeping (correcting
- * lost runs, retention), in a subtransaction, so that it can never fail the
- * caller's transaction for its own sake: under REPEATABLE READ or
- * SERIALIZABLE, touching a log row that another session changed after the
- * caller's snapshot raises a serialization failure; then the work is left
- * for a later call and false is returned.  Any other error (a cancel, say)
- * is raised as it was.
- */
-bool
-mr_call_bookkeeping(void (*fn) (void *arg), void *arg)
-{
-	ErrorData  *edata = mr_call_in_subxact(fn, arg);
-
-	if (edata == NULL)
-		return true;
-	if (edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE)
-	{
-		FreeErrorData(edata);
-		return false;
-	}
-	ReThrowError(edata);
-	pg_unreachable();
 }
 
 /*

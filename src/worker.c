@@ -6,23 +6,31 @@
  *
  * Protocol.  The caller creates a small DSM segment with the request and
  * registers a worker (no shared_preload_libraries needed).  The worker
- * connects to the same database and, in its first transaction, inserts the
- * run's 'running' row and takes a session-level advisory lock on the run id
- * (MR_LOCK_RUN) before committing; it then reports the run id and result
- * object through the segment and sets the caller's latch.  The caller
- * returns that object.  In a second transaction the worker performs the
- * refresh through mr_run_logged(), which finishes the row, and exits.
+ * connects to the same database and, in its first transaction (whose lock
+ * waits are bounded by HANDSHAKE_LOCK_TIMEOUT), inserts the run's 'running'
+ * row and takes a session-level advisory lock on the run id (MR_LOCK_RUN).
+ * Before committing it moves the segment's state from STARTING to
+ * COMMITTING, unless the caller has already moved it to ABANDONED; it then
+ * commits, reports the run id and result object through the segment
+ * (RUNNING) and sets the caller's latch.  The caller returns that object.
+ * In a second transaction the worker performs the refresh through
+ * mr_run_logged(), which finishes the row, and exits.
+ *
+ * The caller waits at most HANDSHAKE_TIMEOUT_MS, and gives up at once when
+ * the worker waits for a lock the caller holds; giving up is the move from
+ * STARTING to ABANDONED, after which the worker cannot commit its row, so a
+ * caller that raised an error never leaves a run behind.  A worker that
+ * already began to commit is waited for.
  *
  * The run lock is what tells a live run from a dead one: a 'running' row
  * whose lock is free has no worker (crash or termination) and is reported
- * as 'interrupted' by mr_reap_orphans().  SIGTERM cancels the refresh, which
- * is then logged as an error with message 'interrupted'.
+ * as 'interrupted' (log.c).  SIGTERM cancels the refresh, which is then
+ * logged as an error with message 'interrupted'.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -48,8 +56,10 @@
 #include "metrics_refresh.h"
 
 #define WORKER_STARTING	0
-#define WORKER_RUNNING	1		/* 'running' row committed; result[] filled */
-#define WORKER_FAILED	2		/* could not start; result[] holds the error */
+#define WORKER_COMMITTING 1		/* about to commit the 'running' row */
+#define WORKER_RUNNING	2		/* 'running' row committed; result[] filled */
+#define WORKER_FAILED	3		/* could not start; result[] holds the error */
+#define WORKER_ABANDONED 4		/* the caller gave up: do not commit */
 
 /*
  * Bounds of the handshake: the worker's first transaction waits at most
@@ -146,6 +156,7 @@ start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 	char	   *result_text;
 	int64		run_id;
 	LOCKTAG		tag;
+	uint32		expected = WORKER_STARTING;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -172,6 +183,11 @@ start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 	SPI_finish();
 	mr_unpin_search_path(nestlevel);
 	PopActiveSnapshot();
+	/* Commit only if the caller still waits; from here on it waits for us. */
+	if (!pg_atomic_compare_exchange_u32(&sh->state, &expected, WORKER_COMMITTING))
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("the caller stopped waiting for the background worker")));
 	CommitTransactionCommand();
 	return run_id;
 }
@@ -260,7 +276,9 @@ metrics_refresh_worker_main(Datum main_arg)
 
 /*
  * Is the process pid waiting for a lock that this backend holds?  Then it
- * would wait until our transaction ends, and we would wait for it.
+ * would wait until our transaction ends, and we would wait for it.  This
+ * looks at the whole lock table (every partition lock, briefly), which is
+ * fine at the caller's 100 ms pace.
  */
 static bool
 blocked_by_me(pid_t pid)
@@ -276,6 +294,19 @@ blocked_by_me(pid_t pid)
 		if (DatumGetInt32(pids[i]) == MyProcPid)
 			return true;
 	return false;
+}
+
+/*
+ * Give up waiting for a worker that has not begun to commit its 'running'
+ * row: afterwards it will not commit it.  False when it already began (or
+ * ended), so that the caller goes on waiting for its answer instead.
+ */
+static bool
+abandon(MrWorkerShared *sh)
+{
+	uint32		expected = WORKER_STARTING;
+
+	return pg_atomic_compare_exchange_u32(&sh->state, &expected, WORKER_ABANDONED);
 }
 
 /*
@@ -377,16 +408,17 @@ mr_start_worker(Oid viewoid, MrSource source)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("background worker for \"%s\" exited before starting the refresh", mr_label(view_name)),
 					 errhint("See the server log for its error.")));
-		if (status == BGWH_STARTED && blocked_by_me(pid))
+		if (status == BGWH_STARTED && blocked_by_me(pid) && abandon(sh))
 		{
 			stop_worker(handle);
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 					 errmsg("could not start the background refresh of \"%s\"", mr_label(view_name)),
 					 errdetail("The background worker needs a lock that this transaction holds."),
-					 errhint("Start the background refresh outside the transaction that locked the view or the log, or refresh with wait => true.")));
+					 errhint("Start the background refresh outside the transaction that took that lock (on metrics_refresh_log, say), or refresh with wait => true.")));
 		}
-		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), HANDSHAKE_TIMEOUT_MS))
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), HANDSHAKE_TIMEOUT_MS) &&
+			abandon(sh))
 		{
 			stop_worker(handle);
 			ereport(ERROR,

@@ -293,7 +293,7 @@ ROLLBACK;
 SELECT count(*) AS jobs_after_rollback FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
 DROP EXTENSION metrics_refresh;
 SELECT count(*) AS jobs_after_drop FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
--- The drop of another extension, or of another schema, leaves them alone.
+-- The drop of another schema leaves them alone.
 CREATE SCHEMA sched_ext;
 CREATE EXTENSION metrics_refresh SCHEMA sched_ext;
 SELECT sched_ext.metrics_refresh_schedule('sched_v') > 0 AS scheduled;
@@ -303,6 +303,33 @@ DROP SCHEMA sched_other;
 SELECT count(*) AS jobs_after_other_drop FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
 DROP SCHEMA sched_ext CASCADE;
 SELECT count(*) AS jobs_after_schema_drop FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+
+-- A job left behind anyway (here the event trigger is disabled, as it would
+-- be with session_replication_role = replica) is inert: it calls
+-- pg_catalog.metrics_refresh_job, which only a superuser could define
+-- again, never a name in the extension's schema, where someone else could
+-- have planted a function of the old name.  Renaming the extension's schema
+-- does not break the jobs either.
+CREATE SCHEMA sched_ext;
+CREATE EXTENSION metrics_refresh SCHEMA sched_ext;
+SELECT sched_ext.metrics_refresh_schedule('sched_v') > 0 AS scheduled;
+ALTER SCHEMA sched_ext RENAME TO sched_ext_renamed;
+DO $$ BEGIN EXECUTE (SELECT command FROM cron.job WHERE jobname = 'metrics_refresh public.sched_v'); END $$;
+SELECT status, source FROM sched_ext_renamed.metrics_refresh_log;
+ALTER EVENT TRIGGER metrics_refresh_before_drop DISABLE;
+DROP EXTENSION metrics_refresh;
+SELECT command FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+CREATE TABLE public.sched_planted_ran (who name);
+CREATE FUNCTION sched_ext_renamed.metrics_refresh_run(regclass, text) RETURNS jsonb
+LANGUAGE sql AS $$ INSERT INTO public.sched_planted_ran VALUES (current_user) RETURNING '{}'::jsonb $$;
+CREATE FUNCTION public.metrics_refresh_run(regclass, text) RETURNS jsonb
+LANGUAGE sql AS $$ INSERT INTO public.sched_planted_ran VALUES (current_user) RETURNING '{}'::jsonb $$;
+DO $$ BEGIN EXECUTE (SELECT command FROM cron.job WHERE jobname = 'metrics_refresh public.sched_v'); END $$;
+SELECT count(*) AS planted_ran FROM public.sched_planted_ran;
+SELECT cron.unschedule('metrics_refresh public.sched_v');
+DROP FUNCTION sched_ext_renamed.metrics_refresh_run(regclass, text), public.metrics_refresh_run(regclass, text);
+DROP TABLE public.sched_planted_ran;
+DROP SCHEMA sched_ext_renamed;
 CREATE EXTENSION metrics_refresh;
 
 -- Clean up.
