@@ -145,7 +145,7 @@ call_admin_check(void)
 	AdminCheckCall call;
 	ErrorData  *volatile edata = NULL;
 
-	names = stringToQualifiedNameList(mr_admin_check);
+	names = stringToQualifiedNameList(mr_admin_check, NULL);
 	fnoid = LookupFuncName(names, 0, NULL, true);
 	if (!OidIsValid(fnoid))
 	{
@@ -169,7 +169,7 @@ call_admin_check(void)
 	}
 	ReleaseSysCache(proctup);
 
-	if (pg_proc_aclcheck(fnoid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+	if (object_aclcheck(ProcedureRelationId, fnoid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		return false;
 
 	call.fnoid = fnoid;

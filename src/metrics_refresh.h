@@ -27,6 +27,8 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
+
 /* Advisory-lock field 4 values: never used by pg_advisory_lock() (1 and 2). */
 #define MR_LOCK_VIEW		0x4D52	/* single-flight lock of one view */
 #define MR_LOCK_RUN			0x4D53	/* held by the worker running one run */

@@ -223,7 +223,7 @@ mr_platform_view_oid(void)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("metrics_refresh.platform_view is not set"),
 				 errhint("Set it to the schema-qualified name of the platform's materialized view.")));
-	names = stringToQualifiedNameList(mr_platform_view);
+	names = stringToQualifiedNameList(mr_platform_view, NULL);
 	relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -243,7 +243,7 @@ mr_platform_view_oid(void)
 char *
 mr_label(const char *view_name)
 {
-	return NameListToString(stringToQualifiedNameList(view_name));
+	return NameListToString(stringToQualifiedNameList(view_name, NULL));
 }
 
 /*
