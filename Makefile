@@ -39,4 +39,4 @@ bench:
 	bash bench/run
 
 # Every C file includes the shared header.
-$(OBJS): src/metrics_refresh.h
+$(OBJS): src/metrics_refresh.h src/compat.h

@@ -67,6 +67,46 @@ job_name(const char *view_name)
 }
 
 /*
+ * cron.schedule(job name, schedule, command) as the current user; returns the
+ * job id.  pg_cron's refusal of the schedule becomes our own 22023, worded
+ * the same whatever pg_cron's version (1.6 added a hint of its own); any
+ * other error is raised as it was.
+ */
+static int64
+cron_schedule(Datum *values, const char *schedule)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile int ret = 0;
+	bool		isnull;
+
+	PG_TRY();
+	{
+		ret = SPI_execute_with_args("SELECT cron.schedule($1, $2, $3)", 3, types, values,
+									NULL, false, 0);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_INVALID_PARAMETER_VALUE)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid schedule \"%s\"", schedule),
+				 errdetail("pg_cron refused it: %s", edata->message),
+				 errhint("Use a cron expression of five fields, such as '*/5 * * * *' (every five minutes); pg_cron 1.5 and later also accept '[1-59] seconds'.")));
+	}
+	PG_END_TRY();
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not schedule job: %s", SPI_result_code_string(ret));
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * metrics_refresh_schedule: create or update the view's job and its row in
  * metrics_refresh_config; returns the job id.
  */
@@ -79,7 +119,6 @@ mr_schedule(const MrExtension *ext, Oid viewoid, const char *schedule, Datum sta
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID};
 	Datum		values[4];
 	MrSavedUser saved;
-	bool		isnull;
 	int64		jobid;
 	int			ret;
 
@@ -100,11 +139,7 @@ mr_schedule(const MrExtension *ext, Oid viewoid, const char *schedule, Datum sta
 	values[2] = CStringGetTextDatum(command);
 
 	mr_become_extension_owner(ext, &saved);
-	sql = "SELECT cron.schedule($1, $2, $3)";
-	ret = SPI_execute_with_args(sql, 3, types, values, NULL, false, 0);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not schedule job: %s", SPI_result_code_string(ret));
-	jobid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	jobid = cron_schedule(values, schedule);
 
 	sql = psprintf("INSERT INTO %s.metrics_refresh_config AS c "
 				   "(view_name, schedule, stale_after, jobid) VALUES ($1, $2, $4, $3::bigint) "
