@@ -259,14 +259,20 @@ mr_require_admin(const char *action)
 }
 
 /*
- * Raise 42501 unless the current user is a super admin or has the privileges
- * of the view's owner (the owner exception of metrics_refresh_run).
+ * Raise 42501 unless the current user is a super admin or may maintain the
+ * view itself: has the privileges of its owner or, on PostgreSQL 17 and
+ * later, the MAINTAIN privilege on it (the owner exception of
+ * metrics_refresh_run).
  */
 void
-mr_require_admin_or_owner(Oid viewowner, const char *view_name)
+mr_require_admin_or_owner(Oid viewoid, Oid viewowner, const char *view_name)
 {
 	if (has_privs_of_role(GetUserId(), viewowner))
 		return;
+#if PG_VERSION_NUM >= 170000
+	if (pg_class_aclcheck(viewoid, GetUserId(), ACL_MAINTAIN) == ACLCHECK_OK)
+		return;
+#endif
 	if (!mr_is_admin())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

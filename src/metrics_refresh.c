@@ -183,7 +183,7 @@ refresh_entry(const RefreshEntry *entry)
 	owner = mr_check_matview(req.viewoid);
 	view_name = mr_view_name(req.viewoid);
 	if (entry->access == ACCESS_ADMINS_AND_OWNER)
-		mr_require_admin_or_owner(owner, view_name);
+		mr_require_admin_or_owner(req.viewoid, owner, view_name);
 	else
 		mr_require_admin(psprintf("refresh materialized view \"%s\"", mr_label(view_name)));
 	mr_check_not_recovery("refresh a materialized view");

@@ -107,7 +107,7 @@ extern bool mr_check_admin_check_setting(char **newval, void **extra, GucSource 
 extern void mr_reapply_admin_settings(void);
 extern bool mr_is_admin(void);
 extern void mr_require_admin(const char *action);
-extern void mr_require_admin_or_owner(Oid viewowner, const char *view_name);
+extern void mr_require_admin_or_owner(Oid viewoid, Oid viewowner, const char *view_name);
 extern void mr_require_monitor(void);
 
 /* log.c: the one writer of metrics_refresh_log */
