@@ -3,7 +3,7 @@ EXTENSION = metrics_refresh
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = metrics_refresh
-OBJS = src/metrics_refresh.o src/access.o src/refresh.o src/log.o src/monitor.o \
+OBJS = src/metrics_refresh.o src/access.o src/refresh.o src/log.o src/monitor.o src/graph.o src/tracking.o src/options.o src/stats.o src/cascade.o \
        src/schedule.o src/worker.o src/util.o
 
 # The install script of the current version is built from sql/$(EXTENSION).sql;

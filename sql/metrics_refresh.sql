@@ -14,16 +14,21 @@ CREATE TABLE @extschema@.metrics_refresh_log (
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz,
     duration_ms   double precision,
-    status        text NOT NULL
-                  CHECK (status IN ('success', 'error', 'skipped', 'running')),
+    status        text NOT NULL,
     method        text CHECK (method IN ('concurrently', 'full')),
-    source        text NOT NULL CHECK (source IN ('scheduled', 'manual')),
+    source        text NOT NULL,
     triggered_by  name NOT NULL,
     sqlstate      text,
     error_message text,
     error_detail  text,
     error_hint    text,
-    skip_reason   text
+    skip_reason   text,
+    cascade_id    bigint,
+    counted       boolean NOT NULL DEFAULT false,
+    CONSTRAINT metrics_refresh_log_status_check
+        CHECK (status IN ('success', 'error', 'skipped', 'running', 'unchanged')),
+    CONSTRAINT metrics_refresh_log_source_check
+        CHECK (source IN ('scheduled', 'manual', 'cascade'))
 );
 
 COMMENT ON TABLE @extschema@.metrics_refresh_log IS
@@ -46,6 +51,14 @@ CREATE INDEX metrics_refresh_log_started_idx
 CREATE INDEX metrics_refresh_log_running_idx
     ON @extschema@.metrics_refresh_log (view_name)
     WHERE status = 'running';
+-- The runs of one cascade.
+CREATE INDEX metrics_refresh_log_cascade_idx
+    ON @extschema@.metrics_refresh_log (cascade_id)
+    WHERE cascade_id IS NOT NULL;
+-- Runs not yet counted in the statistics (src/stats.c folds them).
+CREATE INDEX metrics_refresh_log_uncounted_idx
+    ON @extschema@.metrics_refresh_log (started_at)
+    WHERE NOT counted;
 
 REVOKE ALL ON TABLE @extschema@.metrics_refresh_log FROM PUBLIC;
 
@@ -53,22 +66,140 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_log', ''
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_log_id_seq', '');
 
 -------------------------------------------------------------------------------
--- Per-view settings of scheduled views
+-- Per-view settings: schedules and options
 -------------------------------------------------------------------------------
 
 CREATE TABLE @extschema@.metrics_refresh_config (
     view_name   text PRIMARY KEY,
-    schedule    text NOT NULL,
+    schedule    text,
     stale_after interval NOT NULL DEFAULT '15 minutes' CHECK (stale_after > '0'),
-    jobid       bigint
+    jobid       bigint,
+    skip_unchanged boolean NOT NULL DEFAULT false,
+    max_skip    interval NOT NULL DEFAULT '1 day' CHECK (max_skip > '0'),
+    "cascade"   boolean NOT NULL DEFAULT false
 );
 
 COMMENT ON TABLE @extschema@.metrics_refresh_config IS
-    'Views scheduled by metrics_refresh_schedule(): pg_cron job and staleness limit';
+    'Per-view settings: the pg_cron schedule (metrics_refresh_schedule) and the options of metrics_refresh_configure';
 
 REVOKE ALL ON TABLE @extschema@.metrics_refresh_config FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_config', '');
+
+-------------------------------------------------------------------------------
+-- Change tracking of views with skip_unchanged (src/tracking.c)
+-------------------------------------------------------------------------------
+
+-- One row per tracked view: the catalog fingerprint of its chain and the
+-- run that last refreshed it for real.
+CREATE TABLE @extschema@.metrics_refresh_tracking (
+    view          regclass PRIMARY KEY,
+    view_name     text NOT NULL,
+    fingerprint   bigint,
+    refreshed_run bigint,
+    refreshed_at  timestamptz
+);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_tracking IS
+    'Views refreshed only when a source changed (skip_unchanged): catalog fingerprint and last real refresh';
+
+-- Which tracked view reads which relation (tables, their partitions and
+-- children, and materialized views), looked up by writers' transactions.
+CREATE TABLE @extschema@.metrics_refresh_sources (
+    source regclass NOT NULL,
+    view   regclass NOT NULL,
+    PRIMARY KEY (source, view)
+);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_sources IS
+    'The relations each tracked view reads, through plain views';
+
+-- A committed change that a view's last real refresh did not see: written
+-- by the transaction that changed a source, deleted by the refresh.
+CREATE TABLE @extschema@.metrics_refresh_changes (
+    view regclass NOT NULL
+);
+
+CREATE INDEX metrics_refresh_changes_view_idx
+    ON @extschema@.metrics_refresh_changes (view);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_changes IS
+    'Changes to tracked views'' sources that no refresh has consumed yet';
+
+REVOKE ALL ON TABLE @extschema@.metrics_refresh_tracking, @extschema@.metrics_refresh_sources,
+    @extschema@.metrics_refresh_changes FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_tracking', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_sources', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_changes', '');
+
+-------------------------------------------------------------------------------
+-- Cumulative statistics (src/stats.c)
+-------------------------------------------------------------------------------
+
+-- The statistics count every run of the log exactly once: a run is written
+-- uncounted (metrics_refresh_log.counted), and bookkeeping folds uncounted
+-- finished runs into the two tables below, marking them counted; readers
+-- add the runs not counted yet.  However a run reached the log (logged by
+-- the extension, restored, or present before an upgrade), it is counted.
+
+-- One row per view ever run: counts and durations since the last reset, and
+-- the latest runs (which a reset keeps).
+CREATE TABLE @extschema@.metrics_refresh_counters (
+    view_name          text PRIMARY KEY,
+    successful         bigint NOT NULL DEFAULT 0,
+    failed             bigint NOT NULL DEFAULT 0,
+    skipped            bigint NOT NULL DEFAULT 0,
+    unchanged          bigint NOT NULL DEFAULT 0,
+    timed_runs         bigint NOT NULL DEFAULT 0,
+    total_duration_ms  double precision NOT NULL DEFAULT 0,
+    min_duration_ms    double precision,
+    max_duration_ms    double precision,
+    duration_le_10ms   bigint NOT NULL DEFAULT 0,
+    duration_le_100ms  bigint NOT NULL DEFAULT 0,
+    duration_le_1s     bigint NOT NULL DEFAULT 0,
+    duration_le_10s    bigint NOT NULL DEFAULT 0,
+    duration_le_60s    bigint NOT NULL DEFAULT 0,
+    duration_le_300s   bigint NOT NULL DEFAULT 0,
+    duration_le_1800s  bigint NOT NULL DEFAULT 0,
+    last_run_at        timestamptz,
+    last_status        text,
+    last_outcome_at    timestamptz,
+    last_outcome       text,
+    last_success_at    timestamptz,
+    fresh_as_of        timestamptz,
+    last_error_at      timestamptz,
+    last_error         text,
+    stats_reset        timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_counters IS
+    'Cumulative refresh statistics per view, of the runs counted so far (read them through the view metrics_refresh_stats)';
+
+-- Per view and hour of start: the counts and durations the overview needs
+-- for its window, kept two days.  buckets: a fine duration histogram.
+CREATE TABLE @extschema@.metrics_refresh_hourly (
+    view_name   text NOT NULL,
+    hour        timestamptz NOT NULL,
+    successful  integer NOT NULL DEFAULT 0,
+    failed      integer NOT NULL DEFAULT 0,
+    skipped     integer NOT NULL DEFAULT 0,
+    unchanged   integer NOT NULL DEFAULT 0,
+    timed_runs  integer NOT NULL DEFAULT 0,
+    total_ms    double precision NOT NULL DEFAULT 0,
+    min_ms      double precision,
+    max_ms      double precision,
+    buckets     integer[] NOT NULL,
+    PRIMARY KEY (view_name, hour)
+);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_hourly IS
+    'Counted runs per view and hour of start (UTC), for the overview; kept two days';
+
+REVOKE ALL ON TABLE @extschema@.metrics_refresh_counters, @extschema@.metrics_refresh_hourly FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_counters', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_hourly', '');
 
 -------------------------------------------------------------------------------
 -- Refreshing
@@ -153,8 +284,10 @@ CREATE FUNCTION @extschema@.metrics_refresh_status_all(
     time_window interval DEFAULT '24 hours',
     OUT view_name text, OUT status text,
     OUT last_refresh_at timestamptz, OUT last_success_at timestamptz,
+    OUT fresh_as_of timestamptz,
     OUT last_status text, OUT last_error text,
     OUT total bigint, OUT successful bigint, OUT failed bigint, OUT skipped bigint,
+    OUT unchanged bigint,
     OUT success_rate numeric,
     OUT avg_duration_ms double precision, OUT min_duration_ms double precision,
     OUT max_duration_ms double precision, OUT p95_duration_ms double precision)
@@ -163,7 +296,7 @@ LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_status_all';
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_status_all(interval) IS
-    'metrics_refresh_status for every scheduled view and every view run within the window';
+    'The status of every scheduled view and every view run within the window (whole hours), from the statistics and their hourly rollup';
 
 CREATE VIEW @extschema@.metrics_refresh_overview AS
     SELECT * FROM @extschema@.metrics_refresh_status_all('24 hours');
@@ -176,23 +309,27 @@ CREATE FUNCTION @extschema@.metrics_refresh_timeline(
     time_window interval DEFAULT '24 hours',
     bucket interval DEFAULT '1 hour',
     OUT bucket_start timestamptz, OUT runs bigint, OUT successes bigint,
-    OUT failures bigint, OUT avg_duration_ms double precision,
+    OUT failures bigint, OUT unchanged bigint, OUT avg_duration_ms double precision,
     OUT max_duration_ms double precision)
 RETURNS SETOF record
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_timeline';
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_timeline(regclass, interval, interval) IS
-    'Runs, failures and durations per time bucket, empty buckets included, oldest first: the 24 h chart';
+    'Runs, failures, unchanged runs and durations per time bucket, empty buckets included, oldest first: the 24 h chart';
 
 CREATE FUNCTION @extschema@.metrics_refresh_history(
-    view regclass DEFAULT NULL, max_rows integer DEFAULT 50)
-RETURNS SETOF @extschema@.metrics_refresh_log
+    view regclass DEFAULT NULL, max_rows integer DEFAULT 50, before_id bigint DEFAULT NULL,
+    OUT id bigint, OUT view_name text, OUT started_at timestamptz, OUT finished_at timestamptz,
+    OUT duration_ms double precision, OUT status text, OUT method text, OUT source text,
+    OUT triggered_by name, OUT sqlstate text, OUT error_message text, OUT error_detail text,
+    OUT error_hint text, OUT skip_reason text, OUT cascade_id bigint)
+RETURNS SETOF record
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_history';
 
-COMMENT ON FUNCTION @extschema@.metrics_refresh_history(regclass, integer) IS
-    'Latest log rows, newest first; all views when view is NULL: "View Logs"';
+COMMENT ON FUNCTION @extschema@.metrics_refresh_history(regclass, integer, bigint) IS
+    'Latest log rows, newest first; all views when view is NULL; with before_id, the runs before that one (the next page): "View Logs"';
 
 CREATE FUNCTION @extschema@.metrics_refresh_run_status(run_id bigint)
 RETURNS jsonb
@@ -268,6 +405,246 @@ CREATE EVENT TRIGGER metrics_refresh_before_drop ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_before_drop();
 
+-------------------------------------------------------------------------------
+-- Per-view options, change tracking, cascades (version 1.1.0)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.metrics_refresh_configure(
+    view regclass,
+    skip_unchanged boolean DEFAULT NULL,
+    max_skip interval DEFAULT NULL,
+    "cascade" boolean DEFAULT NULL,
+    stale_after interval DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_configure';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_configure(regclass, boolean, interval, boolean, interval) IS
+    'Set a view''s options (NULL keeps one as it is) and return them, with the sources skip_unchanged tracks (admins only)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_cascade(view regclass, wait boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_cascade';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_cascade(regclass, boolean) IS
+    'Refresh a view, then the materialized views that depend on it, in order, each once, in a background worker (admins only)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_graph(view regclass DEFAULT NULL)
+RETURNS TABLE (view_name text, depends_on text, level integer)
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_graph';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_graph(regclass) IS
+    'Dependencies between materialized views (through plain views) of a view''s connected part, or of all views; level 0 reads no other materialized view';
+
+-- The statement-level trigger on every table a view with skip_unchanged
+-- reads: it notes the change; the transaction records it at pre-commit.
+CREATE FUNCTION @extschema@.metrics_refresh_track()
+RETURNS trigger
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_track';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_track() IS
+    'Trigger: note a change to a table that a view with skip_unchanged reads';
+
+-- A REFRESH of a materialized view (by anyone) marks the tracked views that
+-- read it; a new partition or child of a tracked table is tracked at once.
+CREATE FUNCTION @extschema@.metrics_refresh_ddl_track()
+RETURNS event_trigger
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_ddl_track';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_ddl_track() IS
+    'Event trigger: after a REFRESH, mark the tracked views that read the view; track new partitions and children of tracked tables';
+
+CREATE EVENT TRIGGER metrics_refresh_track_ddl ON ddl_command_end
+    WHEN TAG IN ('REFRESH MATERIALIZED VIEW', 'CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_track();
+
+-------------------------------------------------------------------------------
+-- Cumulative statistics (version 1.1.0)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.metrics_refresh_stats(
+    OUT view_name text,
+    OUT successful bigint, OUT failed bigint, OUT skipped bigint, OUT unchanged bigint,
+    OUT total_duration_ms double precision, OUT min_duration_ms double precision,
+    OUT max_duration_ms double precision, OUT mean_duration_ms double precision,
+    OUT duration_le_10ms bigint, OUT duration_le_100ms bigint, OUT duration_le_1s bigint,
+    OUT duration_le_10s bigint, OUT duration_le_60s bigint, OUT duration_le_300s bigint,
+    OUT duration_le_1800s bigint, OUT duration_le_inf bigint,
+    OUT last_run_at timestamptz, OUT last_status text, OUT last_success_at timestamptz,
+    OUT fresh_as_of timestamptz, OUT last_error_at timestamptz, OUT last_error text,
+    OUT stats_reset timestamptz)
+RETURNS SETOF record
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_stats';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_stats() IS
+    'Cumulative refresh statistics per view, since its last reset (read them through the view metrics_refresh_stats)';
+
+CREATE VIEW @extschema@.metrics_refresh_stats AS
+    SELECT * FROM @extschema@.metrics_refresh_stats();
+
+COMMENT ON VIEW @extschema@.metrics_refresh_stats IS
+    'Cumulative refresh statistics per view, since its last reset and independent of log retention (like pg_stat_statements)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_stats_reset(view regclass DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_stats_reset';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_stats_reset(regclass) IS
+    'Zero the statistics of one view, or of all views when NULL; returns the reset time (admins only)';
+
+-- The overview's fine duration histograms: element-wise sum, and a quantile
+-- estimated from one.  Pure arithmetic on their arguments: PUBLIC may call
+-- them.
+CREATE FUNCTION @extschema@.metrics_refresh_histogram_add(integer[], integer[])
+RETURNS integer[]
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_histogram_add';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_histogram_add(integer[], integer[]) IS
+    'Element-wise sum of two duration histograms (transition of metrics_refresh_histogram_sum)';
+
+CREATE AGGREGATE @extschema@.metrics_refresh_histogram_sum(integer[]) (
+    SFUNC = @extschema@.metrics_refresh_histogram_add,
+    STYPE = integer[],
+    COMBINEFUNC = @extschema@.metrics_refresh_histogram_add,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE @extschema@.metrics_refresh_histogram_sum(integer[]) IS
+    'Element-wise sum of duration histograms';
+
+CREATE FUNCTION @extschema@.metrics_refresh_histogram_quantile(
+    buckets integer[], q double precision, min_ms double precision, max_ms double precision)
+RETURNS double precision
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_histogram_quantile';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_histogram_quantile(integer[], double precision, double precision, double precision) IS
+    'The q-quantile of the durations of a fine duration histogram (within about 13%), kept within min and max';
+
+CREATE FUNCTION @extschema@.metrics_refresh_histogram_count(integer[], double precision)
+RETURNS integer[]
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_histogram_count';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_histogram_count(integer[], double precision) IS
+    'Count one duration (ms) into a fine duration histogram (transition of metrics_refresh_histogram)';
+
+CREATE AGGREGATE @extschema@.metrics_refresh_histogram(double precision) (
+    SFUNC = @extschema@.metrics_refresh_histogram_count,
+    STYPE = integer[],
+    COMBINEFUNC = @extschema@.metrics_refresh_histogram_add,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE @extschema@.metrics_refresh_histogram(double precision) IS
+    'The fine duration histogram of durations in ms (ten buckets per decade from 1 ms)';
+
+-- The statistics as of now: the counters plus the finished runs of the log
+-- not counted yet (src/stats.c).  Read by metrics_refresh_stats() and the
+-- overview, as the extension owner.  Durations are those of refreshes
+-- (success and error).
+CREATE VIEW @extschema@.metrics_refresh_counters_current AS
+WITH u AS (
+    SELECT view_name, status, error_message,
+           coalesce(finished_at, started_at) AS finished_at,
+           CASE WHEN status IN ('success', 'error') THEN duration_ms END AS duration_ms
+    FROM @extschema@.metrics_refresh_log
+    WHERE NOT counted AND status <> 'running'),
+p AS (
+    SELECT view_name,
+        count(*) FILTER (WHERE status = 'success') AS successful,
+        count(*) FILTER (WHERE status = 'error') AS failed,
+        count(*) FILTER (WHERE status = 'skipped') AS skipped,
+        count(*) FILTER (WHERE status = 'unchanged') AS unchanged,
+        count(duration_ms) AS timed_runs,
+        coalesce(sum(duration_ms), 0) AS total_duration_ms,
+        min(duration_ms) AS min_duration_ms, max(duration_ms) AS max_duration_ms,
+        count(*) FILTER (WHERE duration_ms <= 10) AS duration_le_10ms,
+        count(*) FILTER (WHERE duration_ms <= 100) AS duration_le_100ms,
+        count(*) FILTER (WHERE duration_ms <= 1000) AS duration_le_1s,
+        count(*) FILTER (WHERE duration_ms <= 10000) AS duration_le_10s,
+        count(*) FILTER (WHERE duration_ms <= 60000) AS duration_le_60s,
+        count(*) FILTER (WHERE duration_ms <= 300000) AS duration_le_300s,
+        count(*) FILTER (WHERE duration_ms <= 1800000) AS duration_le_1800s,
+        max(finished_at) AS last_run_at,
+        (array_agg(status ORDER BY finished_at DESC))[1] AS last_status,
+        max(finished_at) FILTER (WHERE status <> 'skipped') AS last_outcome_at,
+        (array_agg(status ORDER BY finished_at DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
+        max(finished_at) FILTER (WHERE status = 'success') AS last_success_at,
+        max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')) AS fresh_as_of,
+        max(finished_at) FILTER (WHERE status = 'error') AS last_error_at,
+        (array_agg(error_message ORDER BY finished_at DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
+        min(finished_at) AS first_at
+    FROM u
+    GROUP BY view_name)
+SELECT coalesce(c.view_name, p.view_name) AS view_name,
+    coalesce(c.successful, 0) + coalesce(p.successful, 0) AS successful,
+    coalesce(c.failed, 0) + coalesce(p.failed, 0) AS failed,
+    coalesce(c.skipped, 0) + coalesce(p.skipped, 0) AS skipped,
+    coalesce(c.unchanged, 0) + coalesce(p.unchanged, 0) AS unchanged,
+    coalesce(c.timed_runs, 0) + coalesce(p.timed_runs, 0) AS timed_runs,
+    coalesce(c.total_duration_ms, 0) + coalesce(p.total_duration_ms, 0) AS total_duration_ms,
+    least(c.min_duration_ms, p.min_duration_ms) AS min_duration_ms,
+    greatest(c.max_duration_ms, p.max_duration_ms) AS max_duration_ms,
+    coalesce(c.duration_le_10ms, 0) + coalesce(p.duration_le_10ms, 0) AS duration_le_10ms,
+    coalesce(c.duration_le_100ms, 0) + coalesce(p.duration_le_100ms, 0) AS duration_le_100ms,
+    coalesce(c.duration_le_1s, 0) + coalesce(p.duration_le_1s, 0) AS duration_le_1s,
+    coalesce(c.duration_le_10s, 0) + coalesce(p.duration_le_10s, 0) AS duration_le_10s,
+    coalesce(c.duration_le_60s, 0) + coalesce(p.duration_le_60s, 0) AS duration_le_60s,
+    coalesce(c.duration_le_300s, 0) + coalesce(p.duration_le_300s, 0) AS duration_le_300s,
+    coalesce(c.duration_le_1800s, 0) + coalesce(p.duration_le_1800s, 0) AS duration_le_1800s,
+    greatest(c.last_run_at, p.last_run_at) AS last_run_at,
+    CASE WHEN p.last_run_at >= c.last_run_at OR c.last_run_at IS NULL
+         THEN p.last_status ELSE c.last_status END AS last_status,
+    greatest(c.last_outcome_at, p.last_outcome_at) AS last_outcome_at,
+    CASE WHEN p.last_outcome_at >= c.last_outcome_at OR c.last_outcome_at IS NULL
+         THEN coalesce(p.last_outcome, c.last_outcome) ELSE c.last_outcome END AS last_outcome,
+    greatest(c.last_success_at, p.last_success_at) AS last_success_at,
+    greatest(c.fresh_as_of, p.fresh_as_of) AS fresh_as_of,
+    greatest(c.last_error_at, p.last_error_at) AS last_error_at,
+    CASE WHEN p.last_error_at >= c.last_error_at OR c.last_error_at IS NULL
+         THEN coalesce(p.last_error, c.last_error) ELSE c.last_error END AS last_error,
+    coalesce(c.stats_reset, p.first_at) AS stats_reset
+FROM @extschema@.metrics_refresh_counters c
+FULL JOIN p ON p.view_name = c.view_name;
+
+COMMENT ON VIEW @extschema@.metrics_refresh_counters_current IS
+    'The cumulative statistics as of now: counters plus the runs not counted yet';
+
+-- The hourly rollup as of now: counted hours plus the runs of the log not
+-- counted yet (running ones included, in running).
+CREATE VIEW @extschema@.metrics_refresh_hourly_current AS
+SELECT view_name, hour, 0 AS running, successful, failed, skipped, unchanged, timed_runs,
+       total_ms, min_ms, max_ms, buckets
+FROM @extschema@.metrics_refresh_hourly
+UNION ALL
+SELECT view_name, pg_catalog.date_bin('1 hour', started_at, '2001-01-01 00:00:00+00') AS hour,
+    count(*) FILTER (WHERE status = 'running')::integer,
+    count(*) FILTER (WHERE status = 'success')::integer,
+    count(*) FILTER (WHERE status = 'error')::integer,
+    count(*) FILTER (WHERE status = 'skipped')::integer,
+    count(*) FILTER (WHERE status = 'unchanged')::integer,
+    count(duration_ms) FILTER (WHERE status IN ('success', 'error'))::integer,
+    coalesce(sum(duration_ms) FILTER (WHERE status IN ('success', 'error')), 0),
+    min(duration_ms) FILTER (WHERE status IN ('success', 'error')),
+    max(duration_ms) FILTER (WHERE status IN ('success', 'error')),
+    @extschema@.metrics_refresh_histogram(CASE WHEN status IN ('success', 'error') THEN duration_ms END)
+FROM @extschema@.metrics_refresh_log
+WHERE NOT counted
+GROUP BY 1, 2;
+
+COMMENT ON VIEW @extschema@.metrics_refresh_hourly_current IS
+    'The hourly rollup as of now: counted hours plus the runs not counted yet';
+
+REVOKE ALL ON @extschema@.metrics_refresh_counters_current, @extschema@.metrics_refresh_hourly_current FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.metrics_refresh_version()
 RETURNS text
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
@@ -278,7 +655,7 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_version() IS
 
 -- The functions above decide access themselves (see README, Security): the
 -- overview view is readable by anyone whom metrics_refresh_status_all lets in.
-GRANT SELECT ON @extschema@.metrics_refresh_overview TO PUBLIC;
+GRANT SELECT ON @extschema@.metrics_refresh_overview, @extschema@.metrics_refresh_stats TO PUBLIC;
 
 -------------------------------------------------------------------------------
 -- Dashboard

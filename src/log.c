@@ -46,12 +46,14 @@
  * The result object of a run, computed from a log row's columns.  Every
  * statement that returns one uses this, so the object has one definition.
  * Unqualified functions and operators resolve in pg_catalog: search_path is
- * pinned to "pg_catalog, pg_temp".
+ * pinned to "pg_catalog, pg_temp".  Its %s is the cascade_id column (see
+ * result_expr()).
  */
 #define RESULT_EXPR \
 	"jsonb_strip_nulls(jsonb_build_object(" \
-	"'success', status IN ('success', 'running'), " \
+	"'success', status IN ('success', 'running', 'unchanged'), " \
 	"'status', status, 'run_id', id, 'view', view_name, 'method', method, " \
+	"'cascade_id', %s, " \
 	"'source', source, 'triggered_by', triggered_by, " \
 	"'duration_ms', duration_ms, 'started_at', started_at, 'finished_at', finished_at, " \
 	"'sqlstate', sqlstate, 'detail', error_detail, 'hint', error_hint, " \
@@ -61,6 +63,7 @@
 	"      ELSE round(duration_ms::numeric)::text END || ' ms' " \
 	"  WHEN 'running' THEN 'refresh of ' || view_name || ' started in the background' " \
 	"  WHEN 'skipped' THEN skip_reason " \
+	"  WHEN 'unchanged' THEN skip_reason " \
 	"  ELSE error_message END))"
 
 /* What a run whose worker is gone is reported as. */
@@ -71,6 +74,7 @@
 typedef struct LogPlans
 {
 	Oid			extoid;
+	int			version;		/* of the SQL objects the plans were made for */
 	SPIPlanPtr	insert;			/* a finished attempt (or a skip) */
 	SPIPlanPtr	insert_running; /* a background run's first row */
 	SPIPlanPtr	finish;			/* a background run's outcome */
@@ -106,9 +110,9 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 static void
 ensure_plans(const MrExtension *ext)
 {
-	static Oid	insert_types[13] = {
+	static Oid	insert_types[14] = {
 		TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID,
-		TEXTOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID
+		TEXTOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID
 	};
 	static Oid	running_types[4] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, NAMEOID};
 	static Oid	finish_types[10] = {
@@ -119,8 +123,10 @@ ensure_plans(const MrExtension *ext)
 	static Oid	text_type[1] = {TEXTOID};
 	static Oid	int8_type[1] = {INT8OID};
 	const char *s = ext->nspname_q;
+	bool		v11 = ext->version >= 10100;	/* 1.0.0 has no cascade_id */
+	char	   *rx = psprintf(RESULT_EXPR, v11 ? "cascade_id" : "NULL::bigint");
 
-	if (plans.extoid == ext->extoid)
+	if (plans.extoid == ext->extoid && plans.version == ext->version)
 		return;
 	if (OidIsValid(plans.extoid))
 	{
@@ -138,48 +144,54 @@ ensure_plans(const MrExtension *ext)
 
 	plans.insert = prepare_kept(psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, finished_at, "
 										 "duration_ms, status, method, source, triggered_by, sqlstate, "
-										 "error_message, error_detail, error_hint, skip_reason) "
-										 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-										 "RETURNING id, " RESULT_EXPR, s),
-								13, insert_types);
+										 "error_message, error_detail, error_hint, skip_reason%s) "
+										 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13%s) "
+										 "RETURNING id, %s, started_at", s,
+										 v11 ? ", cascade_id" : "", v11 ? ", $14" : "", rx),
+								v11 ? 14 : 13, insert_types);
 	plans.insert_running = prepare_kept(psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, status, "
 												 "source, triggered_by) VALUES ($1, $2, 'running', $3, $4) "
-												 "RETURNING id, " RESULT_EXPR, s),
+												 "RETURNING id, %s", s, rx),
 										4, running_types);
 	plans.finish = prepare_kept(psprintf("UPDATE %s.metrics_refresh_log SET finished_at = $2, duration_ms = $3, "
 										 "status = $4, method = $5, sqlstate = $6, error_message = $7, "
 										 "error_detail = $8, error_hint = $9, skip_reason = $10 "
 										 "WHERE id = $1 "
-										 "RETURNING id, " RESULT_EXPR, s),
+										 "RETURNING id, %s, started_at", s, rx),
 								10, finish_types);
 	plans.oldest = prepare_kept(psprintf("SELECT min(started_at) FROM %s.metrics_refresh_log", s),
 								0, NULL);
 	plans.prune = prepare_kept(psprintf("DELETE FROM %s.metrics_refresh_log WHERE id = ANY (ARRAY("
 										"SELECT id FROM %s.metrics_refresh_log "
 										"WHERE started_at < $1 "
-										"AND status <> 'running' "
-										"ORDER BY started_at LIMIT 1000 FOR UPDATE SKIP LOCKED))", s, s),
+										"AND status <> 'running' AND %s "
+										"ORDER BY started_at LIMIT 1000 FOR UPDATE SKIP LOCKED))", s, s,
+										v11 ? "counted" : "true"),
 							   1, timestamptz_type);
 	plans.running_ids = prepare_kept(psprintf("SELECT id FROM %s.metrics_refresh_log "
 											  "WHERE status = 'running' "
 											  "AND ($1 IS NULL OR view_name = $1)", s),
 									 1, text_type);
-	plans.result_of = prepare_kept(psprintf("SELECT " RESULT_EXPR ", status FROM %s.metrics_refresh_log WHERE id = $1", s),
+	plans.result_of = prepare_kept(psprintf("SELECT %s, status FROM %s.metrics_refresh_log WHERE id = $1", rx, s),
 								   1, int8_type);
 	/* Only if still running, and never waiting for another reaper. */
 	plans.mark_lost = prepare_kept(psprintf("UPDATE %s.metrics_refresh_log SET status = 'error', "
 											"finished_at = clock_timestamp(), sqlstate = '57P01', "
 											"error_message = 'interrupted', error_detail = " LOST_DETAIL " "
 											"WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
-											"WHERE id = $1 AND status = 'running' FOR UPDATE SKIP LOCKED))", s, s),
+											"WHERE id = $1 AND status = 'running' FOR UPDATE SKIP LOCKED)) "
+											"RETURNING view_name, started_at, finished_at", s, s),
 								   1, int8_type);
-	plans.result_lost = prepare_kept(psprintf("SELECT " RESULT_EXPR " FROM (SELECT id, view_name, started_at, "
+	plans.result_lost = prepare_kept(psprintf("SELECT %s FROM (SELECT id, view_name, started_at, "
 											  "clock_timestamp() AS finished_at, duration_ms, 'error' AS status, "
 											  "method, source, triggered_by, '57P01' AS sqlstate, "
 											  "'interrupted' AS error_message, " LOST_DETAIL " AS error_detail, "
-											  "error_hint, skip_reason FROM %s.metrics_refresh_log WHERE id = $1) l", s),
+											  "error_hint, skip_reason, %s AS cascade_id "
+											  "FROM %s.metrics_refresh_log WHERE id = $1) l",
+											  rx, v11 ? "cascade_id" : "NULL::bigint", s),
 									 1, int8_type);
 	plans.extoid = ext->extoid;
+	plans.version = ext->version;
 }
 
 /*
@@ -215,7 +227,7 @@ notify_result(const char *json, int64 run_id, const char *view_name, MrStatus st
  * does nothing under REPEATABLE READ and SERIALIZABLE (see the file header).
  */
 static void
-apply_retention(void)
+apply_retention(const MrExtension *ext)
 {
 	static TimestampTz next_check = 0;
 	static int	checked_retention = -1;
@@ -226,12 +238,15 @@ apply_retention(void)
 	bool		isnull;
 	int			ret;
 
-	if (mr_log_retention_min <= 0 || IsolationUsesXactSnapshot())
+	if (IsolationUsesXactSnapshot())
 		return;
 	if (now < next_check && checked_retention == mr_log_retention_min)
 		return;
 	next_check = now + 60 * USECS_PER_SEC;
 	checked_retention = mr_log_retention_min;
+	mr_stats_fold(ext);			/* so that retention deletes counted runs only */
+	if (mr_log_retention_min <= 0)
+		return;
 
 	cutoff = now - (int64) mr_log_retention_min * USECS_PER_MINUTE;
 	ret = SPI_execute_plan(plans.oldest, NULL, NULL, true, 1);
@@ -256,8 +271,8 @@ apply_retention(void)
 static void
 insert_outcome(const MrLogRow *row, const MrOutcome *o)
 {
-	Datum		values[13];
-	char		nulls[13];
+	Datum		values[14];
+	char		nulls[14];
 	ErrorData  *e = o->error;
 	NameData	callername;
 	int			ret;
@@ -280,6 +295,8 @@ insert_outcome(const MrLogRow *row, const MrOutcome *o)
 	TEXT_ARG(e ? e->detail : NULL, 10);
 	TEXT_ARG(e ? e->hint : NULL, 11);
 	TEXT_ARG(o->skip_reason, 12);
+	values[13] = Int64GetDatum(row->cascade_id);
+	nulls[13] = row->cascade_id > 0 ? ' ' : 'n';
 	ret = SPI_execute_plan(plans.insert, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_plan failed to log run: %s",
@@ -320,12 +337,14 @@ finish_running(const MrLogRow *row, const MrOutcome *o)
 
 /*
  * Write an outcome to the log (insert it, or finish row->run_id's 'running'
- * row), send NOTIFY, apply retention.  Returns the result object, allocated
- * in the memory context that was current at SPI_connect().  Preconditions:
+ * row), count it (stats.c), send NOTIFY, apply retention.  Returns the result
+ * object, allocated in the memory context that was current at SPI_connect(),
+ * and the run's id in *run_id unless that is NULL.  Preconditions:
  * SPI connected, search_path pinned.
  */
 Jsonb *
-mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *outcome)
+mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *outcome,
+			   int64 *run_id)
 {
 	MrSavedUser saved;
 	bool		isnull;
@@ -339,10 +358,12 @@ mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *out
 	else
 		insert_outcome(row, outcome);
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (run_id != NULL)
+		*run_id = id;
 	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	notify_result(JsonbToCString(NULL, &result->root, VARSIZE(result)), id,
 				  row->view_name, outcome->status);
-	apply_retention();
+	apply_retention(ext);
 	mr_restore_user(&saved);
 	return (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(result), false, -1));
 }
@@ -376,12 +397,12 @@ mr_log_running(const MrExtension *ext, const MrLogRow *row, char **result_text)
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_plan failed to log running row: %s",
 			 SPI_result_code_string(ret));
-	mr_restore_user(&saved);
 
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	*result_text = JsonbToCString(NULL, &result->root, VARSIZE(result));
 	Async_Notify("metrics_refresh", *result_text);
+	mr_restore_user(&saved);
 	return id;
 }
 
@@ -448,7 +469,7 @@ mr_log_reap(const MrExtension *ext, const char *view_name)
 			continue;
 		value = Int64GetDatum(ids[i]);
 		ret = SPI_execute_plan(plans.mark_lost, &value, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE)
+		if (ret != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "SPI_execute_plan failed to mark run interrupted: %s",
 				 SPI_result_code_string(ret));
 	}
@@ -457,7 +478,9 @@ mr_log_reap(const MrExtension *ext, const char *view_name)
 
 /*
  * metrics_refresh_prune: delete finished runs that started before
- * now() - older_than; returns how many.  'running' rows are kept.
+ * now() - older_than; returns how many.  'running' rows are kept, and the
+ * statistics keep counting the deleted runs (they are folded first; under
+ * REPEATABLE READ or SERIALIZABLE, runs not counted yet are kept).
  * Preconditions: access checked, SPI connected, search_path pinned.
  */
 int64
@@ -470,8 +493,12 @@ mr_log_prune(const MrExtension *ext, Datum older_than)
 
 	mr_check_interval_arg(older_than, "older_than", true);
 	sql = psprintf("DELETE FROM %s.metrics_refresh_log "
-				   "WHERE started_at < now() - $1 AND status <> 'running'", ext->nspname_q);
+				   "WHERE started_at < now() - $1 AND status <> 'running'%s", ext->nspname_q,
+				   ext->version >= 10100 && IsolationUsesXactSnapshot() ? " AND counted" : "");
 	mr_become_extension_owner(ext, &saved);
+	/* Pruned runs stay in the statistics: count them first. */
+	if (!IsolationUsesXactSnapshot())
+		mr_stats_fold(ext);
 	ret = SPI_execute_with_args(sql, 1, types, &older_than, NULL, false, 0);
 	mr_restore_user(&saved);
 	if (ret != SPI_OK_DELETE)
@@ -520,4 +547,74 @@ mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull)
 	mr_restore_user(&saved);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
 	return SPI_datumTransfer(JsonbPGetDatum(DatumGetJsonbP(d)), false, -1);
+}
+
+/*
+ * Make a run the root of a cascade: its cascade_id is its own id.
+ * Preconditions: SPI connected, search_path pinned.
+ */
+void
+mr_log_set_cascade(const MrExtension *ext, int64 run_id)
+{
+	Oid			type = INT8OID;
+	Datum		value = Int64GetDatum(run_id);
+	MrSavedUser saved;
+	int			ret;
+
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(psprintf("UPDATE %s.metrics_refresh_log SET cascade_id = id WHERE id = $1",
+										 ext->nspname_q),
+								1, &type, &value, NULL, false, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * The result object of a cascade, from its log rows: success (no run
+ * failed, and the first was not skipped), status ("success", "error", or
+ * "skipped" when the first run was busy), cascade_id, run_id and view of
+ * the first run, counts by status, the run ids in order, each run's view
+ * and status, and a message.  Allocated in the memory context that was
+ * current at SPI_connect().  Preconditions: SPI connected, search_path
+ * pinned.
+ */
+Jsonb *
+mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
+{
+	Oid			type = INT8OID;
+	Datum		value = Int64GetDatum(cascade_id);
+	MrSavedUser saved;
+	bool		isnull;
+	int			ret;
+	Datum		d;
+
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(psprintf("WITH r AS (SELECT id, view_name, status, skip_reason "
+										 "  FROM %s.metrics_refresh_log WHERE cascade_id = $1), "
+										 "c AS (SELECT status, count(*) AS n FROM r GROUP BY status), "
+										 "root AS (SELECT * FROM r WHERE id = $1) "
+										 "SELECT jsonb_build_object("
+										 "'success', NOT EXISTS (SELECT FROM r WHERE status = 'error') "
+										 "  AND (SELECT status FROM root) <> 'skipped', "
+										 "'status', CASE WHEN (SELECT status FROM root) = 'skipped' THEN 'skipped' "
+										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'error') THEN 'error' "
+										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'running') THEN 'running' "
+										 "  ELSE 'success' END, "
+										 "'cascade_id', $1, 'run_id', $1, 'view', (SELECT view_name FROM root), "
+										 "'counts', (SELECT jsonb_object_agg(status, n) FROM c), "
+										 "'run_ids', (SELECT jsonb_agg(id ORDER BY id) FROM r), "
+										 "'runs', (SELECT jsonb_agg(jsonb_build_object('run_id', id, 'view', view_name, "
+										 "  'status', status) || CASE WHEN status = 'skipped' "
+										 "  THEN jsonb_build_object('reason', skip_reason) ELSE '{}' END ORDER BY id) FROM r), "
+										 "'message', 'cascade from ' || (SELECT view_name FROM root) || ': ' || "
+										 "  (SELECT string_agg(n || ' ' || status, ', ' ORDER BY status) FROM c))",
+										 ext->nspname_q),
+								1, &type, &value, NULL, false, 1);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_with_args failed for a cascade's result: %s",
+			 SPI_result_code_string(ret));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(DatumGetJsonbP(d)), false, -1));
 }

@@ -15,7 +15,9 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "catalog/namespace.h"
 #include "commands/event_trigger.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -49,6 +51,13 @@ PG_FUNCTION_INFO_V1(metrics_refresh_unschedule);
 PG_FUNCTION_INFO_V1(metrics_refresh_version);
 PG_FUNCTION_INFO_V1(metrics_refresh_ddl_sweep);
 PG_FUNCTION_INFO_V1(metrics_refresh_ddl_before_drop);
+PG_FUNCTION_INFO_V1(metrics_refresh_configure);
+PG_FUNCTION_INFO_V1(metrics_refresh_cascade);
+PG_FUNCTION_INFO_V1(metrics_refresh_graph);
+PG_FUNCTION_INFO_V1(metrics_refresh_stats);
+PG_FUNCTION_INFO_V1(metrics_refresh_stats_reset);
+PG_FUNCTION_INFO_V1(metrics_refresh_track);
+PG_FUNCTION_INFO_V1(metrics_refresh_ddl_track);
 
 /* GUC variables */
 char	   *mr_platform_view = NULL;
@@ -153,6 +162,13 @@ typedef enum RefreshAccess
 	ACCESS_ADMINS_AND_OWNER		/* metrics_refresh_run's owner exception */
 } RefreshAccess;
 
+/* Whether a refresh of a view with the cascade option refreshes its dependents. */
+typedef enum RefreshCascade
+{
+	CASCADE_AS_CONFIGURED,		/* when the view's cascade option is on */
+	CASCADE_ALWAYS				/* metrics_refresh_cascade() */
+} RefreshCascade;
+
 /* What a refreshing function was asked to do. */
 typedef struct RefreshEntry
 {
@@ -161,7 +177,62 @@ typedef struct RefreshEntry
 	MrSource	source;
 	RefreshAccess access;
 	bool		wait;			/* false: hand it to a background worker */
+	bool		may_skip;		/* may end unchanged (not "Refresh Now") */
+	RefreshCascade cascade;
 } RefreshEntry;
+
+/*
+ * A first run that could not even start (no worker slot for a scheduled
+ * cascade): logged as an error, so that the failure is never silent, and
+ * returned.
+ */
+static Jsonb *
+log_not_started(const MrExtension *ext, const MrRunRequest *req, int sqlerrcode,
+				const char *message, const char *hint)
+{
+	MrLogRow	row;
+	MrOutcome	o = {0};
+	ErrorData  *e = palloc0(sizeof(ErrorData));
+
+	e->sqlerrcode = sqlerrcode;
+	e->message = pstrdup(message);
+	e->hint = hint ? pstrdup(hint) : NULL;
+	row.view_name = mr_view_name(req->viewoid);
+	row.source = req->source;
+	row.caller = req->caller;
+	row.run_id = 0;
+	row.cascade_id = 0;
+	o.status = MR_STATUS_ERROR;
+	o.started_at = o.finished_at = GetCurrentTimestamp();
+	o.error = e;
+	return mr_log_outcome(ext, &row, &o, NULL);
+}
+
+/*
+ * A cascade from req->viewoid (cascade.c), in a background worker: with
+ * wait, wait for it and return its result object; without, return the
+ * first run's 'running' object at once.
+ */
+static Jsonb *
+cascade_entry(const MrExtension *ext, const MrRunRequest *req, bool wait, const char *view_name)
+{
+	MrBackgroundRun run = {req->viewoid, req->source, true, req->may_skip, false};
+	struct BackgroundWorkerHandle *handle = NULL;
+	int64		cascade_id = 0;
+	Jsonb	   *running;
+
+	/* A scheduled cascade that finds no worker slot is logged, not raised. */
+	run.no_slot_ok = wait && req->source == MR_SOURCE_SCHEDULED;
+	running = mr_start_worker(&run, &handle, &cascade_id);
+	if (running == NULL)
+		return log_not_started(ext, req, ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+							   "could not start a background worker for the cascade",
+							   "Raise max_worker_processes: a cascade runs in a background worker.");
+	if (!wait)
+		return running;
+	mr_wait_worker(handle, view_name);
+	return mr_log_cascade_result(ext, cascade_id);
+}
 
 /*
  * The common path of every logged refreshing function.  The platform view
@@ -173,6 +244,7 @@ refresh_entry(const RefreshEntry *entry)
 	int			nestlevel = begin_call();
 	MrExtension ext;
 	MrRunRequest req = {0};
+	MrOptions	opts;
 	Oid			owner;
 	char	   *view_name;
 	Jsonb	   *result;
@@ -188,13 +260,23 @@ refresh_entry(const RefreshEntry *entry)
 		mr_require_admin(psprintf("refresh materialized view \"%s\"", mr_label(view_name)));
 	mr_check_not_recovery("refresh a materialized view");
 	mr_get_extension(&ext);
+	mr_options_of(&ext, view_name, &opts);
+	req.track = opts.skip_unchanged;
+	req.may_skip = entry->may_skip;
+	req.max_skip = opts.max_skip;
 
-	if (entry->wait)
-		result = mr_run_logged(&ext, &req);
+	if (entry->cascade == CASCADE_ALWAYS || opts.cascade)
+		result = cascade_entry(&ext, &req, entry->wait, view_name);
+	else if (entry->wait)
+		result = mr_run_logged(&ext, &req, NULL);
 	else if (mr_view_lock_busy(req.viewoid))
 		result = mr_run_skipped_busy(&ext, &req);
 	else
-		result = mr_start_worker(req.viewoid, req.source);
+	{
+		MrBackgroundRun run = {req.viewoid, req.source, false, req.may_skip, false};
+
+		result = mr_start_worker(&run, NULL, NULL);
+	}
 
 	end_call(nestlevel);
 	return result;
@@ -208,7 +290,8 @@ refresh_entry(const RefreshEntry *entry)
 Datum
 metrics_refresh_run(PG_FUNCTION_ARGS)
 {
-	RefreshEntry entry = {.target = TARGET_VIEW, .access = ACCESS_ADMINS_AND_OWNER, .wait = true};
+	RefreshEntry entry = {.target = TARGET_VIEW, .access = ACCESS_ADMINS_AND_OWNER, .wait = true,
+	.may_skip = true};
 
 	require_arg(fcinfo, 0, "view");
 	require_arg(fcinfo, 1, "source");
@@ -229,7 +312,7 @@ Datum
 metrics_refresh_job(PG_FUNCTION_ARGS)
 {
 	RefreshEntry entry = {.target = TARGET_VIEW, .source = MR_SOURCE_SCHEDULED,
-	.access = ACCESS_ADMINS_AND_OWNER, .wait = true};
+	.access = ACCESS_ADMINS_AND_OWNER, .wait = true, .may_skip = true};
 
 	require_arg(fcinfo, 0, "view");
 	entry.viewoid = PG_GETARG_OID(0);
@@ -281,7 +364,7 @@ Datum
 refresh_platform_metrics_with_logging(PG_FUNCTION_ARGS)
 {
 	RefreshEntry entry = {.target = TARGET_PLATFORM, .source = MR_SOURCE_SCHEDULED,
-	.access = ACCESS_ADMINS, .wait = true};
+	.access = ACCESS_ADMINS, .wait = true, .may_skip = true};
 
 	PG_RETURN_JSONB_P(refresh_entry(&entry));
 }
@@ -391,8 +474,9 @@ metrics_refresh_timeline(PG_FUNCTION_ARGS)
 }
 
 /*
- * metrics_refresh_history(view DEFAULT NULL, max_rows DEFAULT 50) -> setof
- * metrics_refresh_log.  A NULL view means all views; NULL max_rows, no limit.
+ * metrics_refresh_history(view DEFAULT NULL, max_rows DEFAULT 50, before_id
+ * DEFAULT NULL) -> setof metrics_refresh_log.  A NULL view means all views;
+ * NULL max_rows, no limit; before_id, the page after that run.
  */
 Datum
 metrics_refresh_history(PG_FUNCTION_ARGS)
@@ -404,7 +488,8 @@ metrics_refresh_history(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	nestlevel = monitor_entry(fcinfo, 0, true, &view_name, &ext);
 	mr_history_rows(&ext, fcinfo, view_name,
-					PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1), PG_ARGISNULL(1));
+					PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1), PG_ARGISNULL(1),
+					PG_NARGS() > 2 && !PG_ARGISNULL(2) ? PG_GETARG_INT64(2) : 0);
 	end_call(nestlevel);
 	return (Datum) 0;
 }
@@ -584,6 +669,209 @@ metrics_refresh_ddl_before_drop(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	nestlevel = begin_call();
 	mr_remove_all_jobs();
+	{
+		MrExtension ext;
+
+		/* Our triggers on tables, so that the DROP needs no CASCADE. */
+		if (mr_find_extension("metrics_refresh", &ext) && ext.version >= 10100)
+			mr_track_remove_all(&ext);
+	}
+	end_call(nestlevel);
+	PG_RETURN_VOID();
+}
+
+/*
+ * metrics_refresh_configure(view, skip_unchanged, max_skip, cascade,
+ * stale_after) -> jsonb (admins): set the options given, return them all.
+ */
+Datum
+metrics_refresh_configure(PG_FUNCTION_ARGS)
+{
+	MrExtension ext;
+	int			nestlevel;
+	bool		skip_unchanged;
+	Datum		max_skip;
+	bool		cascade;
+	Datum		stale_after;
+	Jsonb	   *result;
+
+	require_arg(fcinfo, 0, "view");
+	nestlevel = begin_call();
+	mr_check_matview(PG_GETARG_OID(0));
+	mr_require_admin("configure refreshes");
+	mr_check_not_recovery("configure a refresh");
+	mr_get_extension(&ext);
+	skip_unchanged = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	max_skip = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	cascade = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	stale_after = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	result = mr_configure(&ext, PG_GETARG_OID(0),
+						  PG_ARGISNULL(1) ? NULL : &skip_unchanged,
+						  PG_ARGISNULL(2) ? NULL : &max_skip,
+						  PG_ARGISNULL(3) ? NULL : &cascade,
+						  PG_ARGISNULL(4) ? NULL : &stale_after);
+	end_call(nestlevel);
+	PG_RETURN_JSONB_P(result);
+}
+
+/*
+ * metrics_refresh_cascade(view regclass, wait boolean DEFAULT true) -> jsonb
+ * (admins): refresh the view, then its dependents in order, in a background
+ * worker; wait => false returns the first run's 'running' object at once.
+ */
+Datum
+metrics_refresh_cascade(PG_FUNCTION_ARGS)
+{
+	RefreshEntry entry = {.target = TARGET_VIEW, .source = MR_SOURCE_MANUAL,
+	.access = ACCESS_ADMINS, .cascade = CASCADE_ALWAYS};
+
+	require_arg(fcinfo, 0, "view");
+	require_arg(fcinfo, 1, "wait");
+	entry.viewoid = PG_GETARG_OID(0);
+	entry.wait = PG_GETARG_BOOL(1);
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
+}
+
+/*
+ * metrics_refresh_graph(view regclass DEFAULT NULL) -> table (view_name,
+ * depends_on, level) (monitors): the dependencies between materialized
+ * views of the view's connected part, or of all of them.
+ */
+Datum
+metrics_refresh_graph(PG_FUNCTION_ARGS)
+{
+	int			nestlevel;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	nestlevel = begin_call();
+	mr_require_monitor();
+	if (!PG_ARGISNULL(0))
+		mr_check_matview(PG_GETARG_OID(0));
+	mr_graph_rows(fcinfo, PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
+	end_call(nestlevel);
+	return (Datum) 0;
+}
+
+/* metrics_refresh_stats() -> setof record (monitors): the statistics' rows. */
+Datum
+metrics_refresh_stats(PG_FUNCTION_ARGS)
+{
+	MrExtension ext;
+	int			nestlevel;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	nestlevel = monitor_entry(fcinfo, -1, false, NULL, &ext);
+	mr_stats_rows(&ext, fcinfo);
+	end_call(nestlevel);
+	return (Datum) 0;
+}
+
+/*
+ * metrics_refresh_stats_reset(view regclass DEFAULT NULL) -> timestamptz
+ * (admins): zero one view's statistics, or every view's.
+ */
+Datum
+metrics_refresh_stats_reset(PG_FUNCTION_ARGS)
+{
+	MrExtension ext;
+	int			nestlevel;
+	TimestampTz at;
+
+	nestlevel = begin_call();
+	if (!PG_ARGISNULL(0))
+		mr_check_matview(PG_GETARG_OID(0));
+	mr_require_admin("reset metrics_refresh statistics");
+	mr_check_not_recovery("reset metrics_refresh statistics");
+	mr_get_extension(&ext);
+	at = mr_stats_reset(&ext, PG_ARGISNULL(0) ? NULL : mr_view_name(PG_GETARG_OID(0)));
+	end_call(nestlevel);
+	PG_RETURN_TIMESTAMPTZ(at);
+}
+
+/*
+ * metrics_refresh_track() -> trigger: the statement-level trigger on the
+ * tables that tracked views read (tracking.c).
+ */
+Datum
+metrics_refresh_track(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("metrics_refresh_track() must be called as a trigger")));
+	mr_track_note_write(RelationGetRelid(trigdata->tg_relation), fcinfo->flinfo->fn_oid);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * metrics_refresh_ddl_track() -> event_trigger, after REFRESH MATERIALIZED
+ * VIEW, CREATE TABLE and ALTER TABLE: a refreshed materialized view marks
+ * the tracked views that read it changed; a new partition or inheritance
+ * child of a tracked table is tracked too (tracking.c).
+ */
+Datum
+metrics_refresh_ddl_track(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata = (EventTriggerData *) fcinfo->context;
+	Node	   *parsetree;
+	List	   *pairs = NIL;	/* parent, child, parent, child ... */
+	Oid			refreshed = InvalidOid;
+	MrExtension ext;
+	int			nestlevel;
+	ListCell   *lc;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("metrics_refresh_ddl_track() must be called as an event trigger")));
+	parsetree = trigdata->parsetree;
+	if (IsA(parsetree, RefreshMatViewStmt))
+		refreshed = RangeVarGetRelid(((RefreshMatViewStmt *) parsetree)->relation, NoLock, true);
+	else if (IsA(parsetree, CreateStmt))
+	{
+		CreateStmt *stmt = (CreateStmt *) parsetree;
+		Oid			child = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+		foreach(lc, stmt->inhRelations)
+			pairs = lappend_oid(lappend_oid(pairs, RangeVarGetRelid((RangeVar *) lfirst(lc), NoLock, true)),
+								child);
+	}
+	else if (IsA(parsetree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
+			Oid			rel = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+			if (cmd->subtype == AT_AttachPartition)
+				pairs = lappend_oid(lappend_oid(pairs, rel),
+									RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true));
+			else if (cmd->subtype == AT_AddInherit)
+				pairs = lappend_oid(lappend_oid(pairs, RangeVarGetRelid((RangeVar *) cmd->def, NoLock, true)),
+									rel);
+		}
+	}
+	if (!OidIsValid(refreshed) && pairs == NIL)
+		PG_RETURN_VOID();
+
+	nestlevel = begin_call();
+	if (mr_find_extension("metrics_refresh", &ext) && ext.version >= 10100)
+	{
+		if (OidIsValid(refreshed))
+			mr_track_mark_readers(&ext, refreshed);
+		for (lc = list_head(pairs); lc != NULL; lc = lnext(pairs, lnext(pairs, lc)))
+		{
+			Oid			parent = lfirst_oid(lc);
+			Oid			child = lfirst_oid(lnext(pairs, lc));
+
+			if (OidIsValid(parent) && OidIsValid(child))
+				mr_track_new_child(&ext, parent, child);
+		}
+	}
 	end_call(nestlevel);
 	PG_RETURN_VOID();
 }

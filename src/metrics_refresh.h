@@ -11,6 +11,11 @@
  *						reaping of lost background runs
  *	 monitor.c			reading the log for the dashboard (reads only)
  *	 schedule.c			pg_cron jobs and the event triggers' sweeps
+ *	 options.c			per-view options (metrics_refresh_configure)
+ *	 graph.c			dependencies between views, through plain views
+ *	 tracking.c			change tracking for skip_unchanged
+ *	 cascade.c			refreshing a view's dependents in order
+ *	 stats.c			cumulative statistics
  *	 worker.c			refreshes in a background worker
  *	 util.c				the installed extension, names, the fixed
  *						search_path, identity switches, subtransactions
@@ -32,6 +37,8 @@
 /* Advisory-lock field 4 values: never used by pg_advisory_lock() (1 and 2). */
 #define MR_LOCK_VIEW		0x4D52	/* single-flight lock of one view */
 #define MR_LOCK_RUN			0x4D53	/* held by the worker running one run */
+#define MR_LOCK_TRACK		0x4D54	/* a view's change-tracking key */
+#define MR_LOCK_FOLD		0x4D55	/* folding pending statistics */
 
 /* The "status" column of the log (pg_cron's CronStatus). */
 typedef enum MrStatus
@@ -39,14 +46,16 @@ typedef enum MrStatus
 	MR_STATUS_RUNNING,			/* a background run that has not ended */
 	MR_STATUS_SUCCESS,
 	MR_STATUS_ERROR,
-	MR_STATUS_SKIPPED			/* another refresh of the view was running */
+	MR_STATUS_SKIPPED,			/* not refreshed: busy, or an upstream view failed */
+	MR_STATUS_UNCHANGED			/* not refreshed: no source changed */
 } MrStatus;
 
 /* The "source" column of the log. */
 typedef enum MrSource
 {
 	MR_SOURCE_MANUAL,
-	MR_SOURCE_SCHEDULED
+	MR_SOURCE_SCHEDULED,
+	MR_SOURCE_CASCADE			/* a dependent refreshed by a cascade */
 } MrSource;
 
 /* The "method" column of the log. */
@@ -120,7 +129,7 @@ typedef struct MrOutcome
 	double		duration_ms;
 	bool		has_duration;
 	ErrorData  *error;			/* status error */
-	const char *skip_reason;	/* status skipped */
+	const char *skip_reason;	/* status skipped (or unchanged: the message) */
 } MrOutcome;
 
 /* Which row an outcome belongs to. */
@@ -131,15 +140,18 @@ typedef struct MrLogRow
 	const char *caller;			/* triggered_by: the real caller's name */
 	int64		run_id;			/* > 0: finish this 'running' row instead of
 								 * inserting a new one */
+	int64		cascade_id;		/* > 0: the cascade this run belongs to */
 } MrLogRow;
 
 extern Jsonb *mr_log_outcome(const MrExtension *ext, const MrLogRow *row,
-							 const MrOutcome *outcome);
+							 const MrOutcome *outcome, int64 *run_id);
 extern int64 mr_log_running(const MrExtension *ext, const MrLogRow *row,
 							char **result_text);
 extern void mr_log_reap(const MrExtension *ext, const char *view_name);
 extern int64 mr_log_prune(const MrExtension *ext, Datum older_than);
 extern Datum mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull);
+extern Jsonb *mr_log_cascade_result(const MrExtension *ext, int64 cascade_id);
+extern void mr_log_set_cascade(const MrExtension *ext, int64 run_id);
 
 /* refresh.c */
 typedef struct MrRunRequest
@@ -148,12 +160,19 @@ typedef struct MrRunRequest
 	MrSource	source;
 	const char *caller;			/* triggered_by: the real caller's name */
 	int64		run_id;			/* > 0: finish this 'running' row (worker) */
+	int64		cascade_id;		/* > 0: the cascade this run belongs to */
+	bool		track;			/* the view has skip_unchanged */
+	bool		may_skip;		/* ... and this run may end unchanged (not
+								 * "Refresh Now") */
+	Datum		max_skip;		/* interval, with track */
 	/* set when whoever runs the refresh was asked to stop (worker SIGTERM) */
 	const volatile sig_atomic_t *stop_requested;
 } MrRunRequest;
 
-extern Jsonb *mr_run_logged(const MrExtension *ext, const MrRunRequest *req);
+extern Jsonb *mr_run_logged(const MrExtension *ext, const MrRunRequest *req, MrStatus *status);
 extern Jsonb *mr_run_skipped_busy(const MrExtension *ext, const MrRunRequest *req);
+extern Jsonb *mr_run_skipped_named(const MrExtension *ext, const MrRunRequest *req,
+								   const char *view_name, const char *reason);
 extern void mr_refresh_unlogged(Oid viewoid);
 extern bool mr_view_lock_busy(Oid viewoid);
 
@@ -163,7 +182,9 @@ extern void mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datu
 extern void mr_timeline_rows(const MrExtension *ext, FunctionCallInfo fcinfo,
 							 const char *view_name, Datum window, Datum bucket);
 extern void mr_history_rows(const MrExtension *ext, FunctionCallInfo fcinfo,
-							const char *view_name, int32 max_rows, bool no_limit);
+							const char *view_name, int32 max_rows, bool no_limit,
+							int64 before_id);
+extern void mr_stats_rows(const MrExtension *ext, FunctionCallInfo fcinfo);
 extern void mr_check_interval_arg(Datum d, const char *argname, bool zero_ok);
 
 /* schedule.c */
@@ -173,8 +194,86 @@ extern bool mr_unschedule(const MrExtension *ext, Oid viewoid);
 extern void mr_sweep_schedules(void);
 extern void mr_remove_all_jobs(void);
 
+/* graph.c */
+typedef struct MrChain
+{
+	List	   *tables;			/* tables read, with partitions and children */
+	List	   *views;			/* plain views passed through */
+	List	   *matviews;		/* materialized views read (as units) */
+	List	   *functions;		/* functions called along the way */
+	List	   *problems;		/* char *: what cannot be tracked (analyze) */
+	List	   *time_functions; /* char *: clock functions called (analyze) */
+} MrChain;
+
+typedef struct MrCascadeNode
+{
+	Oid			relid;
+	char	   *view_name;
+	List	   *upstream;		/* OIDs of its sources among the cascade's nodes */
+} MrCascadeNode;
+
+extern void mr_chain_of(Oid viewoid, MrChain *chain, bool analyze);
+extern uint64 mr_chain_fingerprint(Oid viewoid, const MrChain *chain);
+extern List *mr_dependent_matviews(Oid relid);
+extern List *mr_upstream_matviews(Oid relid);
+extern List *mr_cascade_plan(Oid root);
+extern void mr_graph_rows(FunctionCallInfo fcinfo, Oid viewoid);
+
+/* tracking.c */
+extern void mr_track_note_write(Oid relid, Oid trigger_fn);
+extern List *mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name);
+extern void mr_track_disable(const MrExtension *ext, Oid viewoid);
+extern bool mr_track_unchanged(const MrExtension *ext, Oid viewoid, Datum max_skip,
+							   int64 *since_run);
+extern uint64 mr_track_consume(const MrExtension *ext, Oid viewoid, const char *view_name);
+extern void mr_track_refreshed(const MrExtension *ext, Oid viewoid, uint64 fingerprint,
+							   int64 run_id);
+extern void mr_track_mark_readers(const MrExtension *ext, Oid relid);
+extern void mr_track_new_child(const MrExtension *ext, Oid parent, Oid child);
+extern void mr_track_remove_all(const MrExtension *ext);
+extern void mr_track_sweep(const MrExtension *ext);
+
+/* options.c */
+typedef struct MrOptions
+{
+	bool		configured;		/* the view has a row in metrics_refresh_config */
+	bool		skip_unchanged;
+	Datum		max_skip;		/* interval */
+	bool		cascade;
+	Datum		stale_after;	/* interval */
+	char	   *schedule;		/* NULL when not scheduled */
+} MrOptions;
+
+extern void mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts);
+extern Jsonb *mr_configure(const MrExtension *ext, Oid viewoid, const bool *skip_unchanged,
+						   const Datum *max_skip, const bool *cascade, const Datum *stale_after);
+
+/* stats.c */
+extern void mr_stats_fold(const MrExtension *ext);
+extern TimestampTz mr_stats_reset(const MrExtension *ext, const char *view_name);
+
+/* util.c: building jsonb objects */
+struct JsonbParseState;
+extern void mr_jsonb_put_text(struct JsonbParseState **state, const char *key, const char *value);
+extern void mr_jsonb_put_bool(struct JsonbParseState **state, const char *key, bool value);
+
+/* cascade.c */
+extern void mr_cascade_execute(const MrRunRequest *root);
+
 /* worker.c */
-extern Jsonb *mr_start_worker(Oid viewoid, MrSource source);
+typedef struct MrBackgroundRun
+{
+	Oid			viewoid;
+	MrSource	source;
+	bool		cascade;		/* and its dependents, in order */
+	bool		may_skip;		/* the first run may end unchanged */
+	bool		no_slot_ok;		/* no free worker slot: return NULL, not 53400 */
+} MrBackgroundRun;
+
+struct BackgroundWorkerHandle;
+extern Jsonb *mr_start_worker(const MrBackgroundRun *run, struct BackgroundWorkerHandle **handle,
+							  int64 *run_id);
+extern void mr_wait_worker(struct BackgroundWorkerHandle *handle, const char *view_name);
 extern PGDLLEXPORT void metrics_refresh_worker_main(Datum main_arg);
 
 #endif							/* METRICS_REFRESH_H */

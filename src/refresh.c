@@ -197,9 +197,25 @@ refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
 	PG_END_TRY();
 }
 
+/* What refresh_view() is asked to do, and what it found. */
+typedef struct RefreshCall
+{
+	const MrExtension *ext;
+	Oid			viewoid;
+	const char *view_name;
+	bool		track;			/* the view has skip_unchanged: consume marks */
+	bool		may_skip;		/* ... and this run may end unchanged */
+	Datum		max_skip;
+	MrMethod	method;			/* out: set as soon as it is known */
+	bool		unchanged;		/* out: no source changed, not refreshed */
+	int64		since_run;		/* out: with unchanged, the last real refresh */
+	uint64		fingerprint;	/* out: with track, to store on success */
+} RefreshCall;
+
 /*
- * Refresh one materialized view, raising on any failure.  Preconditions: SPI
- * connected; the single-flight lock held.  Waits for the view's lock for at
+ * Refresh one materialized view, raising on any failure; or, for a tracked
+ * view that may skip, find that no source changed (call->unchanged) and do
+ * nothing.  Preconditions: SPI connected; the single-flight lock held.  Waits for the view's lock for at
  * most metrics_refresh.lock_timeout, then runs REFRESH (CONCURRENTLY when
  * the view is populated) for at most metrics_refresh.refresh_timeout.  From
  * the lock on, everything runs as the view's owner in a security-restricted
@@ -208,8 +224,9 @@ refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
  * it returns, or by the abort of the enclosing (sub)transaction.
  */
 static void
-refresh_view(Oid viewoid, MrMethod *method)
+refresh_view(RefreshCall *call)
 {
+	Oid			viewoid = call->viewoid;
 	int			nestlevel = NewGUCNestLevel();
 	char		buf[32];
 	bool		populated;
@@ -223,6 +240,20 @@ refresh_view(Oid viewoid, MrMethod *method)
 	snprintf(buf, sizeof(buf), "%d", mr_lock_timeout_ms);
 	(void) set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+
+	/*
+	 * Change tracking (tracking.c), before the refresh's snapshot exists:
+	 * decide, or delete the change marks this refresh will see.
+	 */
+	if (call->may_skip &&
+		mr_track_unchanged(call->ext, viewoid, call->max_skip, &call->since_run))
+	{
+		call->unchanged = true;
+		AtEOXact_GUC(true, nestlevel);
+		return;
+	}
+	if (call->track)
+		call->fingerprint = mr_track_consume(call->ext, viewoid, call->view_name);
 
 	/* Owner and lock mode from an unlocked look; re-checked under the lock. */
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(viewoid));
@@ -239,7 +270,7 @@ refresh_view(Oid viewoid, MrMethod *method)
 						   SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		refresh_as_owner(viewoid, populated, owner, save_sec, method);
+		refresh_as_owner(viewoid, populated, owner, save_sec, &call->method);
 	}
 	PG_FINALLY();
 	{
@@ -335,6 +366,7 @@ log_row(const MrRunRequest *req)
 	row.source = req->source;
 	row.caller = req->caller;
 	row.run_id = req->run_id;
+	row.cascade_id = req->cascade_id;
 	return row;
 }
 
@@ -361,61 +393,102 @@ mr_run_skipped_busy(const MrExtension *ext, const MrRunRequest *req)
 	MrLogRow	row = log_row(req);
 	MrOutcome	o = busy_outcome(row.view_name);
 
-	return mr_log_outcome(ext, &row, &o);
+	return mr_log_outcome(ext, &row, &o, NULL);
 }
 
-/* refresh_view() with its arguments, for mr_call_in_subxact(). */
-typedef struct RefreshCall
+/*
+ * Log a request as skipped for a reason (a cascade whose upstream view
+ * failed, a view dropped during a cascade), under the view's name as it was
+ * known (it may be gone).
+ */
+Jsonb *
+mr_run_skipped_named(const MrExtension *ext, const MrRunRequest *req, const char *view_name,
+					 const char *reason)
 {
-	Oid			viewoid;
-	MrMethod	method;			/* set as soon as it is known */
-} RefreshCall;
+	MrLogRow	row;
+	MrOutcome	o = {0};
 
+	row.view_name = view_name;
+	row.source = req->source;
+	row.caller = req->caller;
+	row.run_id = req->run_id;
+	row.cascade_id = req->cascade_id;
+
+	o.status = MR_STATUS_SKIPPED;
+	o.method = MR_METHOD_NONE;
+	o.started_at = o.finished_at = GetCurrentTimestamp();
+	o.skip_reason = reason;
+	return mr_log_outcome(ext, &row, &o, NULL);
+}
+
+/* refresh_view() as mr_call_in_subxact() calls it. */
 static void
 refresh_call(void *arg)
 {
-	RefreshCall *call = (RefreshCall *) arg;
-
-	refresh_view(call->viewoid, &call->method);
+	refresh_view((RefreshCall *) arg);
 }
 
 /*
  * Refresh one view and log the attempt: the heart of metrics_refresh_run().
- * Returns the result object (allocated in the memory context that was
- * current at SPI_connect()); a failure of the refresh is returned, not
- * raised.  Preconditions: arguments checked and access granted by the
- * caller; SPI connected; search_path pinned.  For a background run
+ * A tracked view whose sources did not change (and that may skip) is logged
+ * as unchanged instead.  Returns the result object (allocated in the memory
+ * context that was current at SPI_connect()); a failure of the refresh is
+ * returned, not raised.  Preconditions: arguments checked and access granted
+ * by the caller; SPI connected; search_path pinned.  For a background run
  * (req->run_id > 0) the 'running' row exists and is finished here.  A
- * scheduled run that fails also raises a WARNING, for the server log.
+ * scheduled run that fails also raises a WARNING, for the server log.  The
+ * outcome's status goes to *status unless that is NULL.
  */
 Jsonb *
-mr_run_logged(const MrExtension *ext, const MrRunRequest *req)
+mr_run_logged(const MrExtension *ext, const MrRunRequest *req, MrStatus *status)
 {
 	MrLogRow	row = log_row(req);
 	MrOutcome	o = {0};
+	RefreshCall call = {0};
 	Jsonb	   *result;
+	int64		run_id;
 
 	if (!try_view_lock(req->viewoid))
 		o = busy_outcome(row.view_name);
 	else
 	{
-		RefreshCall call = {req->viewoid, MR_METHOD_NONE};
 		int64		t0;
 
+		call.ext = ext;
+		call.viewoid = req->viewoid;
+		call.view_name = row.view_name;
+		call.track = req->track;
+		call.may_skip = req->track && req->may_skip;
+		call.max_skip = req->max_skip;
+		call.method = MR_METHOD_NONE;
 		o.started_at = GetCurrentTimestamp();
 		t0 = monotonic_us();
 		o.error = mr_call_in_subxact(refresh_call, &call);
 		o.method = call.method;
-		o.status = o.error ? MR_STATUS_ERROR : MR_STATUS_SUCCESS;
 		if (o.error)
+		{
+			o.status = MR_STATUS_ERROR;
 			describe_error(o.error, row.view_name,
 						   req->stop_requested != NULL && *req->stop_requested);
+		}
+		else if (call.unchanged)
+		{
+			o.status = MR_STATUS_UNCHANGED;
+			o.skip_reason = psprintf("unchanged: no source changed since run " INT64_FORMAT,
+									 call.since_run);
+		}
+		else
+			o.status = MR_STATUS_SUCCESS;
 		o.duration_ms = (double) (monotonic_us() - t0) / 1000.0;
 		o.has_duration = true;
 		o.finished_at = GetCurrentTimestamp();
 	}
 
-	result = mr_log_outcome(ext, &row, &o);
+	result = mr_log_outcome(ext, &row, &o, &run_id);
+	if (status != NULL)
+		*status = o.status;
+	if (o.status == MR_STATUS_SUCCESS && call.track)
+		mr_track_refreshed(ext, req->viewoid, call.fingerprint, run_id);
 
 	if (o.error != NULL && req->source == MR_SOURCE_SCHEDULED)
 		ereport(WARNING,
@@ -429,12 +502,13 @@ mr_run_logged(const MrExtension *ext, const MrRunRequest *req)
 /*
  * Refresh one view without logging, raising on failure: the base refresh of
  * refresh_platform_metrics().  Same single-flight rule (a busy view raises
- * 55006) and the same time limits.  Preconditions as for mr_run_logged().
+ * 55006) and the same time limits; no change tracking (a tracked view's
+ * next run refreshes again).  Preconditions as for mr_run_logged().
  */
 void
 mr_refresh_unlogged(Oid viewoid)
 {
-	MrMethod	method;
+	RefreshCall call = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 	char	   *view_name = mr_view_name(viewoid);
 
@@ -443,9 +517,11 @@ mr_refresh_unlogged(Oid viewoid)
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("could not refresh materialized view \"%s\"", mr_label(view_name)),
 				 errdetail("Another refresh of the view is in progress.")));
+	call.viewoid = viewoid;
+	call.view_name = view_name;
 	PG_TRY();
 	{
-		refresh_view(viewoid, &method);
+		refresh_view(&call);
 	}
 	PG_CATCH();
 	{

@@ -162,13 +162,13 @@ mr_schedule(const MrExtension *ext, Oid viewoid, const char *schedule, Datum sta
  * Returns false when there was neither.
  */
 static bool
-unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
+unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron, bool keep_options)
 {
 	char	   *sql;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	MrSavedUser saved;
-	bool		found;
+	bool		found = false;
 	uint64		i,
 				njobs;
 	int64	   *jobs;
@@ -178,11 +178,25 @@ unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
 	values[1] = CStringGetTextDatum(job_name(view_name));
 
 	mr_become_extension_owner(ext, &saved);
-	sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1", ext->nspname_q);
+	if (keep_options && ext->version >= 10100)
+	{
+		/* The schedule goes; a row that holds options stays. */
+		sql = psprintf("UPDATE %s.metrics_refresh_config SET schedule = NULL, jobid = NULL "
+					   "WHERE view_name = $1 AND schedule IS NOT NULL", ext->nspname_q);
+		ret = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not remove schedule: %s", SPI_result_code_string(ret));
+		found = SPI_processed > 0;
+		sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1 "
+					   "AND schedule IS NULL AND NOT skip_unchanged AND NOT \"cascade\"", ext->nspname_q);
+	}
+	else
+		sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1", ext->nspname_q);
 	ret = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not remove schedule: %s", SPI_result_code_string(ret));
-	found = SPI_processed > 0;
+	if (!keep_options || ext->version < 10100)
+		found = SPI_processed > 0;
 
 	if (have_cron)
 	{
@@ -222,7 +236,7 @@ bool
 mr_unschedule(const MrExtension *ext, Oid viewoid)
 {
 	require_pg_cron();
-	return unschedule_name(ext, mr_view_name(viewoid), true);
+	return unschedule_name(ext, mr_view_name(viewoid), true, true);
 }
 
 /* The work of mr_sweep_schedules(), run in a subtransaction. */
@@ -237,11 +251,12 @@ sweep_schedules(void *arg)
 	uint64		i,
 				n;
 	char	  **names;
+	bool	   *scheduled;
 
 	if (mr_find_extension("metrics_refresh", &ext))
 	{
 		mr_become_extension_owner(&ext, &saved);
-		sql = psprintf("SELECT c.view_name FROM %s.metrics_refresh_config c "
+		sql = psprintf("SELECT c.view_name, c.schedule IS NOT NULL FROM %s.metrics_refresh_config c "
 					   "WHERE NOT EXISTS (SELECT FROM pg_class r "
 					   "WHERE r.oid = to_regclass(c.view_name) AND r.relkind = 'm') "
 					   "ORDER BY c.view_name",
@@ -252,16 +267,30 @@ sweep_schedules(void *arg)
 		mr_restore_user(&saved);
 		n = SPI_processed;
 		names = palloc(sizeof(char *) * (n + 1));
-		for (i = 0; i < n; i++)
-			names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		scheduled = palloc(sizeof(bool) * (n + 1));
 		for (i = 0; i < n; i++)
 		{
-			(void) unschedule_name(&ext, names[i], mr_find_extension("pg_cron", &cron));
-			ereport(NOTICE,
-					(errmsg("removed the scheduled refresh of \"%s\", which no longer names a materialized view",
-							mr_label(names[i])),
-					 errhint("If the view was renamed, schedule it again under its new name with metrics_refresh_schedule().")));
+			bool		isnull;
+
+			names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			scheduled[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 		}
+		for (i = 0; i < n; i++)
+		{
+			(void) unschedule_name(&ext, names[i], mr_find_extension("pg_cron", &cron), false);
+			if (scheduled[i])
+				ereport(NOTICE,
+						(errmsg("removed the scheduled refresh of \"%s\", which no longer names a materialized view",
+								mr_label(names[i])),
+						 errhint("If the view was renamed, schedule it again under its new name with metrics_refresh_schedule().")));
+			else
+				ereport(NOTICE,
+						(errmsg("removed the settings of \"%s\", which no longer names a materialized view",
+								mr_label(names[i])),
+						 errhint("If the view was renamed, configure it again under its new name with metrics_refresh_configure().")));
+		}
+		if (ext.version >= 10100)
+			mr_track_sweep(&ext);
 	}
 }
 
@@ -314,5 +343,5 @@ mr_remove_all_jobs(void)
 	for (i = 0; i < n; i++)
 		names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 	for (i = 0; i < n; i++)
-		(void) unschedule_name(&ext, names[i], true);
+		(void) unschedule_name(&ext, names[i], true, false);
 }

@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -280,6 +281,8 @@ mr_status_name(MrStatus status)
 			return "error";
 		case MR_STATUS_SKIPPED:
 			return "skipped";
+		case MR_STATUS_UNCHANGED:
+			return "unchanged";
 	}
 	pg_unreachable();
 }
@@ -294,6 +297,8 @@ mr_source_name(MrSource source)
 			return "manual";
 		case MR_SOURCE_SCHEDULED:
 			return "scheduled";
+		case MR_SOURCE_CASCADE:
+			return "cascade";
 	}
 	pg_unreachable();
 }
@@ -461,4 +466,42 @@ mr_stored_setting(const char *name, Oid dbid, Oid roleid, GucSource *source)
 	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 	return result;
+}
+
+/* Push "key": value (a string, or null when value is NULL) into a jsonb object. */
+void
+mr_jsonb_put_text(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	k;
+	JsonbValue	v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	(void) pushJsonbValue(state, WJB_KEY, &k);
+	if (value == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	(void) pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* Push "key": true/false into a jsonb object. */
+void
+mr_jsonb_put_bool(JsonbParseState **state, const char *key, bool value)
+{
+	JsonbValue	k;
+	JsonbValue	v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	(void) pushJsonbValue(state, WJB_KEY, &k);
+	v.type = jbvBool;
+	v.val.boolean = value;
+	(void) pushJsonbValue(state, WJB_VALUE, &v);
 }

@@ -76,6 +76,8 @@ typedef struct MrWorkerShared
 	Oid			viewoid;
 	Oid			callerid;
 	MrSource	source;
+	bool		cascade;		/* refresh the view's dependents after it */
+	bool		may_skip;		/* the first run may end unchanged */
 	int			caller_pid;
 	NameData	caller;
 	char		timezone[64];	/* the caller's TimeZone, for the answer */
@@ -176,6 +178,15 @@ start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 	row.caller = NameStr(sh->caller);
 	row.run_id = 0;
 	run_id = mr_log_running(&ext, &row, &result_text);
+	if (sh->cascade)
+	{
+		bool		isnull;
+
+		/* The first run of a cascade is its id, and its answer says so. */
+		mr_log_set_cascade(&ext, run_id);
+		result_text = JsonbToCString(NULL, &DatumGetJsonbP(mr_log_result_of(&ext, run_id, &isnull))->root,
+									 -1);
+	}
 	mr_advisory_tag(&tag, (uint32) (run_id >> 32), (uint32) run_id, MR_LOCK_RUN);
 	(void) LockAcquire(&tag, ExclusiveLock, true, false);
 	strlcpy(sh->result, result_text, sizeof(sh->result));
@@ -248,11 +259,19 @@ metrics_refresh_worker_main(Datum main_arg)
 	pg_atomic_write_u32(&sh->state, WORKER_RUNNING);
 	wake_caller(sh);
 
-	/* Second transaction: the refresh, finishing the row. */
+	/* Then the refresh, finishing the row, and for a cascade the others. */
 	req.viewoid = sh->viewoid;
 	req.source = sh->source;
 	req.caller = pstrdup(NameStr(sh->caller));
+	req.may_skip = sh->may_skip;
+	req.cascade_id = sh->cascade ? req.run_id : 0;
 	req.stop_requested = &sigterm_received;
+	if (sh->cascade)
+	{
+		dsm_detach(seg);
+		mr_cascade_execute(&req);
+		proc_exit(0);
+	}
 	dsm_detach(seg);
 
 	SetCurrentStatementStartTimestamp();
@@ -264,7 +283,14 @@ metrics_refresh_worker_main(Datum main_arg)
 	pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: refresh of %s (run " INT64_FORMAT ")",
 												   mr_view_name(req.viewoid), req.run_id));
 	mr_get_extension(&ext);
-	(void) mr_run_logged(&ext, &req);
+	{
+		MrOptions	opts;
+
+		mr_options_of(&ext, mr_view_name(req.viewoid), &opts);
+		req.track = opts.skip_unchanged;
+		req.max_skip = opts.max_skip;
+	}
+	(void) mr_run_logged(&ext, &req, NULL);
 	SPI_finish();
 	mr_unpin_search_path(nestlevel);
 	PopActiveSnapshot();
@@ -336,8 +362,9 @@ stop_worker(BackgroundWorkerHandle *handle)
  * free a moment ago (a worker that finds it taken logs a skip).
  */
 Jsonb *
-mr_start_worker(Oid viewoid, MrSource source)
+mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out, int64 *run_id)
 {
+	Oid			viewoid = run->viewoid;
 	dsm_segment *seg;
 	MrWorkerShared *sh;
 	BackgroundWorker worker;
@@ -352,7 +379,9 @@ mr_start_worker(Oid viewoid, MrSource source)
 	sh->dboid = MyDatabaseId;
 	sh->viewoid = viewoid;
 	sh->callerid = GetUserId();
-	sh->source = source;
+	sh->source = run->source;
+	sh->cascade = run->cascade;
+	sh->may_skip = run->may_skip;
 	sh->caller_pid = MyProcPid;
 	namestrcpy(&sh->caller, GetUserNameFromId(GetUserId(), false));
 	strlcpy(sh->timezone, GetConfigOption("TimeZone", false, false), sizeof(sh->timezone));
@@ -370,12 +399,19 @@ mr_start_worker(Oid viewoid, MrSource source)
 	worker.bgw_notify_pid = MyProcPid;
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		if (run->no_slot_ok)
+		{
+			dsm_detach(seg);
+			return NULL;
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start a background worker to refresh \"%s\"", mr_label(view_name)),
 				 errdetail("All background worker slots are in use."),
 				 errhint("Raise max_worker_processes (now %d), or refresh with wait => true.",
 						 max_worker_processes)));
+	}
 
 	start = GetCurrentTimestamp();
 	for (;;)
@@ -387,6 +423,8 @@ mr_start_worker(Oid viewoid, MrSource source)
 		if (state == WORKER_RUNNING)
 		{
 			pg_read_barrier();
+			if (run_id != NULL)
+				*run_id = sh->run_id;
 			/* In the caller's memory, not SPI's, which ends with the call. */
 			result = (Jsonb *) DatumGetPointer(SPI_datumTransfer(
 																 DirectFunctionCall1(jsonb_in, CStringGetDatum(sh->result)),
@@ -436,5 +474,45 @@ mr_start_worker(Oid viewoid, MrSource source)
 	}
 
 	dsm_detach(seg);
+	if (handle_out != NULL)
+		*handle_out = handle;
 	return result;
+}
+
+/*
+ * Wait until a worker started by mr_start_worker() has exited (a cascade
+ * run with wait => true).  A cancel of the caller stops the worker (the node
+ * it refreshes is logged as interrupted), and so does a worker that waits
+ * for a lock the caller holds, with 55P03.
+ */
+void
+mr_wait_worker(BackgroundWorkerHandle *handle, const char *view_name)
+{
+	PG_TRY();
+	{
+		for (;;)
+		{
+			pid_t		pid;
+			BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
+
+			if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED)
+				break;
+			if (status == BGWH_STARTED && blocked_by_me(pid))
+				ereport(ERROR,
+						(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+						 errmsg("could not finish the cascade from \"%s\"", mr_label(view_name)),
+						 errdetail("The background worker running it needs a lock that this transaction holds; it was stopped."),
+						 errhint("Run the cascade outside the transaction that took that lock.")));
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 100L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_CATCH();
+	{
+		TerminateBackgroundWorker(handle);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
