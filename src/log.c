@@ -37,6 +37,8 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/numeric.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
@@ -125,6 +127,7 @@ ensure_plans(const MrExtension *ext)
 	const char *s = ext->nspname_q;
 	bool		v11 = ext->version >= 10100;	/* 1.0.0 has no cascade_id */
 	char	   *rx = psprintf(RESULT_EXPR, v11 ? "cascade_id" : "NULL::bigint");
+	const char *cx = v11 ? "cascade_id" : "NULL::bigint";
 
 	if (plans.extoid == ext->extoid && plans.version == ext->version)
 		return;
@@ -146,8 +149,8 @@ ensure_plans(const MrExtension *ext)
 										 "duration_ms, status, method, source, triggered_by, sqlstate, "
 										 "error_message, error_detail, error_hint, skip_reason%s) "
 										 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13%s) "
-										 "RETURNING id, %s, started_at", s,
-										 v11 ? ", cascade_id" : "", v11 ? ", $14" : "", rx),
+										 "RETURNING id, started_at, %s", s,
+										 v11 ? ", cascade_id" : "", v11 ? ", $14" : "", cx),
 								v11 ? 14 : 13, insert_types);
 	plans.insert_running = prepare_kept(psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, status, "
 												 "source, triggered_by) VALUES ($1, $2, 'running', $3, $4) "
@@ -157,7 +160,7 @@ ensure_plans(const MrExtension *ext)
 										 "status = $4, method = $5, sqlstate = $6, error_message = $7, "
 										 "error_detail = $8, error_hint = $9, skip_reason = $10 "
 										 "WHERE id = $1 "
-										 "RETURNING id, %s, started_at", s, rx),
+										 "RETURNING id, started_at, %s", s, cx),
 								10, finish_types);
 	plans.oldest = prepare_kept(psprintf("SELECT min(started_at) FROM %s.metrics_refresh_log", s),
 								0, NULL);
@@ -335,12 +338,116 @@ finish_running(const MrLogRow *row, const MrOutcome *o)
 				 errmsg("run " INT64_FORMAT " is no longer in metrics_refresh_log", row->run_id)));
 }
 
+/* Push "key": a jsonb value into an object being built. */
+static void
+put_value(JsonbParseState **state, const char *key, JsonbValue *value)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	(void) pushJsonbValue(state, WJB_KEY, &k);
+	(void) pushJsonbValue(state, WJB_VALUE, value);
+}
+
+/* Push "key": a number (as float8 text reads back), unless NULL. */
+static void
+put_numeric(JsonbParseState **state, const char *key, Datum numeric)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(numeric);
+	put_value(state, key, &v);
+}
+
+/* Push "key": a timestamptz, as to_jsonb() writes it. */
+static void
+put_timestamptz(JsonbParseState **state, const char *key, TimestampTz t)
+{
+	char		buf[MAXDATELEN + 1];
+
+	/* pushJsonbValue() keeps the pointer: the text must outlive buf. */
+	mr_jsonb_put_text(state, key, pstrdup(JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL)));
+}
+
+/* Push "key": a string, unless NULL (the result object leaves nulls out). */
+static void
+put_text(JsonbParseState **state, const char *key, const char *value)
+{
+	if (value != NULL)
+		mr_jsonb_put_text(state, key, value);
+}
+
+/*
+ * The result object of an outcome just written, built here rather than by
+ * the statement (RESULT_EXPR), which costs more than the rest of logging: it
+ * must equal what RESULT_EXPR makes of the row (the tests compare the two).
+ */
+static Jsonb *
+result_object(int64 id, const MrLogRow *row, const MrOutcome *o, TimestampTz started_at,
+			  int64 cascade_id)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	ErrorData  *e = o->error;
+	const char *method = mr_method_name(o->method);
+	Datum		duration = o->has_duration ? DirectFunctionCall1(float8_numeric,
+																  Float8GetDatum(o->duration_ms)) : (Datum) 0;
+	char	   *message;
+
+	switch (o->status)
+	{
+		case MR_STATUS_SUCCESS:
+			message = psprintf("refreshed %s %s in %s ms", row->view_name, method ? method : "",
+							   DatumGetCString(DirectFunctionCall1(numeric_out,
+																   DirectFunctionCall2(numeric_round, duration,
+																					   Int32GetDatum(o->duration_ms < 10 ? 1 : 0)))));
+			break;
+		case MR_STATUS_SKIPPED:
+		case MR_STATUS_UNCHANGED:
+			message = (char *) o->skip_reason;
+			break;
+		default:
+			message = e ? e->message : NULL;
+			break;
+	}
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	v.type = jbvBool;
+	v.val.boolean = o->status == MR_STATUS_SUCCESS || o->status == MR_STATUS_UNCHANGED ||
+		o->status == MR_STATUS_RUNNING;
+	put_value(&state, "success", &v);
+	mr_jsonb_put_text(&state, "status", mr_status_name(o->status));
+	put_numeric(&state, "run_id", DirectFunctionCall1(int8_numeric, Int64GetDatum(id)));
+	mr_jsonb_put_text(&state, "view", row->view_name);
+	put_text(&state, "method", method);
+	if (cascade_id > 0)
+		put_numeric(&state, "cascade_id", DirectFunctionCall1(int8_numeric, Int64GetDatum(cascade_id)));
+	mr_jsonb_put_text(&state, "source", mr_source_name(row->source));
+	mr_jsonb_put_text(&state, "triggered_by", row->caller);
+	if (o->has_duration)
+		put_numeric(&state, "duration_ms",
+					DirectFunctionCall3(numeric_in,
+										CStringGetDatum(DatumGetCString(DirectFunctionCall1(float8out,
+																							Float8GetDatum(o->duration_ms)))),
+										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	put_timestamptz(&state, "started_at", started_at);
+	put_timestamptz(&state, "finished_at", o->finished_at);
+	put_text(&state, "sqlstate", e ? unpack_sql_state(e->sqlerrcode) : NULL);
+	put_text(&state, "detail", e ? e->detail : NULL);
+	put_text(&state, "hint", e ? e->hint : NULL);
+	put_text(&state, "message", message);
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
 /*
  * Write an outcome to the log (insert it, or finish row->run_id's 'running'
- * row), count it (stats.c), send NOTIFY, apply retention.  Returns the result
- * object, allocated in the memory context that was current at SPI_connect(),
- * and the run's id in *run_id unless that is NULL.  Preconditions:
- * SPI connected, search_path pinned.
+ * row), send NOTIFY, apply retention.  Returns the result object, allocated
+ * in the memory context that was current at SPI_connect(), and the run's id
+ * in *run_id unless that is NULL.  Preconditions: SPI connected,
+ * search_path pinned.
  */
 Jsonb *
 mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *outcome,
@@ -349,6 +456,8 @@ mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *out
 	MrSavedUser saved;
 	bool		isnull;
 	int64		id;
+	TimestampTz started_at;
+	Datum		cascade_id;
 	Jsonb	   *result;
 
 	ensure_plans(ext);
@@ -358,13 +467,17 @@ mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *out
 	else
 		insert_outcome(row, outcome);
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	started_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	cascade_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
 	if (run_id != NULL)
 		*run_id = id;
-	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	result = result_object(id, row, outcome, started_at, isnull ? 0 : DatumGetInt64(cascade_id));
 	notify_result(JsonbToCString(NULL, &result->root, VARSIZE(result)), id,
 				  row->view_name, outcome->status);
 	apply_retention(ext);
 	mr_restore_user(&saved);
+	/* In the caller's memory, not SPI's, which ends with the call. */
 	return (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(result), false, -1));
 }
 
