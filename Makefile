@@ -12,8 +12,10 @@ OBJS = src/metrics_refresh.o src/access.o src/refresh.o src/monitor.o \
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
-# Regression tests: test/sql/*.sql against test/expected/*.out, in a
+# Regression tests: test/sql/*.sql against expected/*.out, in a
 # temporary instance that preloads pg_cron (see test/pg.conf).
+# test/expected is a symlink to ../expected: pg_regress on PostgreSQL 15
+# looks for expected output in <inputdir>/expected only (no --expecteddir).
 TESTS = $(sort $(wildcard test/sql/*.sql))
 REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
 REGRESS_OPTS = --inputdir=test --temp-config=test/pg.conf --load-extension=pg_cron
