@@ -5,7 +5,10 @@
 # "postgres" OS user (initdb and pg_ctl refuse to run as root).
 
 PG_MAJOR=15
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# PG_BIN may name the bin directory of another PostgreSQL $PG_MAJOR
+# installation (a relocated copy, say): the build, the tests, the demo and the
+# benchmarks then use it and its pg_config.
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron build-essential"
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -29,8 +32,9 @@ install_prereqs() {
 
 # Build and install the extension (PGXS).
 build_and_install() {
-	make -C "$REPO_ROOT" -s clean >&2
-	make -C "$REPO_ROOT" -s >&2 && make -C "$REPO_ROOT" -s install >&2
+	local pgc=PG_CONFIG=$PG_BIN/pg_config
+	make -C "$REPO_ROOT" -s "$pgc" clean >&2
+	make -C "$REPO_ROOT" -s "$pgc" >&2 && make -C "$REPO_ROOT" -s "$pgc" install >&2
 }
 
 # Run a command as the postgres OS user when we are root.
