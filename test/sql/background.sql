@@ -5,14 +5,14 @@
 -- checks: see test/specs/background_overlap.spec and test/worker_slots.sh.
 CREATE EXTENSION metrics_refresh;
 
--- Admins of this test: members of bg_admins (admin_role is superuser-only,
+-- Admins of this test: members of regress_bg_admins (admin_role is superuser-only,
 -- so it is set here, as the superuser, for this session).
-CREATE ROLE bg_admins NOLOGIN;
-CREATE ROLE bg_admin LOGIN IN ROLE bg_admins;
-CREATE ROLE bg_owner LOGIN;
-CREATE ROLE bg_plain LOGIN;
-CREATE ROLE bg_watcher LOGIN IN ROLE pg_monitor;
-SET metrics_refresh.admin_role = 'bg_admins';
+CREATE ROLE regress_bg_admins NOLOGIN;
+CREATE ROLE regress_bg_admin LOGIN IN ROLE regress_bg_admins;
+CREATE ROLE regress_bg_owner LOGIN;
+CREATE ROLE regress_bg_plain LOGIN;
+CREATE ROLE regress_bg_watcher LOGIN IN ROLE pg_monitor;
+SET metrics_refresh.admin_role = 'regress_bg_admins';
 
 -- A view whose query sleeps bg_knobs.sleep_s seconds; its "generation"
 -- column shows which refresh produced its contents.
@@ -39,7 +39,7 @@ CREATE UNIQUE INDEX ON bg_unpopulated (id);
 CREATE MATERIALIZED VIEW bg_noindex AS SELECT 1 AS id;
 CREATE MATERIALIZED VIEW bg_owned AS SELECT 1 AS id;
 CREATE UNIQUE INDEX ON bg_owned (id);
-ALTER MATERIALIZED VIEW bg_owned OWNER TO bg_owner;
+ALTER MATERIALIZED VIEW bg_owned OWNER TO regress_bg_owner;
 
 -- SQLSTATE and message (and hint) of a statement that raises.
 CREATE FUNCTION bg_error_of(stmt text) RETURNS text
@@ -175,7 +175,7 @@ FROM metrics_refresh_log WHERE view_name = 'public.bg_noindex' ORDER BY id;
 -- triggered_by is the caller, also after SET ROLE to an admin role; an admin
 -- may poll the run.
 --
-SET ROLE bg_admin;
+SET ROLE regress_bg_admin;
 SELECT metrics_refresh_is_admin() AS bg_admin_is_admin;
 INSERT INTO bg_results SELECT 'as admin', metrics_refresh_trigger('bg_fast', wait => false);
 SELECT r->>'status' AS status, r->>'triggered_by' AS triggered_by FROM bg_results WHERE label = 'as admin';
@@ -264,9 +264,9 @@ CALL bg_wait_workers(0, false);
 -- The worker takes the time limits of the caller's role settings (not of
 -- the caller's session): refresh_timeout ends the refresh as 57014.
 --
-ALTER ROLE bg_admin SET metrics_refresh.refresh_timeout = '300ms';
+ALTER ROLE regress_bg_admin SET metrics_refresh.refresh_timeout = '300ms';
 UPDATE bg_knobs SET sleep_s = 2, generation = 6;
-SET ROLE bg_admin;
+SET ROLE regress_bg_admin;
 SHOW metrics_refresh.refresh_timeout;
 INSERT INTO bg_results SELECT 'role timeout', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
@@ -276,16 +276,16 @@ SELECT status, sqlstate, error_message, triggered_by FROM metrics_refresh_log
 WHERE id = (SELECT (r->>'run_id')::bigint FROM bg_results WHERE label = 'role timeout');
 -- Old contents kept.
 SELECT * FROM bg_slow;
-ALTER ROLE bg_admin RESET metrics_refresh.refresh_timeout;
+ALTER ROLE regress_bg_admin RESET metrics_refresh.refresh_timeout;
 CALL bg_wait_workers(0, false);
 
 -- Only the caller's role counts: a setting of another role (here the
 -- superuser running this test, as which the worker may connect) does not
--- limit bg_admin's background refresh.
+-- limit regress_bg_admin's background refresh.
 SELECT session_user AS su \gset
 ALTER ROLE :"su" SET metrics_refresh.refresh_timeout = '300ms';
 UPDATE bg_knobs SET sleep_s = 1, generation = 5;
-SET ROLE bg_admin;
+SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'other role timeout', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('other role timeout', 'other role timeout done');
@@ -298,7 +298,7 @@ CALL bg_wait_workers(0, false);
 SELECT current_database() AS db \gset
 ALTER ROLE :"su" IN DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
 UPDATE bg_knobs SET sleep_s = 1, generation = 5;
-SET ROLE bg_admin;
+SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'other role db timeout', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('other role db timeout', 'other role db timeout done');
@@ -309,20 +309,20 @@ CALL bg_wait_workers(0, false);
 -- The caller's own settings apply in PostgreSQL's order of precedence: its
 -- setting in this database over its role-wide one over the database's.
 ALTER DATABASE :"db" SET metrics_refresh.refresh_timeout = '10min';
-ALTER ROLE bg_admin SET metrics_refresh.refresh_timeout = '10min';
-ALTER ROLE bg_admin IN DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
-SET ROLE bg_admin;
+ALTER ROLE regress_bg_admin SET metrics_refresh.refresh_timeout = '10min';
+ALTER ROLE regress_bg_admin IN DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
+SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'precedence 1', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('precedence 1', 'precedence 1 done');
-ALTER ROLE bg_admin IN DATABASE :"db" RESET metrics_refresh.refresh_timeout;
+ALTER ROLE regress_bg_admin IN DATABASE :"db" RESET metrics_refresh.refresh_timeout;
 ALTER DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
-SET ROLE bg_admin;
+SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'precedence 2', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('precedence 2', 'precedence 2 done');
-ALTER ROLE bg_admin RESET metrics_refresh.refresh_timeout;
-SET ROLE bg_admin;
+ALTER ROLE regress_bg_admin RESET metrics_refresh.refresh_timeout;
+SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'precedence 3', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('precedence 3', 'precedence 3 done');
@@ -381,7 +381,7 @@ CALL bg_wait_workers(0, false);
 -- corrected in the log, as error 'interrupted', although it is brand new.
 --
 INSERT INTO metrics_refresh_log (view_name, started_at, status, source, triggered_by)
-VALUES ('public.bg_fast', clock_timestamp(), 'running', 'manual', 'bg_admin')
+VALUES ('public.bg_fast', clock_timestamp(), 'running', 'manual', 'regress_bg_admin')
 RETURNING id AS lost_id \gset
 SELECT r->>'status' AS status, r->'success' AS success, r->>'message' AS message,
        r->>'sqlstate' IS NOT NULL AS has_sqlstate
@@ -397,10 +397,10 @@ SELECT count(*) AS still_running FROM metrics_refresh_log WHERE status = 'runnin
 SELECT metrics_refresh_run_status(-1) IS NULL AS unknown_negative,
        metrics_refresh_run_status((SELECT max(id) + 1000 FROM metrics_refresh_log)) IS NULL AS unknown_id,
        metrics_refresh_run_status(NULL) IS NULL AS null_id;
-SET ROLE bg_watcher;
+SET ROLE regress_bg_watcher;
 SELECT metrics_refresh_run_status(:lost_id)->>'status' AS watcher_sees;
 SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', false)') AS watcher_triggers;
-SET ROLE bg_plain;
+SET ROLE regress_bg_plain;
 SELECT bg_error_of(format('SELECT metrics_refresh_run_status(%s)', :lost_id)) AS plain_reads;
 RESET ROLE;
 
@@ -412,11 +412,11 @@ SELECT count(*) AS log_rows_before FROM metrics_refresh_log \gset
 SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', NULL)') AS null_wait;
 SELECT bg_error_of('SELECT trigger_platform_metrics_refresh(NULL)') AS platform_null_wait;
 SELECT bg_error_of('SELECT metrics_refresh_trigger(NULL, false)') AS null_view;
-SET ROLE bg_owner;
+SET ROLE regress_bg_owner;
 SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_owned'', wait => false)') AS owner_background;
 SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_owned'')') AS owner_waiting;
 SET metrics_refresh.platform_view = 'public.bg_platform';
-SET ROLE bg_plain;
+SET ROLE regress_bg_plain;
 SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', wait => false)') AS plain_background;
 SELECT bg_error_of('SELECT trigger_platform_metrics_refresh(false)') AS plain_platform;
 RESET ROLE;
@@ -424,7 +424,7 @@ RESET metrics_refresh.platform_view;
 SELECT count(*) - :log_rows_before AS new_log_rows FROM metrics_refresh_log;
 SELECT count(*) AS workers FROM pg_stat_activity WHERE backend_type LIKE '%metrics_refresh%';
 -- The owner exception holds for metrics_refresh_run only.
-SET ROLE bg_owner;
+SET ROLE regress_bg_owner;
 SELECT metrics_refresh_run('bg_owned')->>'status' AS owner_run;
 RESET ROLE;
 
@@ -441,4 +441,4 @@ DROP FUNCTION bg_generation();
 DROP FUNCTION bg_error_of(text);
 DROP TABLE bg_knobs;
 RESET metrics_refresh.admin_role;
-DROP ROLE bg_admin, bg_admins, bg_owner, bg_plain, bg_watcher;
+DROP ROLE regress_bg_admin, regress_bg_admins, regress_bg_owner, regress_bg_plain, regress_bg_watcher;

@@ -136,12 +136,12 @@ SELECT dash_try($$SELECT metrics_refresh_dashboard('dash_src')$$) AS a_table;
 
 -- Access: refused (42501) to a role that is neither an admin nor a member of
 -- pg_monitor / pg_read_all_stats; allowed to a member of pg_monitor.
-CREATE ROLE dash_nobody;
-CREATE ROLE dash_reader IN ROLE pg_monitor;
-SET ROLE dash_nobody;
+CREATE ROLE regress_dash_nobody;
+CREATE ROLE regress_dash_reader IN ROLE pg_monitor;
+SET ROLE regress_dash_nobody;
 SELECT dash_try($$SELECT metrics_refresh_dashboard('dash_healthy')$$) AS nobody;
 RESET ROLE;
-SET ROLE dash_reader;
+SET ROLE regress_dash_reader;
 SELECT dash_try($$SELECT metrics_refresh_dashboard('dash_healthy')$$) AS reader;
 SELECT metrics_refresh_dashboard('dash_failing') LIKE '%● Failing%' AS reader_sees_failing;
 RESET ROLE;
@@ -161,5 +161,5 @@ DROP SCHEMA dash_ext;
 DROP TABLE dash_src CASCADE;
 DROP FUNCTION dash_try(text);
 DROP PROCEDURE dash_log(text, interval, text, float8, text);
-DROP ROLE dash_nobody;
-DROP ROLE dash_reader;
+DROP ROLE regress_dash_nobody;
+DROP ROLE regress_dash_reader;

@@ -391,10 +391,10 @@ SELECT mon_try($$SELECT metrics_refresh_prune('-1 day')$$) AS negative_older_tha
 -- pg_read_all_stats gets 42501 from every monitoring function and cannot
 -- read the log; a pg_monitor member reads everything but may not prune.
 --
-CREATE ROLE mon_nobody;
-CREATE ROLE mon_reader IN ROLE pg_monitor;
+CREATE ROLE regress_mon_nobody;
+CREATE ROLE regress_mon_reader IN ROLE pg_monitor;
 SELECT id AS hist_id FROM metrics_refresh_log WHERE view_name = 'public.mon_hist' ORDER BY id LIMIT 1 \gset
-SET ROLE mon_nobody;
+SET ROLE regress_mon_nobody;
 SELECT metrics_refresh_is_admin() AS is_admin;
 SELECT replace(q, :'hist_id', '<id>') AS q, mon_try(q) AS outcome FROM unnest(ARRAY[
     $$SELECT metrics_refresh_status('mon_stats')$$,
@@ -410,7 +410,7 @@ SELECT replace(q, :'hist_id', '<id>') AS q, mon_try(q) AS outcome FROM unnest(AR
     $$SELECT * FROM metrics_refresh_log$$,
     $$SET metrics_refresh.log_retention = '1min'$$]) AS q;
 RESET ROLE;
-SET ROLE mon_reader;
+SET ROLE regress_mon_reader;
 SELECT metrics_refresh_is_admin() AS is_admin;
 SELECT replace(q, :'hist_id', '<id>') AS q, mon_try(q) AS outcome FROM unnest(ARRAY[
     $$SELECT metrics_refresh_status('mon_stats')$$,
@@ -430,5 +430,5 @@ SELECT metrics_refresh_unschedule('mon_sched') AS unscheduled;
 DROP EXTENSION metrics_refresh CASCADE;
 DROP TABLE mon_src CASCADE;
 DROP FUNCTION mon_try(text), mon_log(text, interval, text, float8, text), mon_health(regclass, interval);
-DROP ROLE mon_nobody;
-DROP ROLE mon_reader;
+DROP ROLE regress_mon_nobody;
+DROP ROLE regress_mon_reader;

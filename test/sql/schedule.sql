@@ -106,9 +106,9 @@ SELECT * FROM sched_jobs ORDER BY jobname;
 SELECT view_name, schedule, stale_after FROM metrics_refresh_config ORDER BY view_name;
 
 -- Only admins schedule (42501), even the view's owner.
-CREATE ROLE sched_owner;
-ALTER MATERIALIZED VIEW sched_v OWNER TO sched_owner;
-SET ROLE sched_owner;
+CREATE ROLE regress_sched_owner;
+ALTER MATERIALIZED VIEW sched_v OWNER TO regress_sched_owner;
+SET ROLE regress_sched_owner;
 SELECT sched_try($q$SELECT metrics_refresh_schedule('sched_v', '* * * * *')$q$);
 SELECT sched_try($q$SELECT metrics_refresh_unschedule('sched_v')$q$);
 RESET ROLE;
@@ -314,4 +314,4 @@ DROP FUNCTION sched_try(text);
 DROP EXTENSION metrics_refresh CASCADE;
 DROP MATERIALIZED VIEW sched_v, "Sched 'odd' V", platform_metrics, sched_live;
 DROP TABLE sched_src, sched_table;
-DROP ROLE sched_owner;
+DROP ROLE regress_sched_owner;
