@@ -41,22 +41,6 @@ CREATE MATERIALIZED VIEW bg_owned AS SELECT 1 AS id;
 CREATE UNIQUE INDEX ON bg_owned (id);
 ALTER MATERIALIZED VIEW bg_owned OWNER TO regress_bg_owner;
 
--- SQLSTATE and message (and hint) of a statement that raises.
-CREATE FUNCTION bg_error_of(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    st text;
-    msg text;
-    hint text;
-BEGIN
-    EXECUTE stmt;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
-    RETURN st || ': ' || msg || coalesce(' HINT: ' || nullif(hint, ''), '');
-END $$;
-GRANT EXECUTE ON FUNCTION bg_error_of(text) TO PUBLIC;
-
 -- Result objects, by label.
 CREATE TABLE bg_results (label text PRIMARY KEY, r jsonb NOT NULL);
 GRANT ALL ON bg_results TO PUBLIC;
@@ -336,7 +320,8 @@ CALL bg_wait_workers(0, false);
 BEGIN;
 LOCK TABLE metrics_refresh_log IN ACCESS EXCLUSIVE MODE;
 SET LOCAL statement_timeout = '25s';
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', wait => false)') AS locked_log;
+SELECT metrics_refresh_trigger('bg_fast', wait => false);
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 CALL bg_wait_workers(0, false);
 SELECT count(*) AS still_running FROM metrics_refresh_log WHERE status = 'running';
@@ -399,9 +384,11 @@ SELECT metrics_refresh_run_status(-1) IS NULL AS unknown_negative,
        metrics_refresh_run_status(NULL) IS NULL AS null_id;
 SET ROLE regress_bg_watcher;
 SELECT metrics_refresh_run_status(:lost_id)->>'status' AS watcher_sees;
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', false)') AS watcher_triggers;
+SELECT metrics_refresh_trigger('bg_fast', false);
+\echo :LAST_ERROR_SQLSTATE
 SET ROLE regress_bg_plain;
-SELECT bg_error_of(format('SELECT metrics_refresh_run_status(%s)', :lost_id)) AS plain_reads;
+SELECT metrics_refresh_run_status(:lost_id);
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 --
@@ -409,16 +396,23 @@ RESET ROLE;
 -- non-admin, even the view's owner (42501), with or without waiting.
 --
 SELECT count(*) AS log_rows_before FROM metrics_refresh_log \gset
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', NULL)') AS null_wait;
-SELECT bg_error_of('SELECT trigger_platform_metrics_refresh(NULL)') AS platform_null_wait;
-SELECT bg_error_of('SELECT metrics_refresh_trigger(NULL, false)') AS null_view;
+SELECT metrics_refresh_trigger('bg_fast', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT trigger_platform_metrics_refresh(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_trigger(NULL, false);
+\echo :LAST_ERROR_SQLSTATE
 SET ROLE regress_bg_owner;
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_owned'', wait => false)') AS owner_background;
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_owned'')') AS owner_waiting;
+SELECT metrics_refresh_trigger('bg_owned', wait => false);
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_trigger('bg_owned');
+\echo :LAST_ERROR_SQLSTATE
 SET metrics_refresh.platform_view = 'public.bg_platform';
 SET ROLE regress_bg_plain;
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', wait => false)') AS plain_background;
-SELECT bg_error_of('SELECT trigger_platform_metrics_refresh(false)') AS plain_platform;
+SELECT metrics_refresh_trigger('bg_fast', wait => false);
+\echo :LAST_ERROR_SQLSTATE
+SELECT trigger_platform_metrics_refresh(false);
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 RESET metrics_refresh.platform_view;
 SELECT count(*) - :log_rows_before AS new_log_rows FROM metrics_refresh_log;
@@ -438,7 +432,6 @@ DROP PROCEDURE bg_wait_workers(int, boolean, boolean);
 DROP TABLE bg_results;
 DROP MATERIALIZED VIEW bg_slow, bg_fast, bg_platform, bg_unpopulated, bg_noindex, bg_owned;
 DROP FUNCTION bg_generation();
-DROP FUNCTION bg_error_of(text);
 DROP TABLE bg_knobs;
 RESET metrics_refresh.admin_role;
 DROP ROLE regress_bg_admin, regress_bg_admins, regress_bg_owner, regress_bg_plain, regress_bg_watcher;

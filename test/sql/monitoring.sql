@@ -7,17 +7,9 @@
 -- now() run inside one transaction, where now() does not move.
 CREATE EXTENSION metrics_refresh;
 
--- Runs a statement and shows its outcome: "ok", or the SQLSTATE and message.
-CREATE FUNCTION mon_try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    st text; msg text;
-BEGIN
-    EXECUTE q;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    RETURN st || ': ' || msg;
-END $$;
+-- The shared helper, for the access matrices below (one query, many calls).
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/include/regress_try.sql
 
 -- Logs a synthetic attempt of view v that started "ago" before now() and
 -- lasted dur milliseconds (finished_at = started_at + dur).
@@ -187,10 +179,14 @@ FROM metrics_refresh_status('mon_win', '1 hour') AS s;
 COMMIT;
 
 -- Invalid calls.
-SELECT mon_try($$SELECT metrics_refresh_status(NULL)$$) AS null_view;
-SELECT mon_try($$SELECT metrics_refresh_status('mon_win', NULL)$$) AS null_window;
-SELECT mon_try($$SELECT metrics_refresh_status('mon_win', '-1 hour')$$) AS negative_window;
-SELECT mon_try($$SELECT metrics_refresh_status('mon_src')$$) AS a_table;
+SELECT metrics_refresh_status(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_status('mon_win', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_status('mon_win', '-1 hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_status('mon_src');
+\echo :LAST_ERROR_SQLSTATE
 
 --
 -- metrics_refresh_timeline.  One transaction, so that now() is the same
@@ -247,13 +243,20 @@ COMMIT;
 SELECT count(*) AS buckets, sum(runs) AS runs FROM metrics_refresh_timeline('mon_never');
 
 -- Invalid buckets and windows.
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', '0')$$) AS zero_bucket;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', '-1 hour')$$) AS negative_bucket;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '1 year', '1 month')$$) AS month_bucket;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '1 year', '1 second')$$) AS too_many_buckets;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '-1 hour')$$) AS negative_window;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', NULL)$$) AS null_bucket;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline(NULL)$$) AS null_view;
+SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', '0');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', '-1 hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline('mon_tl', '1 year', '1 month');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline('mon_tl', '1 year', '1 second');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline('mon_tl', '-1 hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline(NULL);
+\echo :LAST_ERROR_SQLSTATE
 
 --
 -- metrics_refresh_history: newest first (ties: the later id first), the
@@ -293,8 +296,10 @@ SELECT bool_and(started_at <= prev_started) AS newest_first FROM (
     SELECT started_at, lag(started_at) OVER (ORDER BY h.ordinality) AS prev_started
     FROM metrics_refresh_history(NULL, NULL) WITH ORDINALITY AS h) x
 WHERE prev_started IS NOT NULL;
-SELECT mon_try($$SELECT * FROM metrics_refresh_history('mon_hist', -1)$$) AS negative_max_rows;
-SELECT mon_try($$SELECT * FROM metrics_refresh_history('mon_src')$$) AS a_table;
+SELECT * FROM metrics_refresh_history('mon_hist', -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_history('mon_src');
+\echo :LAST_ERROR_SQLSTATE
 
 --
 -- metrics_refresh_overview: one row per scheduled or recently (24 h) run
@@ -383,8 +388,10 @@ SELECT metrics_refresh_prune('1 hour') AS pruned;
 SELECT metrics_refresh_prune('1 hour') AS pruned_again;
 SELECT view_name, status FROM metrics_refresh_log WHERE started_at < now() - interval '1 hour';
 DELETE FROM metrics_refresh_log WHERE status = 'running';
-SELECT mon_try($$SELECT metrics_refresh_prune(NULL)$$) AS null_older_than;
-SELECT mon_try($$SELECT metrics_refresh_prune('-1 day')$$) AS negative_older_than;
+SELECT metrics_refresh_prune(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_prune('-1 day');
+\echo :LAST_ERROR_SQLSTATE
 
 --
 -- Access: a role that is neither an admin nor a member of pg_monitor /
@@ -396,7 +403,7 @@ CREATE ROLE regress_mon_reader IN ROLE pg_monitor;
 SELECT id AS hist_id FROM metrics_refresh_log WHERE view_name = 'public.mon_hist' ORDER BY id LIMIT 1 \gset
 SET ROLE regress_mon_nobody;
 SELECT metrics_refresh_is_admin() AS is_admin;
-SELECT replace(q, :'hist_id', '<id>') AS q, mon_try(q) AS outcome FROM unnest(ARRAY[
+SELECT replace(q, :'hist_id', '<id>') AS q, regress_try(q, show_result => false) AS outcome FROM unnest(ARRAY[
     $$SELECT metrics_refresh_status('mon_stats')$$,
     $$SELECT metrics_refresh_status('mon_stats', '1 hour')$$,
     $$SELECT * FROM metrics_refresh_timeline('mon_stats')$$,
@@ -412,7 +419,7 @@ SELECT replace(q, :'hist_id', '<id>') AS q, mon_try(q) AS outcome FROM unnest(AR
 RESET ROLE;
 SET ROLE regress_mon_reader;
 SELECT metrics_refresh_is_admin() AS is_admin;
-SELECT replace(q, :'hist_id', '<id>') AS q, mon_try(q) AS outcome FROM unnest(ARRAY[
+SELECT replace(q, :'hist_id', '<id>') AS q, regress_try(q, show_result => false) AS outcome FROM unnest(ARRAY[
     $$SELECT metrics_refresh_status('mon_stats')$$,
     $$SELECT * FROM metrics_refresh_timeline('mon_stats')$$,
     $$SELECT * FROM metrics_refresh_history('mon_stats')$$,
@@ -429,6 +436,6 @@ RESET ROLE;
 SELECT metrics_refresh_unschedule('mon_sched') AS unscheduled;
 DROP EXTENSION metrics_refresh CASCADE;
 DROP TABLE mon_src CASCADE;
-DROP FUNCTION mon_try(text), mon_log(text, interval, text, float8, text), mon_health(regclass, interval);
+DROP FUNCTION public.regress_try(text, boolean), mon_log(text, interval, text, float8, text), mon_health(regclass, interval);
 DROP ROLE regress_mon_nobody;
 DROP ROLE regress_mon_reader;

@@ -90,25 +90,10 @@ GRANT SELECT ON mr_priv_app.owned_view, mr_priv_app.su_view, mr_priv_app.ran_as 
 -- Anyone may name the platform view (per session or role).
 SET metrics_refresh.platform_view = 'mr_priv_app.owned_view';
 
--- Run a statement returning one value: "ok: <value>" or "<SQLSTATE>: <message>".
-CREATE FUNCTION public.mr_priv_try(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    r text;
-    st text;
-    msg text;
-BEGIN
-    IF stmt ~* '^\s*truncate' THEN
-        EXECUTE stmt;
-        r := 'truncated';
-    ELSE
-        EXECUTE stmt INTO r;
-    END IF;
-    RETURN 'ok: ' || coalesce(r, '(null)');
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    RETURN st || ': ' || msg;
-END $$;
+-- The shared helper, for the access matrix (one query, many calls) and a
+-- transaction that must go on after a refused call.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/include/regress_try.sql
 
 -- A first run by the superuser, so that there is something to monitor.
 SELECT metrics_refresh_run('mr_priv_app.su_view')->>'status' AS first_run;
@@ -163,7 +148,7 @@ SELECT (SELECT count(*) FROM metrics_refresh_log) AS log_rows,
 --
 SELECT metrics_refresh_is_admin() AS superuser_is_admin;
 BEGIN;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
 ROLLBACK;
 SELECT * FROM public.mr_priv_effects;
 
@@ -172,7 +157,7 @@ SELECT * FROM public.mr_priv_effects;
 --
 SELECT count(*) AS log_rows_before FROM metrics_refresh_log \gset
 SET ROLE regress_priv_admin;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
 RESET ROLE;
 -- Seven refreshes logged (run x3, trigger x2, trigger_platform, with_logging),
 -- all by regress_priv_admin; nothing forged; no job and no configuration left.
@@ -190,7 +175,7 @@ RESET ROLE;
 --
 SELECT max(id) AS mark FROM metrics_refresh_log \gset
 SET ROLE regress_priv_checked;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
 RESET ROLE;
 SELECT status, source, triggered_by, count(*)
 FROM metrics_refresh_log WHERE id > :mark
@@ -204,13 +189,13 @@ SELECT * FROM public.mr_priv_effects;
 --
 SELECT max(id) AS mark FROM metrics_refresh_log \gset
 SET ROLE regress_priv_watcher;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
 SET ROLE regress_priv_stats;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls WHERE ord BETWEEN 10 AND 17 ORDER BY ord;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls WHERE ord BETWEEN 10 AND 17 ORDER BY ord;
 SET ROLE regress_priv_plain;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
 SET ROLE regress_priv_owner;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
 RESET ROLE;
 -- Only the owner's own run was logged.
 SELECT view_name, status, source, triggered_by
@@ -233,7 +218,8 @@ RESET ROLE;
 SELECT max(id) AS mark FROM metrics_refresh_log \gset
 TRUNCATE mr_priv_app.ran_as;
 SET ROLE regress_priv_admin;
-SELECT mr_priv_try('SELECT count(*) FROM mr_priv_app.secret') AS admin_reads_secret;
+SELECT count(*) FROM mr_priv_app.secret;
+\echo :LAST_ERROR_SQLSTATE
 SET ROLE regress_priv_owner;
 INSERT INTO mr_priv_app.secret VALUES (3, 30);
 SET ROLE regress_priv_admin;
@@ -281,10 +267,12 @@ SELECT max(id) AS mark FROM metrics_refresh_log \gset
 TRUNCATE public.mr_priv_check_calls;
 SET ROLE regress_priv_web;
 SELECT metrics_refresh_is_admin() AS web_without_claim;
-SELECT mr_priv_try('SELECT trigger_platform_metrics_refresh()->>''status''') AS web_without_claim;
+SELECT trigger_platform_metrics_refresh()->>'status';
+\echo :LAST_ERROR_SQLSTATE
 SET request.jwt.claims = '{"sub": "42", "app_role": "member"}';
 SELECT metrics_refresh_is_admin() AS web_as_member;
-SELECT mr_priv_try('SELECT trigger_platform_metrics_refresh()->>''status''') AS web_as_member;
+SELECT trigger_platform_metrics_refresh()->>'status';
+\echo :LAST_ERROR_SQLSTATE
 SET request.jwt.claims = '{"sub": "7", "app_role": "super_admin"}';
 SELECT metrics_refresh_is_admin() AS web_as_super_admin;
 SELECT r->>'status' AS status, r->>'triggered_by' AS triggered_by
@@ -301,7 +289,8 @@ SELECT ran_as, claim FROM public.mr_priv_check_calls ORDER BY n;
 --
 SET ROLE regress_priv_nullish;
 SELECT metrics_refresh_is_admin() AS null_verdict;
-SELECT mr_priv_try('SELECT metrics_refresh_trigger(''mr_priv_app.su_view'')->>''status''') AS null_verdict;
+SELECT metrics_refresh_trigger('mr_priv_app.su_view')->>'status';
+\echo :LAST_ERROR_SQLSTATE
 SET ROLE regress_priv_failing;
 SELECT metrics_refresh_is_admin() AS failing_check;
 RESET ROLE;
@@ -312,7 +301,7 @@ BEGIN;
 SET LOCAL ROLE regress_priv_failing;
 INSERT INTO public.mr_priv_tx VALUES (1);
 SELECT metrics_refresh_is_admin() AS failing_check;
-SELECT mr_priv_try('SELECT metrics_refresh_status(''mr_priv_app.su_view'')->>''status''') AS failing_check;
+SELECT regress_try('SELECT metrics_refresh_status(''mr_priv_app.su_view'')->>''status''') AS failing_check;
 INSERT INTO public.mr_priv_tx VALUES (2);
 COMMIT;
 SELECT step FROM public.mr_priv_tx ORDER BY step;
@@ -371,7 +360,8 @@ SHOW metrics_refresh.admin_check;
 SELECT metrics_refresh_is_admin() AS plain_after_set;
 -- platform_view may be set by anyone, but grants nothing.
 SET metrics_refresh.platform_view = 'mr_priv_app.su_view';
-SELECT mr_priv_try('SELECT trigger_platform_metrics_refresh()->>''status''') AS plain_platform;
+SELECT trigger_platform_metrics_refresh()->>'status';
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET metrics_refresh.platform_view = 'mr_priv_app.owned_view';
 
@@ -389,8 +379,10 @@ SET metrics_refresh.admin_check = 'public.mr_priv_always_true';
 SELECT metrics_refresh_is_admin() AS fresh_plain;
 SHOW metrics_refresh.admin_role;
 SHOW metrics_refresh.admin_check;
-SELECT public.mr_priv_try('SELECT metrics_refresh_trigger(''mr_priv_app.su_view'')->>''status''') AS fresh_plain;
-SELECT public.mr_priv_try('SELECT count(*) FROM metrics_refresh_log') AS fresh_plain;
+SELECT metrics_refresh_trigger('mr_priv_app.su_view')->>'status';
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM metrics_refresh_log;
+\echo :LAST_ERROR_SQLSTATE
 \c - regress_priv_plain
 ALTER ROLE regress_priv_plain SET metrics_refresh.admin_role = 'regress_priv_plain';
 SELECT set_config('metrics_refresh.admin_check', 'public.mr_priv_always_true', false);
@@ -496,7 +488,7 @@ DROP VIEW public.mr_priv_effects;
 DROP EXTENSION metrics_refresh CASCADE;
 DROP SCHEMA mr_priv_app CASCADE;
 DROP TABLE public.mr_priv_calls, public.mr_priv_rules, public.mr_priv_check_calls, public.mr_priv_tx;
-DROP FUNCTION public.mr_priv_try(text), public.mr_priv_is_super_admin(),
+DROP FUNCTION public.regress_try(text, boolean), public.mr_priv_is_super_admin(),
     public.mr_priv_always_true(), public.mr_priv_not_boolean();
 DROP ROLE regress_priv_nested, regress_priv_admin, regress_priv_admins, regress_priv_plain, regress_priv_checked,
     regress_priv_watcher, regress_priv_stats, regress_priv_owner, regress_priv_web, regress_priv_nullish,
