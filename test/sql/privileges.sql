@@ -3,6 +3,13 @@
 -- triggered_by after SET ROLE, the superuser-only admin settings (also in a
 -- fresh session before the library is loaded), and admin_check's edge cases.
 -- Roles of this file start with regress_priv_, other objects with mr_priv_.
+-- Needs pg_cron (who may schedule); where the server cannot run it in this
+-- database, the test is skipped (expected/privileges_1.out).
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/include/require_pg_cron.sql
+\if :skip_test
+\quit
+\endif
 CREATE EXTENSION metrics_refresh;
 SELECT current_user AS su, current_database() AS db \gset
 
@@ -92,7 +99,6 @@ SET metrics_refresh.platform_view = 'mr_priv_app.owned_view';
 
 -- The shared helper, for the access matrix (one query, many calls) and a
 -- transaction that must go on after a refused call.
-\getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/include/regress_try.sql
 
 -- A first run by the superuser, so that there is something to monitor.

@@ -5,6 +5,14 @@
 -- sp_trap.calls and a NOTICE) and gives a wrong answer.  None may run, and
 -- every result must be right.  Objects of this file start with sp_, roles
 -- with regress_sp_.
+-- Needs pg_cron (scheduling with a hostile search_path); where the server
+-- cannot run it in this database, the test is skipped
+-- (expected/search_path_1.out).
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/include/require_pg_cron.sql
+\if :skip_test
+\quit
+\endif
 CREATE EXTENSION metrics_refresh;
 
 CREATE SCHEMA sp_trap;
