@@ -115,11 +115,16 @@ SELECT metrics_refresh_run_status((r->>'run_id')::bigint) - 'started_at' = r - '
        (metrics_refresh_run_status((r->>'run_id')::bigint)->>'started_at')::timestamptz
          = (r->>'started_at')::timestamptz AS same_started_at
 FROM bg_results WHERE label = 'slow';
--- The view still has its old contents while the worker runs.
-SELECT * FROM bg_slow;
--- The worker shows in pg_stat_activity while it refreshes.
+-- Once the worker is inside the view's query (sleeping in it), the view
+-- still has its old contents.
 CALL bg_wait_workers(1, true);
-SELECT backend_type LIKE '%metrics_refresh%' AS is_worker, datname = current_database() AS same_db
+SELECT * FROM bg_slow;
+-- The worker shows in pg_stat_activity while it refreshes: its own backend
+-- type and application name, this database, and the refresh as its query.
+SELECT backend_type, application_name, datname = current_database() AS same_db,
+       state, wait_event,
+       query = format('metrics_refresh: refresh of %s (run %s)', 'public.bg_slow',
+                      (SELECT r->>'run_id' FROM bg_results WHERE label = 'slow')) AS query_names_the_run
 FROM pg_stat_activity WHERE backend_type LIKE '%metrics_refresh%';
 CALL bg_wait_run('slow', 'slow done');
 SELECT * FROM bg_shown WHERE label = 'slow done';
@@ -177,7 +182,9 @@ INSERT INTO bg_results SELECT 'platform', trigger_platform_metrics_refresh(wait 
 SELECT r - 'run_id' - 'started_at' - 'triggered_by' AS running_object,
        r->>'triggered_by' = current_user AS by_caller
 FROM bg_results WHERE label = 'platform';
-SELECT status FROM metrics_refresh_log
+-- (Committed: the row is there, running or, this view being fast, done.)
+SELECT status IN ('running', 'success') AS committed_row
+FROM metrics_refresh_log
 WHERE id = (SELECT (r->>'run_id')::bigint FROM bg_results WHERE label = 'platform');
 CALL bg_wait_run('platform', 'platform done');
 SELECT * FROM bg_shown WHERE label = 'platform done';
@@ -354,8 +361,7 @@ SELECT count(pg_terminate_backend(pid)) AS terminated
 FROM pg_stat_activity WHERE backend_type LIKE '%metrics_refresh%';
 CALL bg_wait_run('terminated', 'terminated done');
 SELECT * FROM bg_shown WHERE label = 'terminated done';
-SELECT status, error_message, sqlstate IS NOT NULL AS has_sqlstate,
-       finished_at IS NOT NULL AS finished
+SELECT status, error_message, sqlstate, finished_at IS NOT NULL AS finished
 FROM metrics_refresh_log
 WHERE id = (SELECT (r->>'run_id')::bigint FROM bg_results WHERE label = 'terminated');
 SELECT * FROM bg_slow;
@@ -369,10 +375,9 @@ INSERT INTO metrics_refresh_log (view_name, started_at, status, source, triggere
 VALUES ('public.bg_fast', clock_timestamp(), 'running', 'manual', 'regress_bg_admin')
 RETURNING id AS lost_id \gset
 SELECT r->>'status' AS status, r->'success' AS success, r->>'message' AS message,
-       r->>'sqlstate' IS NOT NULL AS has_sqlstate
+       r->>'sqlstate' AS sqlstate
 FROM (SELECT metrics_refresh_run_status(:lost_id) AS r) s;
-SELECT status, error_message, sqlstate IS NOT NULL AS has_sqlstate,
-       finished_at IS NOT NULL AS finished
+SELECT status, error_message, sqlstate, finished_at IS NOT NULL AS finished
 FROM metrics_refresh_log WHERE id = :lost_id;
 SELECT count(*) AS still_running FROM metrics_refresh_log WHERE status = 'running';
 

@@ -377,10 +377,11 @@ FROM metrics_refresh_log WHERE started_at < now() - interval '1 hour' OR view_na
 ORDER BY view_name, started_at;
 -- A 'running' row whose worker is gone is reported, and corrected in the
 -- log, as an error "interrupted", by the first monitoring call that sees it.
-SELECT status, error_message FROM metrics_refresh_history('mon_ret_other');
-SELECT status, error_message FROM metrics_refresh_log WHERE view_name = 'public.mon_ret_other';
+SELECT status, error_message, sqlstate FROM metrics_refresh_history('mon_ret_other');
+SELECT status, error_message, sqlstate FROM metrics_refresh_log WHERE view_name = 'public.mon_ret_other';
 SELECT mon_log('mon_ret_other', '1 minute', 'running') AS orphan_id \gset
-SELECT r->>'status' AS status, r->>'message' AS message, r->>'success' AS success
+SELECT r->>'status' AS status, r->>'message' AS message, r->>'success' AS success,
+       r->>'sqlstate' AS sqlstate
 FROM metrics_refresh_run_status(:orphan_id) AS r;
 DELETE FROM metrics_refresh_log WHERE view_name = 'public.mon_ret_other';
 

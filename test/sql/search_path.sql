@@ -264,9 +264,10 @@ SELECT n, label, r->>'success' AS success, r->>'status' AS status, r->>'view' AS
 FROM sp_results WHERE label LIKE 'run%' OR label LIKE 'trigger%' OR label IN ('with_logging', 'background')
 ORDER BY n;
 SELECT accounts FROM sp_app.metrics;
-SELECT r->>'status' AS status, r->>'message' AS message, r->>'success' AS success
+SELECT r->>'status' AS status, r->>'message' AS message, r->>'success' AS success,
+       r->>'sqlstate' AS sqlstate
 FROM sp_results WHERE label = 'ghost';
-SELECT status, error_message FROM metrics_refresh_log WHERE id = :ghost_id;
+SELECT status, error_message, sqlstate FROM metrics_refresh_log WHERE id = :ghost_id;
 -- Retention (50 days) removed the 60-day-old row; prune('35 days') the other.
 SELECT label, i, b FROM sp_scalars WHERE label IN ('prune', 'is_admin') ORDER BY n;
 SELECT count(*) AS old_rows FROM metrics_refresh_log WHERE triggered_by = 'sp_old';
