@@ -14,8 +14,10 @@ DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 # Tests (see docs/testing-notes.md).  "make installcheck" runs them against
 # the running server that PGHOST/PGPORT/PGUSER name: test/sql/*.sql against
-# expected/*.out (pg_regress) and the isolation specs test/specs/*.spec
-# (pg_isolation_regress).  test/expected is a
+# expected/*.out (pg_regress), the isolation specs test/specs/*.spec
+# (pg_isolation_regress), then the TAP tests test/t/*.pl (prove), which start
+# servers of their own with the binaries of PG_CONFIG (run them as a user
+# that may run initdb, not root).  test/expected is a
 # symlink to ../expected: pg_regress on PostgreSQL 15 looks for expected
 # output in <inputdir>/expected only (--expecteddir came with 16).  Tests that
 # need pg_cron create it, or are skipped where the server cannot run it.
@@ -25,6 +27,8 @@ REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
 REGRESS_OPTS = --inputdir=test $(if $(filter-out 0,$(testdb_held_by_pg_cron)),--use-existing)
 ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 # The test databases are UTF8 with the C locale, whatever the server's default.
 ENCODING = UTF8
 NO_LOCALE = 1
@@ -46,6 +50,12 @@ include $(PGXS)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(EXTENSION).control
 	cp $< $@
+
+# The TAP tests alone, exactly as installcheck runs them (PGXS's recipe);
+# one of them: make prove_installcheck PROVE_TESTS=test/t/001_standby.pl
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(prove_installcheck)
 
 .PHONY: demo test bench
 demo:

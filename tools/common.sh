@@ -1,4 +1,4 @@
-# Shared by tools/test, tools/demo, test/standby.sh and bench/run.  Sourced, not run.
+# Shared by tools/test, tools/demo and bench/run.  Sourced, not run.
 #
 # Everything runs on Debian bookworm with PostgreSQL 15 from Debian.  As root,
 # missing packages are installed with apt-get and PostgreSQL runs as the
@@ -9,7 +9,8 @@ PG_MAJOR=15
 # installation (a relocated copy, say): the build, the tests, the demo and the
 # benchmarks then use it and its pg_config.
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
-PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron build-essential"
+# libipc-run-perl: IPC::Run, which the TAP tests (PostgreSQL::Test::Cluster) need.
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron build-essential libipc-run-perl"
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 say() { printf '%s\n' "$*" >&2; }
