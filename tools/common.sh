@@ -85,8 +85,16 @@ start_server() {
 	as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$data/../server.log" -w -t 60 start >/dev/null
 }
 
+# stop_server DATADIR: stop it; with MR_SERVER_LOGS set (tools/test does),
+# keep a copy of its log there, for tools/test's scan of the server logs.
 stop_server() {
+	local log
+	log=$(dirname "$1")/server.log
 	as_pg "$PG_BIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 || true
+	if [ -n "${MR_SERVER_LOGS:-}" ] && [ -f "$log" ]; then
+		mkdir -p "$MR_SERVER_LOGS" &&
+			cp "$log" "$MR_SERVER_LOGS/$(basename "$(dirname "$1")").log"
+	fi
 }
 
 # For shell tests: check WHAT EXPECTED ACTUAL prints "ok: WHAT" or a FAILED
