@@ -22,8 +22,12 @@ DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 # output in <inputdir>/expected only (--expecteddir came with 16).  Tests that
 # need pg_cron create it, or are skipped where the server cannot run it.
 # tools/test runs the same tests in throwaway instances (test/pg.conf).
+# A test whose first line is "-- Needs PostgreSQL N or later." runs only on
+# those versions (MAJORVERSION comes from PGXS).
 TESTS = $(sort $(wildcard test/sql/*.sql))
-REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
+too_new = $(foreach t,$(TESTS),$(if $(shell sed -n '1s/^-- Needs PostgreSQL \([0-9][0-9]*\) or later\..*/\1/p' $(t) | \
+	awk -v v=$(MAJORVERSION) '$$1 > v'),$(t)))
+REGRESS = $(patsubst test/sql/%.sql,%,$(filter-out $(too_new),$(TESTS)))
 REGRESS_OPTS = --inputdir=test $(if $(filter-out 0,$(testdb_held_by_pg_cron)),--use-existing)
 ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test

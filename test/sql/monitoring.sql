@@ -215,12 +215,12 @@ SELECT count(*) AS buckets,
                                + (ord - 1) * interval '1 hour') AS oldest_first_hourly,
        bool_and(date_trunc('hour', bucket_start) = bucket_start) AS on_the_hour
 FROM metrics_refresh_timeline('mon_tl') WITH ORDINALITY AS t(bucket_start, runs, successes, failures,
-                                                             avg_duration_ms, max_duration_ms, ord);
+                                                             avg_duration_ms, max_duration_ms, unchanged, ord);
 
 -- The buckets with runs (numbered oldest first), and the empty ones.
 SELECT ord, runs, successes, failures, avg_duration_ms, max_duration_ms
 FROM metrics_refresh_timeline('mon_tl', '24 hours', '1 hour')
-     WITH ORDINALITY AS t(bucket_start, runs, successes, failures, avg_duration_ms, max_duration_ms, ord)
+     WITH ORDINALITY AS t(bucket_start, runs, successes, failures, avg_duration_ms, max_duration_ms, unchanged, ord)
 WHERE runs > 0 ORDER BY ord;
 SELECT count(*) AS empty_buckets
 FROM metrics_refresh_timeline('mon_tl')
@@ -235,7 +235,7 @@ SELECT count(*) AS buckets,
                                + (ord - 1) * interval '5 minutes') AS oldest_first,
        sum(runs) AS runs, (array_agg(runs ORDER BY ord DESC))[1] AS runs_in_last
 FROM metrics_refresh_timeline('mon_tl', '1 hour', '5 minutes')
-     WITH ORDINALITY AS t(bucket_start, runs, successes, failures, avg_duration_ms, max_duration_ms, ord);
+     WITH ORDINALITY AS t(bucket_start, runs, successes, failures, avg_duration_ms, max_duration_ms, unchanged, ord);
 
 -- A window that is not a multiple of the bucket still runs from the bucket
 -- holding its start to the bucket holding now().
@@ -283,12 +283,20 @@ SELECT mon_log('mon_hist', '1 minute', 'success', 20) - :h1 AS h5_offset;
 SELECT h.ordinality AS ord, id - :h1 AS id_offset, duration_ms
 FROM metrics_refresh_history('mon_hist', 2) WITH ORDINALITY AS h ORDER BY h.ordinality;
 SELECT count(*) AS zero_rows FROM metrics_refresh_history('mon_hist', 0);
--- The result has the log's row type, and the rows are the log's rows.
-SELECT prorettype = 'metrics_refresh_log'::regtype AS returns_log_rows
-FROM pg_proc WHERE proname = 'metrics_refresh_history';
+-- The result has the log's columns, in the log's order, except the
+-- statistics' bookkeeping column "counted"; the rows are the log's rows.
+SELECT array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE a.attname <> 'counted')
+       = (SELECT array_agg(n ORDER BY o)
+          FROM pg_proc p, unnest(p.proargnames, p.proargmodes) WITH ORDINALITY AS x(n, m, o)
+          WHERE p.proname = 'metrics_refresh_history' AND m = 'o') AS log_columns
+FROM pg_attribute a
+WHERE a.attrelid = 'metrics_refresh_log'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
 SELECT count(*) AS differing_rows FROM (
     SELECT * FROM metrics_refresh_history('mon_hist')
-    EXCEPT SELECT * FROM metrics_refresh_log WHERE view_name = 'public.mon_hist') d;
+    EXCEPT SELECT id, view_name, started_at, finished_at, duration_ms, status, method, source,
+                  triggered_by, sqlstate, error_message, error_detail, error_hint, skip_reason,
+                  cascade_id
+           FROM metrics_refresh_log WHERE view_name = 'public.mon_hist') d;
 -- NULL view: all views, newest first, 50 by default; NULL max_rows: no limit.
 SELECT count(mon_log('mon_bulk', k * interval '1 minute' + interval '2 days', 'success'))
 FROM generate_series(1, 20) AS k;
@@ -310,13 +318,24 @@ SELECT * FROM metrics_refresh_history('mon_src');
 --
 -- metrics_refresh_overview: one row per scheduled or recently (24 h) run
 -- view.  mon_never (never run, not scheduled) and mon_old_only (run only
--- 30 hours ago) are absent.
+-- 30 hours ago) are absent.  The overview reads the statistics, whose
+-- window is whole hours (it starts at the top of the hour 24 hours ago), and
+-- estimates p95 from the duration histogram.
 --
 SELECT mon_log('mon_old_only', '30 hours', 'success');
 SELECT view_name, status, total, successful, failed, skipped, success_rate
 FROM metrics_refresh_overview ORDER BY view_name;
--- Its columns are the keys of metrics_refresh_status, with the same values.
-SELECT to_jsonb(o) - 'view_name' = metrics_refresh_status('mon_stats') - 'view' - 'stale_after' AS same_as_status
+-- Its columns are the keys of metrics_refresh_status; for a view whose runs
+-- all fall in both windows, with the same values, except p95, which is
+-- within the histogram's resolution (ten buckets per decade: 26%).
+SELECT array_agg(k ORDER BY k) AS overview_columns_not_in_status
+FROM jsonb_object_keys((SELECT to_jsonb(o) FROM metrics_refresh_overview o LIMIT 1)) AS k
+WHERE NOT metrics_refresh_status('mon_stats') ? k AND k <> 'view_name';
+SELECT to_jsonb(o) - 'view_name' - 'p95_duration_ms'
+       = metrics_refresh_status('mon_stats') - 'view' - 'stale_after' - 'p95_duration_ms' AS same_as_status,
+       (metrics_refresh_status('mon_stats')->>'p95_duration_ms')::float8 AS exact_p95,
+       o.p95_duration_ms / (metrics_refresh_status('mon_stats')->>'p95_duration_ms')::float8
+           BETWEEN 1 / 1.26 AND 1.26 AS p95_estimate_close
 FROM metrics_refresh_overview o WHERE view_name = 'public.mon_stats';
 -- A scheduled view that never ran is listed as unknown; once unscheduled, it is gone.
 SELECT metrics_refresh_schedule('mon_never', '0 0 31 2 *') > 0 AS scheduled;

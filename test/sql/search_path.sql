@@ -193,9 +193,8 @@ SELECT id AS ghost_id, id + 1 AS next_id FROM metrics_refresh_log WHERE triggere
 -- Where the results go (filled without any operator or function of the caller's).
 CREATE TABLE public.sp_results (n int GENERATED ALWAYS AS IDENTITY, label text, r jsonb);
 CREATE TABLE public.sp_scalars (n int GENERATED ALWAYS AS IDENTITY, label text, i bigint, b boolean, t text);
-CREATE TABLE public.sp_timeline (bucket_start timestamptz, runs bigint, successes bigint,
-    failures bigint, avg_duration_ms double precision, max_duration_ms double precision);
-CREATE TABLE public.sp_history (LIKE public.metrics_refresh_log);
+CREATE TABLE public.sp_timeline AS SELECT * FROM metrics_refresh_timeline('sp_app.metrics') WITH NO DATA;
+CREATE TABLE public.sp_history AS SELECT * FROM metrics_refresh_history() WITH NO DATA;
 CREATE TABLE public.sp_overview AS SELECT * FROM metrics_refresh_overview WITH NO DATA;
 GRANT INSERT, SELECT ON public.sp_results, public.sp_scalars TO PUBLIC;
 
