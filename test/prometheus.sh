@@ -73,17 +73,13 @@ exporter_pid= runner_pid= busy_pid=
 # Stop the exporter by its own pid (from its pid file); should that be
 # missing, runuser hands a SIGTERM on to it.
 stop_exporter() {
-	local i
 	[ -z "$exporter_pid" ] && [ -s "$dir/exporter.pid" ] && exporter_pid=$(cat "$dir/exporter.pid")
-	[ -n "$exporter_pid" ] && kill "$exporter_pid" 2>/dev/null
-	if [ -n "$runner_pid" ]; then
-		for i in $(seq 1 50); do
-			kill -0 "$runner_pid" 2>/dev/null || break
-			sleep 0.1
-		done
+	if [ -n "$exporter_pid" ]; then
+		kill "$exporter_pid" 2>/dev/null
+	elif [ -n "$runner_pid" ]; then
 		kill "$runner_pid" 2>/dev/null
-		wait "$runner_pid" 2>/dev/null
 	fi
+	[ -n "$runner_pid" ] && wait "$runner_pid" 2>/dev/null
 	exporter_pid= runner_pid=
 }
 cleanup() {
@@ -272,9 +268,9 @@ metrics_refresh_runs_total counter
 metrics_refresh_stale gauge
 metrics_refresh_stats_reset_timestamp_seconds gauge" \
 	"$(awk '$1 == "#" && $2 == "TYPE" && $3 ~ /^metrics_refresh_/ { print $3, $4 }' "$metrics" | sort)"
-# 6 views: runs 4 each, histogram 10 each (7 buckets, +Inf, sum, count),
-# 6 gauges each, health 1 each, last status 1 each but prom_never: 131.
-check "number of metrics_refresh series" 131 "$(grep -c '^metrics_refresh_' "$metrics")"
+# 5 views run: runs 4 each, histogram 10 each (7 buckets, +Inf, sum,
+# count), 6 gauges, last status 1, health 1; prom_never: health only.
+check "number of metrics_refresh series" 111 "$(grep -c '^metrics_refresh_' "$metrics")"
 lint=$(grep '^\(# [A-Z]* \)\?metrics_refresh_' "$metrics" | promtool check metrics 2>&1)
 check "promtool check metrics: no complaint about our series" "" "$lint"
 
@@ -284,8 +280,7 @@ expected="prom_ok|2 0 0 0|healthy|success|0
 prom_err|1 2 0 0|failing|error|0
 prom_same|1 0 0 1|healthy|unchanged|0
 prom_busy|1 0 1 0|healthy|success|0
-\"Prom Stale\"|1 0 0 0|stale|success|1
-prom_never|0 0 0 0|unknown||0"
+\"Prom Stale\"|1 0 0 0|stale|success|1"
 while IFS='|' read -r name counts health last stale; do
 	v=public.$name
 	vl=$(vlabel "$v")
@@ -314,17 +309,17 @@ while IFS='|' read -r name counts health last stale; do
 done <<<"$expected"
 
 # Times: the last success of a view that succeeded is close to now (the
-# runs above took seconds); views never run or never failed give 0.
+# runs above took seconds); a view that never failed gives 0.
 for name in prom_ok prom_err prom_same prom_busy '"Prom Stale"'; do
 	num_check "public.$name: last success time close to now" "$now" \
 		"$(value "$metrics" metrics_refresh_last_success_timestamp_seconds "$(vlabel "public.$name")")" 60
 done
-check "prom_never: last success time 0 (never)" 0 \
-	"$(value "$metrics" metrics_refresh_last_success_timestamp_seconds 'view="public.prom_never"')"
+# prom_never, scheduled and never run: unknown, and no other series.
+check "public.prom_never: health_info" 'status="unknown" 1' \
+	"$(grep "^metrics_refresh_health_info{" "$metrics" | grep -F 'view="public.prom_never"' | sed 's/.*\(status="[a-z]*"\).* \([0-9]*\)$/\1 \2/')"
+check "public.prom_never: no other series" 1 "$(grep -c 'view="public.prom_never"' "$metrics")"
 check "prom_ok: last error time 0 (never)" 0 \
 	"$(value "$metrics" metrics_refresh_last_error_timestamp_seconds 'view="public.prom_ok"')"
-check "prom_never: histogram count 0" 0 \
-	"$(value "$metrics" metrics_refresh_duration_seconds_count 'view="public.prom_never"')"
 # prom_ok's refreshes sleep 120 ms: none within 0.1 s.
 check "prom_ok: bucket le=0.1 is 0 (120 ms refreshes)" 0 \
 	"$(value "$metrics" metrics_refresh_duration_seconds_bucket 'view="public.prom_ok"' 'le="0.1"')"
@@ -380,7 +375,7 @@ grep -q 'permission denied' "$dir/exporter.log" &&
 sql "GRANT pg_read_all_stats TO prom_exporter"
 check "prom_ok run 3" success "$(run prom_ok)"
 scrape "$dir/again.txt" || { echo "FAILED: scrape"; exit 1; }
-check "with pg_read_all_stats: all series" 131 "$(grep -c '^metrics_refresh_' "$dir/again.txt")"
+check "with pg_read_all_stats: all series" 111 "$(grep -c '^metrics_refresh_' "$dir/again.txt")"
 check "the next scrape counts the new run" 3 \
 	"$(value "$dir/again.txt" metrics_refresh_runs_total 'view="public.prom_ok"' 'status="success"')"
 check "and its duration" 3 "$(value "$dir/again.txt" metrics_refresh_duration_seconds_count 'view="public.prom_ok"')"
