@@ -457,15 +457,36 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard(regclass, interval) IS
 -- The log: cascades, the unchanged status, statistics' bookkeeping
 -------------------------------------------------------------------------------
 
+-- The values of status, method and source: domains instead of 1.0.0's CHECK
+-- constraints, which PostgreSQL prepared anew for every INSERT (see the
+-- install script).  The type change rewrites nothing (a domain over text);
+-- the rows are checked against the domains.
+CREATE DOMAIN @extschema@.metrics_refresh_log_status AS text
+    CONSTRAINT metrics_refresh_log_status_check
+    CHECK (VALUE IN ('success', 'error', 'skipped', 'running', 'unchanged'));
+CREATE DOMAIN @extschema@.metrics_refresh_log_method AS text
+    CONSTRAINT metrics_refresh_log_method_check
+    CHECK (VALUE IN ('concurrently', 'full'));
+CREATE DOMAIN @extschema@.metrics_refresh_log_source AS text
+    CONSTRAINT metrics_refresh_log_source_check
+    CHECK (VALUE IN ('scheduled', 'manual', 'cascade'));
+
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_status IS
+    'Status of a refresh attempt in metrics_refresh_log';
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_method IS
+    'How a view was refreshed (metrics_refresh_log.method)';
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_source IS
+    'What started a refresh attempt (metrics_refresh_log.source)';
+
 ALTER TABLE @extschema@.metrics_refresh_log
     ADD COLUMN cascade_id bigint,
     ADD COLUMN counted boolean NOT NULL DEFAULT false,
     DROP CONSTRAINT metrics_refresh_log_status_check,
-    ADD CONSTRAINT metrics_refresh_log_status_check
-        CHECK (status IN ('success', 'error', 'skipped', 'running', 'unchanged')),
+    DROP CONSTRAINT metrics_refresh_log_method_check,
     DROP CONSTRAINT metrics_refresh_log_source_check,
-    ADD CONSTRAINT metrics_refresh_log_source_check
-        CHECK (source IN ('scheduled', 'manual', 'cascade'));
+    ALTER COLUMN status TYPE @extschema@.metrics_refresh_log_status,
+    ALTER COLUMN method TYPE @extschema@.metrics_refresh_log_method,
+    ALTER COLUMN source TYPE @extschema@.metrics_refresh_log_source;
 
 -- The runs of one cascade.
 CREATE INDEX metrics_refresh_log_cascade_idx

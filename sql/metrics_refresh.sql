@@ -8,15 +8,36 @@
 -- The log: one row per refresh attempt
 -------------------------------------------------------------------------------
 
+-- The values of the log's status, method and source columns.  Domains, not
+-- CHECK constraints on the table: PostgreSQL prepares a table's CHECK
+-- constraints anew for every INSERT statement (about a third of the cost of
+-- logging a run), a domain's constraint once per session.
+CREATE DOMAIN @extschema@.metrics_refresh_log_status AS text
+    CONSTRAINT metrics_refresh_log_status_check
+    CHECK (VALUE IN ('success', 'error', 'skipped', 'running', 'unchanged'));
+CREATE DOMAIN @extschema@.metrics_refresh_log_method AS text
+    CONSTRAINT metrics_refresh_log_method_check
+    CHECK (VALUE IN ('concurrently', 'full'));
+CREATE DOMAIN @extschema@.metrics_refresh_log_source AS text
+    CONSTRAINT metrics_refresh_log_source_check
+    CHECK (VALUE IN ('scheduled', 'manual', 'cascade'));
+
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_status IS
+    'Status of a refresh attempt in metrics_refresh_log';
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_method IS
+    'How a view was refreshed (metrics_refresh_log.method)';
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_source IS
+    'What started a refresh attempt (metrics_refresh_log.source)';
+
 CREATE TABLE @extschema@.metrics_refresh_log (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     view_name     text NOT NULL,
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz,
     duration_ms   double precision,
-    status        text NOT NULL,
-    method        text CHECK (method IN ('concurrently', 'full')),
-    source        text NOT NULL,
+    status        @extschema@.metrics_refresh_log_status NOT NULL,
+    method        @extschema@.metrics_refresh_log_method,
+    source        @extschema@.metrics_refresh_log_source NOT NULL,
     triggered_by  name NOT NULL,
     sqlstate      text,
     error_message text,
@@ -24,11 +45,7 @@ CREATE TABLE @extschema@.metrics_refresh_log (
     error_hint    text,
     skip_reason   text,
     cascade_id    bigint,
-    counted       boolean NOT NULL DEFAULT false,
-    CONSTRAINT metrics_refresh_log_status_check
-        CHECK (status IN ('success', 'error', 'skipped', 'running', 'unchanged')),
-    CONSTRAINT metrics_refresh_log_source_check
-        CHECK (source IN ('scheduled', 'manual', 'cascade'))
+    counted       boolean NOT NULL DEFAULT false
 );
 
 COMMENT ON TABLE @extschema@.metrics_refresh_log IS

@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "catalog/namespace.h"
 #include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -859,7 +860,8 @@ metrics_refresh_ddl_track(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 
 	nestlevel = begin_call();
-	if (mr_find_extension("metrics_refresh", &ext) && ext.version >= 10100)
+	if (mr_find_extension("metrics_refresh", &ext) && ext.version >= 10100 &&
+		!(creating_extension && CurrentExtensionObject == ext.extoid))
 	{
 		if (OidIsValid(refreshed))
 			mr_track_mark_readers(&ext, refreshed);

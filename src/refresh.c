@@ -220,14 +220,16 @@ typedef struct RefreshCall
  * the view is populated) for at most metrics_refresh.refresh_timeout.  From
  * the lock on, everything runs as the view's owner in a security-restricted
  * operation (see refresh_as_owner).  Returns "concurrently" or "full" in
- * *method as soon as it is known.  The settings it changes are restored when
- * it returns, or by the abort of the enclosing (sub)transaction.
+ * *method as soon as it is known.  The setting it changes (lock_timeout) is
+ * saved at the caller's GUC nesting level, the subtransaction's in
+ * mr_run_logged() (restored when it ends, committed or not; a nesting level
+ * of its own would cost a pass over every setting on PostgreSQL 15), the
+ * call's in mr_refresh_unlogged() (restored by end_call() or the abort).
  */
 static void
 refresh_view(RefreshCall *call)
 {
 	Oid			viewoid = call->viewoid;
-	int			nestlevel = NewGUCNestLevel();
 	char		buf[32];
 	bool		populated;
 	Oid			owner;
@@ -249,7 +251,6 @@ refresh_view(RefreshCall *call)
 		mr_track_unchanged(call->ext, viewoid, call->max_skip, &call->since_run))
 	{
 		call->unchanged = true;
-		AtEOXact_GUC(true, nestlevel);
 		return;
 	}
 	if (call->track)
@@ -281,8 +282,6 @@ refresh_view(RefreshCall *call)
 	/* A timeout that fired just as the refresh ended cancels nothing else. */
 	if (refresh_timeout_fired)
 		QueryCancelPending = false;
-
-	AtEOXact_GUC(true, nestlevel);
 }
 
 /*

@@ -20,6 +20,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/md5.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -253,7 +254,12 @@ sweep_schedules(void *arg)
 	char	  **names;
 	bool	   *scheduled;
 
-	if (mr_find_extension("metrics_refresh", &ext))
+	/*
+	 * Not while our own install or update script runs: its objects may not
+	 * all exist yet (pg_extension already holds the new version).
+	 */
+	if (mr_find_extension("metrics_refresh", &ext) &&
+		!(creating_extension && CurrentExtensionObject == ext.extoid))
 	{
 		mr_become_extension_owner(&ext, &saved);
 		sql = psprintf("SELECT c.view_name, c.schedule IS NOT NULL FROM %s.metrics_refresh_config c "
