@@ -312,7 +312,8 @@ CREATE FUNCTION @extschema@.metrics_refresh_status_all(
     OUT unchanged bigint,
     OUT success_rate numeric,
     OUT avg_duration_ms double precision, OUT min_duration_ms double precision,
-    OUT max_duration_ms double precision, OUT p95_duration_ms double precision)
+    OUT max_duration_ms double precision, OUT p95_duration_ms double precision,
+    OUT stale_after interval)
 RETURNS SETOF record
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_status_all';
@@ -910,7 +911,8 @@ AS $body$
         rpad('  Failed:          ' || (status->>'failed')::bigint, 30) || 'Min Duration: '
             || @extschema@.metrics_refresh_dashboard_duration((status->>'min_duration_ms')::double precision),
         rpad('  Skipped:         ' || (status->>'skipped'), 30) || 'P95 Duration: '
-            || @extschema@.metrics_refresh_dashboard_duration((status->>'p95_duration_ms')::double precision)]
+            || @extschema@.metrics_refresh_dashboard_duration((status->>'p95_duration_ms')::double precision),
+        '  Unchanged:       ' || coalesce(status->>'unchanged', '0')]
 $body$;
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_statistics(jsonb) IS
@@ -1040,11 +1042,20 @@ BEGIN
         'View:         ' || (st->>'view'),
         'Status:       ' || @extschema@.metrics_refresh_dashboard_status_label(
                                 st->>'status', window_label, stale_label),
+        -- After runs that found nothing changed, the last real refresh.
         'Last Refresh: ' || @extschema@.metrics_refresh_dashboard_ago(
-                                (st->>'last_refresh_at')::timestamptz)];
+                                (CASE WHEN st->>'last_status' = 'unchanged' THEN st->>'last_success_at'
+                                      ELSE st->>'last_refresh_at' END)::timestamptz)];
     IF st->>'last_status' = 'error' OR st->>'status' = 'stale' THEN
         lines := lines || ('Last Success: ' || @extschema@.metrics_refresh_dashboard_ago(
                                                    (st->>'last_success_at')::timestamptz));
+    END IF;
+    -- Runs that found no source changed (skip_unchanged): the view is as
+    -- fresh as the latest of them, not as its last refresh.
+    IF coalesce((st->>'unchanged')::bigint, 0) > 0 OR st->>'last_status' = 'unchanged' THEN
+        lines := lines || ('Fresh As Of:  ' || @extschema@.metrics_refresh_dashboard_ago(
+                                                   (st->>'fresh_as_of')::timestamptz)
+                           || ' (' || (st->>'unchanged') || ' unchanged)');
     END IF;
     lines := lines || ('Success Rate: ' ||
                        CASE WHEN rate IS NULL THEN 'n/a (no completed runs)'

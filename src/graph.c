@@ -251,7 +251,7 @@ note_function(Oid funcid, void *context)
 		 /* follows TimeZone only */ ;
 	else
 		c->problems = lappend(c->problems,
-							  psprintf("%s function %s()",
+							  psprintf("%s function %s",
 									   volatility == PROVOLATILE_STABLE ? "STABLE" : "VOLATILE",
 									   format_procedure(funcid)));
 	return false;

@@ -121,7 +121,8 @@
 	"  round(100.0 * w.successful / NULLIF(w.successful + w.failed, 0), 1) AS success_rate, " \
 	"  round((w.total_ms / NULLIF(w.timed, 0))::numeric, 3)::float8 AS avg_duration_ms, " \
 	"  w.min_ms, w.max_ms, " \
-	"  round(%s.metrics_refresh_histogram_quantile(w.hist, 0.95, w.min_ms, w.max_ms)::numeric, 3)::float8 " \
+	"  round(%s.metrics_refresh_histogram_quantile(w.hist, 0.95, w.min_ms, w.max_ms)::numeric, 3)::float8, " \
+	"  COALESCE(c.stale_after, interval '15 minutes') " \
 	"FROM names n LEFT JOIN w ON w.view_name = n.view_name " \
 	"LEFT JOIN %s.metrics_refresh_counters_current k ON k.view_name = n.view_name " \
 	"LEFT JOIN %s.metrics_refresh_config c ON c.view_name = n.view_name " \
