@@ -129,19 +129,28 @@ async function handleRpc(req, res, name) {
 // stream ends when the token expires.
 const subscribers = new Set();
 let listener = null;
+let shuttingDown = false;
 
-async function startListener() {
-	listener = new pg.Client({ connectionString: config.databaseUrl });
-	listener.on('notification', (msg) => {
-		for (const res of subscribers)
-			res.write(`event: metrics_refresh\ndata: ${msg.payload}\n\n`);
-	});
-	listener.on('error', (err) => {
-		console.error('LISTEN connection failed:', err.message);
+// (Re)connect the LISTEN connection; a lost one is replaced after a second.
+function startListener() {
+	const client = new pg.Client({ connectionString: config.databaseUrl });
+	let retried = false;
+	const retry = (err) => {
+		if (retried || shuttingDown)
+			return;
+		retried = true;
+		console.error('LISTEN connection failed:', err?.message ?? 'closed');
+		client.end().catch(() => {});
 		setTimeout(startListener, 1000);
+	};
+	client.on('notification', (msg) => {
+		for (const res of subscribers)
+			res.write(`event: metrics_refresh\ndata: ${msg.payload.split('\n').join('\ndata: ')}\n\n`);
 	});
-	await listener.connect();
-	await listener.query('LISTEN metrics_refresh');
+	client.on('error', retry);
+	client.on('end', () => retry(null));
+	listener = client;
+	return client.connect().then(() => client.query('LISTEN metrics_refresh')).catch(retry);
 }
 
 async function handleEvents(req, res) {
@@ -216,6 +225,7 @@ server.listen(config.port, config.host, () => {
 });
 
 function shutdown() {
+	shuttingDown = true;
 	for (const res of subscribers)
 		res.end();
 	server.close();

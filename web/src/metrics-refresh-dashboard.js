@@ -27,7 +27,7 @@ import { rpc, RpcError } from './postgrest.js';
 
 const STATUS_LABELS = {
 	healthy: 'Healthy', degraded: 'Degraded', failing: 'Failing', stale: 'Stale',
-	unknown: 'Unknown', unchanged: 'Unchanged', running: 'Running', denied: 'Not allowed',
+	unknown: 'Unknown', unchanged: 'Unchanged', running: 'Running', denied: 'Not allowed', signedout: 'Not signed in',
 	error: 'Not available', loading: 'Loading…',
 };
 
@@ -67,7 +67,8 @@ dd { margin: 0; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
 .status .dot { color: var(--mr-unknown); }
 .status[data-status=healthy] .dot { color: var(--mr-healthy); }
 .status[data-status=degraded] .dot { color: var(--mr-degraded); }
-.status[data-status=failing] .dot, .status[data-status=denied] .dot, .status[data-status=error] .dot { color: var(--mr-failing); }
+.status[data-status=failing] .dot, .status[data-status=denied] .dot, .status[data-status=signedout] .dot,
+.status[data-status=error] .dot { color: var(--mr-failing); }
 .status[data-status=stale] .dot { color: var(--mr-stale); }
 .status[data-status=unchanged] .dot { color: var(--mr-unchanged); }
 .status[data-status=running] .dot { color: var(--mr-running); animation: pulse 1s ease-in-out infinite alternate; }
@@ -233,12 +234,14 @@ export class MetricsRefreshDashboard extends HTMLElement {
 	#listening = false;      // the events stream has been started
 	#loadSeq = 0;
 	#status = null;          // last metrics_refresh_status result
+	#statusError = null;     // or why it could not be read
 	#timeline = null;
 	#overview = undefined;
 	#chart = null;
 	#run = null;             // the background run being followed: {id, wake}
 	#logs = { open: false, offset: 0 };
 	#restartQueued = false;
+	#eventTimer = null;      // a reload soon after a burst of events
 
 	constructor() {
 		super();
@@ -348,7 +351,8 @@ export class MetricsRefreshDashboard extends HTMLElement {
 			this.#listening = true;
 			this.#listen(this.#abort.signal);
 		}
-		this.#renderCard(status.status === 'rejected' ? status.reason : null);
+		this.#statusError = status.status === 'rejected' ? status.reason : null;
+		this.#renderCard();
 		this.#timeline = timeline.status === 'fulfilled' ? timeline.value : null;
 		this.#renderPerformance();
 		this.#renderAdminNote(isAdmin.status === 'fulfilled' ? isAdmin.value : null);
@@ -384,6 +388,10 @@ export class MetricsRefreshDashboard extends HTMLElement {
 		} catch (err) {
 			if (err.name === 'AbortError')
 				return;
+			if (this.#run === run) {
+				this.#run = null;
+				this.#renderCard();
+			}
 			this.#field('progress').textContent = '';
 			this.#showProblem(this.#field('action-error'), err);
 		}
@@ -483,8 +491,8 @@ export class MetricsRefreshDashboard extends HTMLElement {
 			this.#run.wake?.();
 		const mine = this.#status?.view ?? null;
 		if (mine === null || event.view === mine) {
-			clearTimeout(this._eventReload);
-			this._eventReload = setTimeout(() => this.reload(), 200);
+			clearTimeout(this.#eventTimer);
+			this.#eventTimer = setTimeout(() => this.reload(), 200);
 		}
 	}
 
@@ -513,14 +521,15 @@ export class MetricsRefreshDashboard extends HTMLElement {
 			}), 'The refresh failed');
 	}
 
-	#renderCard(err) {
+	#renderCard() {
 		const s = this.#status;
+		const err = this.#statusError;
 		const status = this.#field('status');
 		const button = this.#q('[data-action=refresh]');
 		if (this.#run) {
 			this.#renderRunning(this.#field('progress').textContent);
 		} else {
-			const key = s ? s.status : err?.status === 403 || err?.status === 401 ? 'denied' : 'error';
+			const key = s ? s.status : { 401: 'signedout', 403: 'denied' }[err?.status] ?? 'error';
 			status.dataset.status = key;
 			this.#field('status-label').textContent = STATUS_LABELS[key] ?? fmt.statusLabel(key);
 			button.removeAttribute('aria-disabled');
