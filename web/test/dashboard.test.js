@@ -6,7 +6,7 @@
 // database address), MR_WEB_ARTIFACTS (where screenshots go),
 // MR_WEB_DOCS_SHOT=1 (also write web/docs/dashboard.png).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -19,13 +19,14 @@ const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const VIEW = 'public.platform_metrics';
 const BROKEN = 'public.broken_metrics';
 
-let browser, db;
+let browser, db, profile;
 const consoleProblems = [];   // console errors and page errors of every page opened
 
 before(async () => {
 	db = new pg.Client(info.pg);
 	await db.connect();
-	browser = await chromium.launchPersistentContext(mkdtempSync('/tmp/metrics_refresh.chromium.'), {
+	profile = mkdtempSync(path.join(artifacts, 'chromium-profile.'));
+	browser = await chromium.launchPersistentContext(profile, {
 		executablePath: '/usr/bin/chromium',
 		headless: true,
 		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -37,6 +38,7 @@ before(async () => {
 after(async () => {
 	await browser?.close();
 	await db?.end();
+	rmSync(profile, { recursive: true, force: true });
 	console.log(`screenshots: ${artifacts}`);
 });
 
@@ -45,8 +47,9 @@ async function sql(text, params = []) {
 }
 
 // The dashboard of a view as the given token's holder sees it, loaded.
-async function open(token, { view = null, width = 1200, height = 900 } = {}) {
+async function open(token, { view = null, width = 1200, height = 900, setup = null } = {}) {
 	const page = await browser.newPage();
+	await setup?.(page);
 	await page.setViewportSize({ width, height });
 	page.problems = [];
 	page.on('console', (m) => { if (m.type() === 'error') page.problems.push(m.text()); });
@@ -186,6 +189,7 @@ test('the monitor card matches metrics_refresh_status', async () => {
 		assert.equal(await text(page, 'min'), secs(s.min_duration_ms));
 		assert.equal(await text(page, 'rate-pct'), pct(s.success_rate));
 		assert.equal(await field(page, 'fresh-as-of').isVisible(), 'fresh_as_of' in s);
+		assert.equal(await field(page, 'unchanged').isVisible(), 'unchanged' in s);
 		assert.equal(await page.locator('[data-field="last-error"]').isVisible(), false);
 	}, () => reload(page));
 	await shot(page, 'dashboard-admin');
@@ -333,6 +337,7 @@ test('an ordinary user gets a clear "not allowed" (403), not a broken page', asy
 	for (const part of ['HTTP 403 · code 42501', 'permission denied to refresh', 'Details: Only a superuser'])
 		assert.ok(refused.includes(part), `"${part}" in ${refused}`);
 	assert.ok(!refused.includes('null'), refused);
+	await field(page, 'status').and(page.locator('[data-status=denied]')).waitFor({ timeout: 2000 });
 	assert.equal(await text(page, 'status-label'), 'Not allowed', 'no running state is left behind');
 	const [{ now }] = await sql('SELECT count(*)::int AS now FROM metrics_refresh_log');
 	assert.equal(now, before, 'nothing was refreshed');
@@ -417,6 +422,44 @@ test('usable at 375 px wide: no horizontal overflow', async () => {
 	const chart = await page.locator('.uplot').boundingBox();
 	assert.ok(chart.x >= 0 && chart.x + chart.width <= 375, 'chart inside the screen');
 	await shot(page, 'dashboard-375px');
+	await close(page);
+});
+
+// Version 1.1.0 adds unchanged runs, fresh_as_of and cascade_id.  Until the
+// installed extension has them, the browser adds them to the real answers.
+test('renders 1.1.0\'s unchanged runs, fresh_as_of and cascade ids', async () => {
+	const extend = (fn, change) => async (page) => page.route(`**/rpc/${fn}`, async (route) => {
+		const response = await route.fetch();
+		await route.fulfill({ response, json: change(await response.json()) });
+	});
+	const page = await open(info.admin_token, {
+		setup: async (p) => {
+			await extend('metrics_refresh_status', (s) => ({ unchanged: 7, fresh_as_of: s.last_refresh_at, ...s,
+				last_status: 'unchanged' }))(p);
+			await extend('metrics_refresh_timeline', (rows) => rows.map((r) => ({ unchanged: 2, ...r })))(p);
+			await extend('metrics_refresh_history', (rows) => rows.map((r, i) => ({ cascade_id: null, ...r,
+				...(i === 1 ? { status: 'unchanged', method: null, cascade_id: r.id, skip_reason: 'unchanged: no source changed since run 1' } : {}),
+			})))(p);
+		},
+	});
+	const [{ s }] = await sql('SELECT metrics_refresh_status($1) AS s', [VIEW]);
+	const fresh = field(page, 'fresh-as-of');
+	await fresh.waitFor();
+	assert.equal(Date.parse(await fresh.locator('time').getAttribute('datetime')), Date.parse(s.fresh_as_of ?? s.last_refresh_at));
+	assert.equal(await text(page, 'unchanged'), String(s.unchanged ?? 7));
+	assert.match(await text(page, 'last-refresh'), /\(unchanged\)$/);
+	assert.equal(await text(page, 'status-label'), 'Healthy');
+	await page.locator('summary').filter({ hasText: 'Data per bucket' }).click();
+	assert.equal(await page.locator('th[data-col=unchanged]').isVisible(), true);
+	assert.deepEqual([...new Set(await field(page, 'timeline').locator('td:nth-child(5)').allTextContents())], ['2']);
+
+	await page.locator('[data-action=logs]').click();
+	const second = field(page, 'logs').locator('tr').nth(1);
+	await second.waitFor();
+	assert.equal(await page.locator('th[data-col=cascade]').isHidden(), false);
+	assert.equal(await second.locator('.badge').textContent(), 'unchanged');
+	assert.match(await second.textContent(), /unchanged: no source changed since run 1/);
+	await shot(page, 'dashboard-1.1.0-fields');
 	await close(page);
 });
 
