@@ -55,7 +55,7 @@ if [ ! -f "$info" ]; then
 fi
 
 MR_WEB_INFO=$info MR_WEB_ARTIFACTS=$artifacts \
-	node --test --test-reporter=spec "$REPO_ROOT/web/test/dashboard.test.js"
+	node --test --test-reporter=spec --test-timeout=120000 "$REPO_ROOT/web/test/dashboard.test.js"
 rc=$?
 stop_web
 echo "screenshots and logs kept in $artifacts"

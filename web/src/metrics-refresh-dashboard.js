@@ -295,6 +295,8 @@ export class MetricsRefreshDashboard extends HTMLElement {
 	}
 
 	#start() {
+		this.#status = null;
+		this.#logs.offset = 0;
 		this.#abort = new AbortController();
 		const { signal } = this.#abort;
 		this.#field('view').textContent = this.#view;
