@@ -14,16 +14,21 @@ CREATE TABLE @extschema@.metrics_refresh_log (
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz,
     duration_ms   double precision,
-    status        text NOT NULL
-                  CHECK (status IN ('success', 'error', 'skipped', 'running')),
+    status        text NOT NULL,
     method        text CHECK (method IN ('concurrently', 'full')),
-    source        text NOT NULL CHECK (source IN ('scheduled', 'manual')),
+    source        text NOT NULL,
     triggered_by  name NOT NULL,
     sqlstate      text,
     error_message text,
     error_detail  text,
     error_hint    text,
-    skip_reason   text
+    skip_reason   text,
+    cascade_id    bigint,
+    counted       boolean NOT NULL DEFAULT false,
+    CONSTRAINT metrics_refresh_log_status_check
+        CHECK (status IN ('success', 'error', 'skipped', 'running', 'unchanged')),
+    CONSTRAINT metrics_refresh_log_source_check
+        CHECK (source IN ('scheduled', 'manual', 'cascade'))
 );
 
 COMMENT ON TABLE @extschema@.metrics_refresh_log IS
@@ -46,6 +51,14 @@ CREATE INDEX metrics_refresh_log_started_idx
 CREATE INDEX metrics_refresh_log_running_idx
     ON @extschema@.metrics_refresh_log (view_name)
     WHERE status = 'running';
+-- The runs of one cascade.
+CREATE INDEX metrics_refresh_log_cascade_idx
+    ON @extschema@.metrics_refresh_log (cascade_id)
+    WHERE cascade_id IS NOT NULL;
+-- Runs not yet counted in the statistics (src/stats.c folds them).
+CREATE INDEX metrics_refresh_log_uncounted_idx
+    ON @extschema@.metrics_refresh_log (started_at)
+    WHERE NOT counted;
 
 REVOKE ALL ON TABLE @extschema@.metrics_refresh_log FROM PUBLIC;
 
@@ -53,22 +66,140 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_log', ''
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_log_id_seq', '');
 
 -------------------------------------------------------------------------------
--- Per-view settings of scheduled views
+-- Per-view settings: schedules and options
 -------------------------------------------------------------------------------
 
 CREATE TABLE @extschema@.metrics_refresh_config (
     view_name   text PRIMARY KEY,
-    schedule    text NOT NULL,
+    schedule    text,
     stale_after interval NOT NULL DEFAULT '15 minutes' CHECK (stale_after > '0'),
-    jobid       bigint
+    jobid       bigint,
+    skip_unchanged boolean NOT NULL DEFAULT false,
+    max_skip    interval NOT NULL DEFAULT '1 day' CHECK (max_skip > '0'),
+    "cascade"   boolean NOT NULL DEFAULT false
 );
 
 COMMENT ON TABLE @extschema@.metrics_refresh_config IS
-    'Views scheduled by metrics_refresh_schedule(): pg_cron job and staleness limit';
+    'Per-view settings: the pg_cron schedule (metrics_refresh_schedule) and the options of metrics_refresh_configure';
 
 REVOKE ALL ON TABLE @extschema@.metrics_refresh_config FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_config', '');
+
+-------------------------------------------------------------------------------
+-- Change tracking of views with skip_unchanged (src/tracking.c)
+-------------------------------------------------------------------------------
+
+-- One row per tracked view: the catalog fingerprint of its chain and the
+-- run that last refreshed it for real.
+CREATE TABLE @extschema@.metrics_refresh_tracking (
+    view          regclass PRIMARY KEY,
+    view_name     text NOT NULL,
+    fingerprint   bigint,
+    refreshed_run bigint,
+    refreshed_at  timestamptz
+);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_tracking IS
+    'Views refreshed only when a source changed (skip_unchanged): catalog fingerprint and last real refresh';
+
+-- Which tracked view reads which relation (tables, their partitions and
+-- children, and materialized views), looked up by writers' transactions.
+CREATE TABLE @extschema@.metrics_refresh_sources (
+    source regclass NOT NULL,
+    view   regclass NOT NULL,
+    PRIMARY KEY (source, view)
+);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_sources IS
+    'The relations each tracked view reads, through plain views';
+
+-- A committed change that a view's last real refresh did not see: written
+-- by the transaction that changed a source, deleted by the refresh.
+CREATE TABLE @extschema@.metrics_refresh_changes (
+    view regclass NOT NULL
+);
+
+CREATE INDEX metrics_refresh_changes_view_idx
+    ON @extschema@.metrics_refresh_changes (view);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_changes IS
+    'Changes to tracked views'' sources that no refresh has consumed yet';
+
+REVOKE ALL ON TABLE @extschema@.metrics_refresh_tracking, @extschema@.metrics_refresh_sources,
+    @extschema@.metrics_refresh_changes FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_tracking', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_sources', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_changes', '');
+
+-------------------------------------------------------------------------------
+-- Cumulative statistics (src/stats.c)
+-------------------------------------------------------------------------------
+
+-- The statistics count every run of the log exactly once: a run is written
+-- uncounted (metrics_refresh_log.counted), and bookkeeping folds uncounted
+-- finished runs into the two tables below, marking them counted; readers
+-- add the runs not counted yet.  However a run reached the log (logged by
+-- the extension, restored, or present before an upgrade), it is counted.
+
+-- One row per view ever run: counts and durations since the last reset, and
+-- the latest runs (which a reset keeps).
+CREATE TABLE @extschema@.metrics_refresh_counters (
+    view_name          text PRIMARY KEY,
+    successful         bigint NOT NULL DEFAULT 0,
+    failed             bigint NOT NULL DEFAULT 0,
+    skipped            bigint NOT NULL DEFAULT 0,
+    unchanged          bigint NOT NULL DEFAULT 0,
+    timed_runs         bigint NOT NULL DEFAULT 0,
+    total_duration_ms  double precision NOT NULL DEFAULT 0,
+    min_duration_ms    double precision,
+    max_duration_ms    double precision,
+    duration_le_10ms   bigint NOT NULL DEFAULT 0,
+    duration_le_100ms  bigint NOT NULL DEFAULT 0,
+    duration_le_1s     bigint NOT NULL DEFAULT 0,
+    duration_le_10s    bigint NOT NULL DEFAULT 0,
+    duration_le_60s    bigint NOT NULL DEFAULT 0,
+    duration_le_300s   bigint NOT NULL DEFAULT 0,
+    duration_le_1800s  bigint NOT NULL DEFAULT 0,
+    last_run_at        timestamptz,
+    last_status        text,
+    last_outcome_at    timestamptz,
+    last_outcome       text,
+    last_success_at    timestamptz,
+    fresh_as_of        timestamptz,
+    last_error_at      timestamptz,
+    last_error         text,
+    stats_reset        timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_counters IS
+    'Cumulative refresh statistics per view, of the runs counted so far (read them through the view metrics_refresh_stats)';
+
+-- Per view and hour of start: the counts and durations the overview needs
+-- for its window, kept two days.  buckets: a fine duration histogram.
+CREATE TABLE @extschema@.metrics_refresh_hourly (
+    view_name   text NOT NULL,
+    hour        timestamptz NOT NULL,
+    successful  integer NOT NULL DEFAULT 0,
+    failed      integer NOT NULL DEFAULT 0,
+    skipped     integer NOT NULL DEFAULT 0,
+    unchanged   integer NOT NULL DEFAULT 0,
+    timed_runs  integer NOT NULL DEFAULT 0,
+    total_ms    double precision NOT NULL DEFAULT 0,
+    min_ms      double precision,
+    max_ms      double precision,
+    buckets     integer[] NOT NULL,
+    PRIMARY KEY (view_name, hour)
+);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_hourly IS
+    'Counted runs per view and hour of start (UTC), for the overview; kept two days';
+
+REVOKE ALL ON TABLE @extschema@.metrics_refresh_counters, @extschema@.metrics_refresh_hourly FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_counters', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_hourly', '');
 
 -------------------------------------------------------------------------------
 -- Refreshing
@@ -81,6 +212,20 @@ AS 'MODULE_PATHNAME', 'metrics_refresh_run';
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_run(regclass, text) IS
     'Refresh a materialized view (concurrently when populated), log the attempt, return the result; failures are returned, not raised';
+
+-- What the pg_cron jobs call: metrics_refresh_run(view, 'scheduled').  It is
+-- the extension's one object outside its schema, in pg_catalog, where only
+-- superusers can create functions: a job left behind by a dropped extension
+-- (its event triggers disabled, say) then fails on a missing function
+-- instead of calling, as a superuser, whatever someone defined under the old
+-- name in the extension's schema.
+CREATE FUNCTION pg_catalog.metrics_refresh_job(view regclass)
+RETURNS jsonb
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_job';
+
+COMMENT ON FUNCTION pg_catalog.metrics_refresh_job(regclass) IS
+    'Entry point of metrics_refresh''s pg_cron jobs: metrics_refresh_run(view, ''scheduled'')';
 
 CREATE FUNCTION @extschema@.metrics_refresh_trigger(view regclass, wait boolean DEFAULT true)
 RETURNS jsonb
@@ -116,7 +261,7 @@ COMMENT ON FUNCTION @extschema@.trigger_platform_metrics_refresh(boolean) IS
 
 CREATE FUNCTION @extschema@.metrics_refresh_is_admin()
 RETURNS boolean
-LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
+LANGUAGE c STABLE STRICT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_is_admin';
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_is_admin() IS
@@ -139,8 +284,10 @@ CREATE FUNCTION @extschema@.metrics_refresh_status_all(
     time_window interval DEFAULT '24 hours',
     OUT view_name text, OUT status text,
     OUT last_refresh_at timestamptz, OUT last_success_at timestamptz,
+    OUT fresh_as_of timestamptz,
     OUT last_status text, OUT last_error text,
     OUT total bigint, OUT successful bigint, OUT failed bigint, OUT skipped bigint,
+    OUT unchanged bigint,
     OUT success_rate numeric,
     OUT avg_duration_ms double precision, OUT min_duration_ms double precision,
     OUT max_duration_ms double precision, OUT p95_duration_ms double precision)
@@ -149,7 +296,7 @@ LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_status_all';
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_status_all(interval) IS
-    'metrics_refresh_status for every scheduled view and every view run within the window';
+    'The status of every scheduled view and every view run within the window (whole hours), from the statistics and their hourly rollup';
 
 CREATE VIEW @extschema@.metrics_refresh_overview AS
     SELECT * FROM @extschema@.metrics_refresh_status_all('24 hours');
@@ -162,23 +309,27 @@ CREATE FUNCTION @extschema@.metrics_refresh_timeline(
     time_window interval DEFAULT '24 hours',
     bucket interval DEFAULT '1 hour',
     OUT bucket_start timestamptz, OUT runs bigint, OUT successes bigint,
-    OUT failures bigint, OUT avg_duration_ms double precision,
+    OUT failures bigint, OUT unchanged bigint, OUT avg_duration_ms double precision,
     OUT max_duration_ms double precision)
 RETURNS SETOF record
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_timeline';
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_timeline(regclass, interval, interval) IS
-    'Runs, failures and durations per time bucket, empty buckets included, oldest first: the 24 h chart';
+    'Runs, failures, unchanged runs and durations per time bucket, empty buckets included, oldest first: the 24 h chart';
 
 CREATE FUNCTION @extschema@.metrics_refresh_history(
-    view regclass DEFAULT NULL, max_rows integer DEFAULT 50)
-RETURNS SETOF @extschema@.metrics_refresh_log
+    view regclass DEFAULT NULL, max_rows integer DEFAULT 50, before_id bigint DEFAULT NULL,
+    OUT id bigint, OUT view_name text, OUT started_at timestamptz, OUT finished_at timestamptz,
+    OUT duration_ms double precision, OUT status text, OUT method text, OUT source text,
+    OUT triggered_by name, OUT sqlstate text, OUT error_message text, OUT error_detail text,
+    OUT error_hint text, OUT skip_reason text, OUT cascade_id bigint)
+RETURNS SETOF record
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_history';
 
-COMMENT ON FUNCTION @extschema@.metrics_refresh_history(regclass, integer) IS
-    'Latest log rows, newest first; all views when view is NULL: "View Logs"';
+COMMENT ON FUNCTION @extschema@.metrics_refresh_history(regclass, integer, bigint) IS
+    'Latest log rows, newest first; all views when view is NULL; with before_id, the runs before that one (the next page): "View Logs"';
 
 CREATE FUNCTION @extschema@.metrics_refresh_run_status(run_id bigint)
 RETURNS jsonb
@@ -231,9 +382,268 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_ddl_sweep() IS
 
 CREATE EVENT TRIGGER metrics_refresh_after_drop ON sql_drop
     EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_sweep();
+-- Every command that can rename or move a materialized view: ALTER TABLE
+-- accepts one too, and ALTER INDEX renames one; ALTER SCHEMA renames its
+-- schema; ALTER EXTENSION moves (or an update script renames) a member.
 CREATE EVENT TRIGGER metrics_refresh_after_rename ON ddl_command_end
-    WHEN TAG IN ('ALTER MATERIALIZED VIEW', 'ALTER SCHEMA')
+    WHEN TAG IN ('ALTER MATERIALIZED VIEW', 'ALTER TABLE', 'ALTER INDEX',
+                 'ALTER SCHEMA', 'ALTER EXTENSION')
     EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_sweep();
+
+-- Dropping the extension removes the pg_cron jobs it created first, so that
+-- no job keeps calling, as a superuser, a function name that someone else
+-- could then define.
+CREATE FUNCTION @extschema@.metrics_refresh_ddl_before_drop()
+RETURNS event_trigger
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_ddl_before_drop';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_ddl_before_drop() IS
+    'Event trigger: before the extension is dropped, remove the pg_cron jobs of its scheduled views';
+
+CREATE EVENT TRIGGER metrics_refresh_before_drop ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_before_drop();
+
+-------------------------------------------------------------------------------
+-- Per-view options, change tracking, cascades (version 1.1.0)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.metrics_refresh_configure(
+    view regclass,
+    skip_unchanged boolean DEFAULT NULL,
+    max_skip interval DEFAULT NULL,
+    "cascade" boolean DEFAULT NULL,
+    stale_after interval DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_configure';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_configure(regclass, boolean, interval, boolean, interval) IS
+    'Set a view''s options (NULL keeps one as it is) and return them, with the sources skip_unchanged tracks (admins only)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_cascade(view regclass, wait boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_cascade';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_cascade(regclass, boolean) IS
+    'Refresh a view, then the materialized views that depend on it, in order, each once, in a background worker (admins only)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_graph(view regclass DEFAULT NULL)
+RETURNS TABLE (view_name text, depends_on text, level integer)
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_graph';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_graph(regclass) IS
+    'Dependencies between materialized views (through plain views) of a view''s connected part, or of all views; level 0 reads no other materialized view';
+
+-- The statement-level trigger on every table a view with skip_unchanged
+-- reads: it notes the change; the transaction records it at pre-commit.
+CREATE FUNCTION @extschema@.metrics_refresh_track()
+RETURNS trigger
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_track';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_track() IS
+    'Trigger: note a change to a table that a view with skip_unchanged reads';
+
+-- A REFRESH of a materialized view (by anyone) marks the tracked views that
+-- read it; a new partition or child of a tracked table is tracked at once.
+CREATE FUNCTION @extschema@.metrics_refresh_ddl_track()
+RETURNS event_trigger
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_ddl_track';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_ddl_track() IS
+    'Event trigger: after a REFRESH, mark the tracked views that read the view; track new partitions and children of tracked tables';
+
+CREATE EVENT TRIGGER metrics_refresh_track_ddl ON ddl_command_end
+    WHEN TAG IN ('REFRESH MATERIALIZED VIEW', 'CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_track();
+
+-------------------------------------------------------------------------------
+-- Cumulative statistics (version 1.1.0)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.metrics_refresh_stats(
+    OUT view_name text,
+    OUT successful bigint, OUT failed bigint, OUT skipped bigint, OUT unchanged bigint,
+    OUT total_duration_ms double precision, OUT min_duration_ms double precision,
+    OUT max_duration_ms double precision, OUT mean_duration_ms double precision,
+    OUT duration_le_10ms bigint, OUT duration_le_100ms bigint, OUT duration_le_1s bigint,
+    OUT duration_le_10s bigint, OUT duration_le_60s bigint, OUT duration_le_300s bigint,
+    OUT duration_le_1800s bigint, OUT duration_le_inf bigint,
+    OUT last_run_at timestamptz, OUT last_status text, OUT last_success_at timestamptz,
+    OUT fresh_as_of timestamptz, OUT last_error_at timestamptz, OUT last_error text,
+    OUT stats_reset timestamptz)
+RETURNS SETOF record
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_stats';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_stats() IS
+    'Cumulative refresh statistics per view, since its last reset (read them through the view metrics_refresh_stats)';
+
+CREATE VIEW @extschema@.metrics_refresh_stats AS
+    SELECT * FROM @extschema@.metrics_refresh_stats();
+
+COMMENT ON VIEW @extschema@.metrics_refresh_stats IS
+    'Cumulative refresh statistics per view, since its last reset and independent of log retention (like pg_stat_statements)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_stats_reset(view regclass DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_refresh_stats_reset';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_stats_reset(regclass) IS
+    'Zero the statistics of one view, or of all views when NULL; returns the reset time (admins only)';
+
+-- The overview's fine duration histograms: element-wise sum, and a quantile
+-- estimated from one.  Pure arithmetic on their arguments: PUBLIC may call
+-- them.
+CREATE FUNCTION @extschema@.metrics_refresh_histogram_add(integer[], integer[])
+RETURNS integer[]
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_histogram_add';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_histogram_add(integer[], integer[]) IS
+    'Element-wise sum of two duration histograms (transition of metrics_refresh_histogram_sum)';
+
+CREATE AGGREGATE @extschema@.metrics_refresh_histogram_sum(integer[]) (
+    SFUNC = @extschema@.metrics_refresh_histogram_add,
+    STYPE = integer[],
+    COMBINEFUNC = @extschema@.metrics_refresh_histogram_add,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE @extschema@.metrics_refresh_histogram_sum(integer[]) IS
+    'Element-wise sum of duration histograms';
+
+CREATE FUNCTION @extschema@.metrics_refresh_histogram_quantile(
+    buckets integer[], q double precision, min_ms double precision, max_ms double precision)
+RETURNS double precision
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_histogram_quantile';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_histogram_quantile(integer[], double precision, double precision, double precision) IS
+    'The q-quantile of the durations of a fine duration histogram (within about 13%), kept within min and max';
+
+CREATE FUNCTION @extschema@.metrics_refresh_histogram_count(integer[], double precision)
+RETURNS integer[]
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_histogram_count';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_histogram_count(integer[], double precision) IS
+    'Count one duration (ms) into a fine duration histogram (transition of metrics_refresh_histogram)';
+
+CREATE AGGREGATE @extschema@.metrics_refresh_histogram(double precision) (
+    SFUNC = @extschema@.metrics_refresh_histogram_count,
+    STYPE = integer[],
+    COMBINEFUNC = @extschema@.metrics_refresh_histogram_add,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE @extschema@.metrics_refresh_histogram(double precision) IS
+    'The fine duration histogram of durations in ms (ten buckets per decade from 1 ms)';
+
+-- The statistics as of now: the counters plus the finished runs of the log
+-- not counted yet (src/stats.c).  Read by metrics_refresh_stats() and the
+-- overview, as the extension owner.  Durations are those of refreshes
+-- (success and error).
+CREATE VIEW @extschema@.metrics_refresh_counters_current AS
+WITH u AS (
+    SELECT view_name, status, error_message,
+           coalesce(finished_at, started_at) AS finished_at,
+           CASE WHEN status IN ('success', 'error') THEN duration_ms END AS duration_ms
+    FROM @extschema@.metrics_refresh_log
+    WHERE NOT counted AND status <> 'running'),
+p AS (
+    SELECT view_name,
+        count(*) FILTER (WHERE status = 'success') AS successful,
+        count(*) FILTER (WHERE status = 'error') AS failed,
+        count(*) FILTER (WHERE status = 'skipped') AS skipped,
+        count(*) FILTER (WHERE status = 'unchanged') AS unchanged,
+        count(duration_ms) AS timed_runs,
+        coalesce(sum(duration_ms), 0) AS total_duration_ms,
+        min(duration_ms) AS min_duration_ms, max(duration_ms) AS max_duration_ms,
+        count(*) FILTER (WHERE duration_ms <= 10) AS duration_le_10ms,
+        count(*) FILTER (WHERE duration_ms <= 100) AS duration_le_100ms,
+        count(*) FILTER (WHERE duration_ms <= 1000) AS duration_le_1s,
+        count(*) FILTER (WHERE duration_ms <= 10000) AS duration_le_10s,
+        count(*) FILTER (WHERE duration_ms <= 60000) AS duration_le_60s,
+        count(*) FILTER (WHERE duration_ms <= 300000) AS duration_le_300s,
+        count(*) FILTER (WHERE duration_ms <= 1800000) AS duration_le_1800s,
+        max(finished_at) AS last_run_at,
+        (array_agg(status ORDER BY finished_at DESC))[1] AS last_status,
+        max(finished_at) FILTER (WHERE status <> 'skipped') AS last_outcome_at,
+        (array_agg(status ORDER BY finished_at DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
+        max(finished_at) FILTER (WHERE status = 'success') AS last_success_at,
+        max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')) AS fresh_as_of,
+        max(finished_at) FILTER (WHERE status = 'error') AS last_error_at,
+        (array_agg(error_message ORDER BY finished_at DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
+        min(finished_at) AS first_at
+    FROM u
+    GROUP BY view_name)
+SELECT coalesce(c.view_name, p.view_name) AS view_name,
+    coalesce(c.successful, 0) + coalesce(p.successful, 0) AS successful,
+    coalesce(c.failed, 0) + coalesce(p.failed, 0) AS failed,
+    coalesce(c.skipped, 0) + coalesce(p.skipped, 0) AS skipped,
+    coalesce(c.unchanged, 0) + coalesce(p.unchanged, 0) AS unchanged,
+    coalesce(c.timed_runs, 0) + coalesce(p.timed_runs, 0) AS timed_runs,
+    coalesce(c.total_duration_ms, 0) + coalesce(p.total_duration_ms, 0) AS total_duration_ms,
+    least(c.min_duration_ms, p.min_duration_ms) AS min_duration_ms,
+    greatest(c.max_duration_ms, p.max_duration_ms) AS max_duration_ms,
+    coalesce(c.duration_le_10ms, 0) + coalesce(p.duration_le_10ms, 0) AS duration_le_10ms,
+    coalesce(c.duration_le_100ms, 0) + coalesce(p.duration_le_100ms, 0) AS duration_le_100ms,
+    coalesce(c.duration_le_1s, 0) + coalesce(p.duration_le_1s, 0) AS duration_le_1s,
+    coalesce(c.duration_le_10s, 0) + coalesce(p.duration_le_10s, 0) AS duration_le_10s,
+    coalesce(c.duration_le_60s, 0) + coalesce(p.duration_le_60s, 0) AS duration_le_60s,
+    coalesce(c.duration_le_300s, 0) + coalesce(p.duration_le_300s, 0) AS duration_le_300s,
+    coalesce(c.duration_le_1800s, 0) + coalesce(p.duration_le_1800s, 0) AS duration_le_1800s,
+    greatest(c.last_run_at, p.last_run_at) AS last_run_at,
+    CASE WHEN p.last_run_at >= c.last_run_at OR c.last_run_at IS NULL
+         THEN p.last_status ELSE c.last_status END AS last_status,
+    greatest(c.last_outcome_at, p.last_outcome_at) AS last_outcome_at,
+    CASE WHEN p.last_outcome_at >= c.last_outcome_at OR c.last_outcome_at IS NULL
+         THEN coalesce(p.last_outcome, c.last_outcome) ELSE c.last_outcome END AS last_outcome,
+    greatest(c.last_success_at, p.last_success_at) AS last_success_at,
+    greatest(c.fresh_as_of, p.fresh_as_of) AS fresh_as_of,
+    greatest(c.last_error_at, p.last_error_at) AS last_error_at,
+    CASE WHEN p.last_error_at >= c.last_error_at OR c.last_error_at IS NULL
+         THEN coalesce(p.last_error, c.last_error) ELSE c.last_error END AS last_error,
+    coalesce(c.stats_reset, p.first_at) AS stats_reset
+FROM @extschema@.metrics_refresh_counters c
+FULL JOIN p ON p.view_name = c.view_name;
+
+COMMENT ON VIEW @extschema@.metrics_refresh_counters_current IS
+    'The cumulative statistics as of now: counters plus the runs not counted yet';
+
+-- The hourly rollup as of now: counted hours plus the runs of the log not
+-- counted yet (running ones included, in running).
+CREATE VIEW @extschema@.metrics_refresh_hourly_current AS
+SELECT view_name, hour, 0 AS running, successful, failed, skipped, unchanged, timed_runs,
+       total_ms, min_ms, max_ms, buckets
+FROM @extschema@.metrics_refresh_hourly
+UNION ALL
+SELECT view_name, pg_catalog.date_bin('1 hour', started_at, '2001-01-01 00:00:00+00') AS hour,
+    count(*) FILTER (WHERE status = 'running')::integer,
+    count(*) FILTER (WHERE status = 'success')::integer,
+    count(*) FILTER (WHERE status = 'error')::integer,
+    count(*) FILTER (WHERE status = 'skipped')::integer,
+    count(*) FILTER (WHERE status = 'unchanged')::integer,
+    count(duration_ms) FILTER (WHERE status IN ('success', 'error'))::integer,
+    coalesce(sum(duration_ms) FILTER (WHERE status IN ('success', 'error')), 0),
+    min(duration_ms) FILTER (WHERE status IN ('success', 'error')),
+    max(duration_ms) FILTER (WHERE status IN ('success', 'error')),
+    @extschema@.metrics_refresh_histogram(CASE WHEN status IN ('success', 'error') THEN duration_ms END)
+FROM @extschema@.metrics_refresh_log
+WHERE NOT counted
+GROUP BY 1, 2;
+
+COMMENT ON VIEW @extschema@.metrics_refresh_hourly_current IS
+    'The hourly rollup as of now: counted hours plus the runs not counted yet';
+
+REVOKE ALL ON @extschema@.metrics_refresh_counters_current, @extschema@.metrics_refresh_hourly_current FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.metrics_refresh_version()
 RETURNS text
@@ -245,19 +655,312 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_version() IS
 
 -- The functions above decide access themselves (see README, Security): the
 -- overview view is readable by anyone whom metrics_refresh_status_all lets in.
-GRANT SELECT ON @extschema@.metrics_refresh_overview TO PUBLIC;
+GRANT SELECT ON @extschema@.metrics_refresh_overview, @extschema@.metrics_refresh_stats TO PUBLIC;
 
 -------------------------------------------------------------------------------
 -- Dashboard
 -------------------------------------------------------------------------------
 
+-- metrics_refresh_dashboard() draws the monitor card and the performance panel
+-- from metrics_refresh_status() and metrics_refresh_timeline(); the helpers
+-- below it (metrics_refresh_dashboard_*) each draw one piece of it.  They
+-- only format the values they are given (metrics_refresh_dashboard_ago also
+-- reads the clock): they read no table and hold no data, so PUBLIC keeps
+-- EXECUTE on them as on any built-in formatting function.  Who may see a
+-- view's numbers is decided where the numbers are read, by
+-- metrics_refresh_status() and metrics_refresh_timeline().
+
+-- The chart's bucket size for a window: the smallest round size (1 s to
+-- 1 day) that gives at most about 24 buckets, else whole days.  NULL for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_bucket(time_window interval)
+RETURNS interval
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT coalesce(
+               (SELECT make_interval(secs => s)
+                FROM unnest(ARRAY[1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600,
+                                  7200, 10800, 21600, 43200, 86400]) AS s
+                WHERE s >= win_s / 24
+                ORDER BY s LIMIT 1),
+               make_interval(days => ceil(win_s / 24 / 86400)::integer))
+    FROM (SELECT extract(epoch FROM time_window)::double precision AS win_s) AS w
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_bucket(interval) IS
+    'Dashboard helper: the chart''s bucket size for a window (about 24 buckets of a round size)';
+
+-- A duration in milliseconds, compactly: 4.2ms, 42ms, 0.42s, 4.20s, 420s;
+-- "n/a" for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_duration(ms double precision)
+RETURNS text
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT CASE WHEN ms IS NULL THEN 'n/a'
+                WHEN ms < 9.95 THEN round(ms::numeric, 1) || 'ms'
+                WHEN ms < 99.5 THEN round(ms::numeric) || 'ms'
+                WHEN ms < 99995 THEN round((ms / 1000)::numeric, 2) || 's'
+                ELSE round((ms / 1000)::numeric) || 's' END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_duration(double precision) IS
+    'Dashboard helper: a duration in ms as 4.2ms, 42ms, 0.42s, 4.20s or 420s; n/a for NULL';
+
+-- A whole number of seconds as a compact label: 24h, 12h, 5m, 7d, 90s; days
+-- from 2 days on when whole, rounded from 10 days on.  NULL for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_span(seconds bigint)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT CASE WHEN seconds >= 172800 AND (seconds % 86400 = 0 OR seconds >= 864000)
+                     THEN round(seconds / 86400.0) || 'd'
+                WHEN seconds >= 3600 AND seconds % 3600 = 0 THEN (seconds / 3600) || 'h'
+                WHEN seconds >= 60 AND seconds % 60 = 0 THEN (seconds / 60) || 'm'
+                ELSE seconds || 's' END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_span(bigint) IS
+    'Dashboard helper: a number of seconds as a compact label such as 24h, 5m or 7d';
+
+-- How long ago a moment was, in its largest whole unit: "1 minute ago",
+-- "3 hours ago"; a moment in the future is "0 seconds ago"; "never" for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_ago(happened_at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT CASE WHEN happened_at IS NULL THEN 'never'
+                ELSE n || ' ' || unit || CASE WHEN n = 1 THEN '' ELSE 's' END || ' ago' END
+    FROM (SELECT greatest(extract(epoch FROM now() - happened_at), 0) AS a) AS x,
+         LATERAL (SELECT CASE WHEN a < 60 THEN 'second' WHEN a < 3600 THEN 'minute'
+                              WHEN a < 86400 THEN 'hour' ELSE 'day' END AS unit,
+                         floor(a / CASE WHEN a < 60 THEN 1 WHEN a < 3600 THEN 60
+                                        WHEN a < 86400 THEN 3600 ELSE 86400 END)::bigint AS n) AS y
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_ago(timestamptz) IS
+    'Dashboard helper: how long before now() a moment was, e.g. "5 minutes ago"; never for NULL';
+
+-- The card's status line for a metrics_refresh_status() status, e.g.
+-- "● Degraded (failures within 24h)".  A NULL or unknown status reads
+-- "○ Unknown (never refreshed)"; a NULL stale label leaves the reason out.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_status_label(
+    status text, window_label text, stale_label text)
+RETURNS text
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT CASE status
+               WHEN 'healthy' THEN '● Healthy'
+               WHEN 'degraded' THEN '● Degraded (failures within ' || window_label || ')'
+               WHEN 'failing' THEN '● Failing (last refresh failed)'
+               WHEN 'stale' THEN '● Stale' || coalesce(' (no success within ' || stale_label || ')', '')
+               ELSE '○ Unknown (never refreshed)' END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_status_label(text, text, text) IS
+    'Dashboard helper: the status line, e.g. "● Healthy", for a metrics_refresh_status() status';
+
+-- A success rate in percent as "99.5%", without trailing zeros; "n/a" for
+-- NULL (no completed run).
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_percent(rate numeric)
+RETURNS text
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT CASE WHEN rate IS NULL THEN 'n/a' ELSE trim_scale(rate) || '%' END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_percent(numeric) IS
+    'Dashboard helper: a success rate in percent as text, e.g. 99.5%; n/a for NULL';
+
+-- A bar of width characters, filled ("█") in proportion to a rate in
+-- percent, rounded down; the rest "░".  A NULL rate draws an empty bar.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_bar(rate numeric, width integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT repeat('█', filled) || repeat('░', width - filled)
+    FROM (SELECT CASE WHEN rate IS NULL THEN 0
+                      ELSE floor(rate * width / 100)::integer END AS filled) AS f
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_bar(numeric, integer) IS
+    'Dashboard helper: a bar of width characters filled in proportion to a rate in percent';
+
+-- One character per bucket average: eight block heights ("▁" to "█") up to
+-- the largest average (all "▁" when that is 0 or less), "·" for a NULL
+-- average (no timed run).  NULL for a NULL or empty array.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_sparkline(averages double precision[])
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT string_agg(CASE WHEN a IS NULL THEN '·'
+                           WHEN largest <= 0 THEN '▁'
+                           ELSE substr('▁▂▃▄▅▆▇█',
+                                       greatest(1, least(8, ceil(a / largest * 8)::integer)), 1)
+                      END, '' ORDER BY i)
+    FROM (SELECT max(v) AS largest FROM unnest(averages) AS v) AS m,
+         unnest(averages) WITH ORDINALITY AS u(a, i)
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_sparkline(double precision[]) IS
+    'Dashboard helper: one block character per bucket average, scaled to the largest; · where NULL';
+
+-- The time axis under a chart of n_buckets characters: "-24h", "-12h" in
+-- the middle where it fits, and "now" at the right end; "-24h .. now" when
+-- the chart is too narrow.  NULL when window_label is NULL; a NULL
+-- half_label leaves the middle out.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_axis(
+    n_buckets integer, window_label text, half_label text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    axis   text := '-' || window_label;
+    mid    text;
+    mid_at integer;
+BEGIN
+    IF n_buckets >= length(axis) + 4 THEN
+        axis := rpad(axis, n_buckets - 3) || 'now';
+        mid := '-' || half_label;
+        mid_at := (n_buckets + 1) / 2 - length(mid) / 2;
+        IF mid_at > length('-' || window_label) + 1
+           AND mid_at + length(mid) < n_buckets - 3 THEN
+            axis := overlay(axis PLACING mid FROM mid_at FOR length(mid));
+        END IF;
+    ELSE
+        axis := axis || ' .. now';
+    END IF;
+    RETURN axis;
+END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_axis(integer, text, text) IS
+    'Dashboard helper: the time axis under the chart, e.g. "-24h   -12h   now"';
+
+-- The duration chart's three lines: the sparkline with the largest average
+-- as its scale, the baseline, and the time axis.  NULL averages (no bucket)
+-- give no first line (a NULL element), an empty baseline and "-24h .. now".
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_chart(
+    averages double precision[], window_label text, half_label text)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT ARRAY[
+        lpad(CASE WHEN largest IS NULL THEN ''
+                  ELSE @extschema@.metrics_refresh_dashboard_duration(largest) END, 8)
+            || ' ┤' || @extschema@.metrics_refresh_dashboard_sparkline(averages),
+        lpad('0s', 8) || ' └' || repeat('─', n_buckets),
+        repeat(' ', 10) || @extschema@.metrics_refresh_dashboard_axis(n_buckets, window_label, half_label)]
+    FROM (SELECT coalesce(array_length(averages, 1), 0) AS n_buckets,
+                 (SELECT max(v) FROM unnest(averages) AS v) AS largest) AS c
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_chart(double precision[], text, text) IS
+    'Dashboard helper: the duration chart (sparkline, baseline, time axis) of the bucket averages';
+
+-- The performance panel's statistics block from a metrics_refresh_status()
+-- object: counts on the left, durations on the right.  NULL for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_statistics(status jsonb)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT ARRAY[
+        'Statistics',
+        rpad('  Total Refreshes: ' || (status->>'total'), 30) || 'Avg Duration: '
+            || @extschema@.metrics_refresh_dashboard_duration((status->>'avg_duration_ms')::double precision),
+        rpad('  Successful:      ' || (status->>'successful')::bigint, 30) || 'Max Duration: '
+            || @extschema@.metrics_refresh_dashboard_duration((status->>'max_duration_ms')::double precision),
+        rpad('  Failed:          ' || (status->>'failed')::bigint, 30) || 'Min Duration: '
+            || @extschema@.metrics_refresh_dashboard_duration((status->>'min_duration_ms')::double precision),
+        rpad('  Skipped:         ' || (status->>'skipped'), 30) || 'P95 Duration: '
+            || @extschema@.metrics_refresh_dashboard_duration((status->>'p95_duration_ms')::double precision)]
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_statistics(jsonb) IS
+    'Dashboard helper: the statistics block (counts and durations) of a metrics_refresh_status() object';
+
+-- A message word-wrapped to lines of at most width characters: runs of
+-- white space become one space, a word longer than a line is cut, and
+-- beyond max_lines the text is cut with "…".  An empty or blank message
+-- gives no line ('{}'); NULL for NULL.  width and max_lines must be >= 1.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_wrap(
+    message text, width integer, max_lines integer)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    words   text := btrim(regexp_replace(message, E'\\s+', ' ', 'g'));
+    word    text;
+    cur     text := '';
+    wrapped text[] := '{}';
+BEGIN
+    IF width < 1 OR max_lines < 1 THEN
+        RAISE EXCEPTION 'line width and line count must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR word IN SELECT regexp_split_to_table(words, ' ') LOOP
+        IF cur <> '' AND length(cur) + 1 + length(word) <= width THEN
+            cur := cur || ' ' || word;
+        ELSE
+            IF cur <> '' THEN
+                wrapped := wrapped || cur;
+            END IF;
+            cur := word;
+            WHILE length(cur) > width LOOP
+                wrapped := wrapped || left(cur, width);
+                cur := substr(cur, width + 1);
+            END LOOP;
+        END IF;
+    END LOOP;
+    IF cur <> '' THEN
+        wrapped := wrapped || cur;
+    END IF;
+    IF array_length(wrapped, 1) > max_lines THEN
+        wrapped := wrapped[1:max_lines];
+        wrapped[max_lines] := left(wrapped[max_lines], width - 1) || '…';
+    END IF;
+    RETURN wrapped;
+END
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_wrap(text, integer, integer) IS
+    'Dashboard helper: a message word-wrapped to at most max_lines lines of width characters';
+
+-- The box drawn around the lines: each line padded (or cut) to inner_width
+-- between "│ " and " │"; an element '-' draws a separating rule; NULL
+-- elements are left out; no line at all gives an empty box.  NULL for NULL.
+CREATE FUNCTION @extschema@.metrics_refresh_dashboard_frame(lines text[], inner_width integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $body$
+    SELECT '┌' || rule || '┐' || E'\n' ||
+           coalesce((SELECT string_agg(CASE WHEN l = '-' THEN '├' || rule || '┤'
+                                            ELSE '│ ' || rpad(l, inner_width) || ' │' END,
+                                       E'\n' ORDER BY i)
+                     FROM unnest(lines) WITH ORDINALITY AS u(l, i)) || E'\n', '') ||
+           '└' || rule || '┘'
+    FROM (SELECT repeat('─', inner_width + 2) AS rule) AS r
+$body$;
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_frame(text[], integer) IS
+    'Dashboard helper: the box around the card''s lines, with a rule for each ''-'' line';
+
 -- The monitor card and the performance panel of one view, drawn as text for
 -- psql.  Everything comes from metrics_refresh_status() and
 -- metrics_refresh_timeline(), which check the arguments (22004, 22023, 42809)
 -- and the caller's access (42501), so this function checks nothing itself.
--- Lines are at most 64 characters wide.  The chart has one character per
--- bucket: the bucket's average duration on a scale of eight blocks up to the
--- largest bucket average, and "·" where the bucket has no timed run.
+-- Lines are at most 64 characters wide.
 CREATE FUNCTION @extschema@.metrics_refresh_dashboard(
     view regclass, time_window interval DEFAULT '24 hours')
 RETURNS text
@@ -265,163 +968,67 @@ LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $body$
 DECLARE
-    inner_width constant integer := 60;   -- between "│ " and " │"
-    bar_width   constant integer := 40;
-    err_width   constant integer := 46;   -- inner_width minus a label
-    rule        constant text := repeat('─', 62);
-    st          jsonb;
-    win_s       double precision;
-    bucket_s    integer;
-    bucket_iv   interval;
-    avgs        double precision[];
-    chart_max   double precision;
-    n_buckets   integer;
-    spark       text;
-    axis        text;
-    mid         text;
-    mid_at      integer;
-    durs        text[];   -- avg, max, min, p95, chart maximum
-    labels      text[];   -- window, half window, bucket, stale_after
-    agos        text[];   -- last refresh, last success
-    n_ok        bigint;
-    n_failed    bigint;
-    rate        numeric;
-    rate_text   text;
-    filled      integer;
-    status_text text;
-    err         text;
-    err_lines   text[] := '{}';
-    word        text;
-    cur         text := '';
-    lines       text[];
+    inner_width  constant integer := 60;   -- between "│ " and " │"
+    bar_width    constant integer := 40;   -- the success-rate bar
+    err_width    constant integer := 46;   -- inner_width minus a label
+    st           jsonb;
+    bucket_size  interval;
+    averages     double precision[];      -- per bucket, oldest first
+    win_s        double precision;
+    window_label text;                    -- 24h
+    half_label   text;                    -- 12h, the middle of the time axis
+    bucket_label text;                    -- 1h
+    stale_label  text;                    -- 15m
+    n_ok         bigint;
+    n_failed     bigint;
+    rate         numeric;
+    err_lines    text[];
+    lines        text[];
 BEGIN
     st := @extschema@.metrics_refresh_status(view, time_window);
 
-    -- About 24 buckets, of a round size.
+    bucket_size := @extschema@.metrics_refresh_dashboard_bucket(time_window);
+    SELECT array_agg(t.avg_duration_ms ORDER BY t.bucket_start) INTO averages
+    FROM @extschema@.metrics_refresh_timeline(view, time_window, bucket_size) AS t;
+
+    -- Labels (24h, 12h, 1h, 15m).  The window is rounded to whole seconds as
+    -- float8 (.5 to even), stale_after as numeric (.5 away from zero).
     win_s := extract(epoch FROM time_window);
-    SELECT s INTO bucket_s
-    FROM unnest(ARRAY[1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600,
-                      7200, 10800, 21600, 43200, 86400]) AS s
-    WHERE s >= win_s / 24
-    ORDER BY s LIMIT 1;
-    IF bucket_s IS NULL THEN
-        bucket_iv := make_interval(days => ceil(win_s / 24 / 86400)::integer);
-    ELSE
-        bucket_iv := make_interval(secs => bucket_s);
-    END IF;
-
-    SELECT array_agg(t.avg_duration_ms ORDER BY t.bucket_start), max(t.avg_duration_ms)
-    INTO avgs, chart_max
-    FROM @extschema@.metrics_refresh_timeline(view, time_window, bucket_iv) AS t;
-    n_buckets := coalesce(array_length(avgs, 1), 0);
-
-    SELECT string_agg(CASE WHEN a IS NULL THEN '·'
-                           WHEN chart_max <= 0 THEN '▁'
-                           ELSE substr('▁▂▃▄▅▆▇█',
-                                       greatest(1, least(8, ceil(a / chart_max * 8)::integer)), 1)
-                      END, '' ORDER BY i)
-    INTO spark
-    FROM unnest(avgs) WITH ORDINALITY AS u(a, i);
-
-    -- Durations: 4.2ms, 42ms, 0.42s, 4.20s, 420s.
-    SELECT array_agg(CASE WHEN ms IS NULL THEN 'n/a'
-                          WHEN ms < 9.95 THEN round(ms::numeric, 1) || 'ms'
-                          WHEN ms < 99.5 THEN round(ms::numeric) || 'ms'
-                          WHEN ms < 99995 THEN round((ms / 1000)::numeric, 2) || 's'
-                          ELSE round((ms / 1000)::numeric) || 's' END ORDER BY i)
-    INTO durs
-    FROM unnest(ARRAY[(st->>'avg_duration_ms')::double precision,
-                      (st->>'max_duration_ms')::double precision,
-                      (st->>'min_duration_ms')::double precision,
-                      (st->>'p95_duration_ms')::double precision,
-                      chart_max]) WITH ORDINALITY AS u(ms, i);
-
-    -- Intervals, compactly: 24h, 12h, 5m, 7d, 365d.
-    SELECT array_agg(CASE WHEN s IS NULL THEN NULL
-                          WHEN s >= 172800 AND (s % 86400 = 0 OR s >= 864000)
-                               THEN round(s / 86400.0) || 'd'
-                          WHEN s >= 3600 AND s % 3600 = 0 THEN (s / 3600) || 'h'
-                          WHEN s >= 60 AND s % 60 = 0 THEN (s / 60) || 'm'
-                          ELSE s || 's' END ORDER BY i)
-    INTO labels
-    FROM unnest(ARRAY[round(win_s)::bigint,
-                      round(win_s / 2)::bigint,
-                      round(extract(epoch FROM bucket_iv))::bigint,
-                      round(extract(epoch FROM (st->>'stale_after')::interval))::bigint])
-         WITH ORDINALITY AS u(s, i);
-
-    -- "N minutes ago"
-    SELECT array_agg(CASE WHEN a IS NULL THEN 'never'
-                          ELSE n || ' ' || unit || CASE WHEN n = 1 THEN '' ELSE 's' END || ' ago' END
-                     ORDER BY i)
-    INTO agos
-    FROM unnest(ARRAY[(st->>'last_refresh_at')::timestamptz,
-                      (st->>'last_success_at')::timestamptz]) WITH ORDINALITY AS u(t, i),
-         LATERAL (SELECT CASE WHEN t IS NOT NULL
-                              THEN greatest(extract(epoch FROM now() - t), 0) END AS a) AS x,
-         LATERAL (SELECT CASE WHEN a < 60 THEN 'second' WHEN a < 3600 THEN 'minute'
-                              WHEN a < 86400 THEN 'hour' ELSE 'day' END AS unit,
-                         floor(a / CASE WHEN a < 60 THEN 1 WHEN a < 3600 THEN 60
-                                        WHEN a < 86400 THEN 3600 ELSE 86400 END)::bigint AS n) AS y;
+    window_label := @extschema@.metrics_refresh_dashboard_span(round(win_s)::bigint);
+    half_label := @extschema@.metrics_refresh_dashboard_span(round(win_s / 2)::bigint);
+    bucket_label := @extschema@.metrics_refresh_dashboard_span(
+        round(extract(epoch FROM bucket_size))::bigint);
+    stale_label := @extschema@.metrics_refresh_dashboard_span(
+        round(extract(epoch FROM (st->>'stale_after')::interval))::bigint);
 
     n_ok := (st->>'successful')::bigint;
     n_failed := (st->>'failed')::bigint;
     rate := (st->>'success_rate')::numeric;
-    IF rate IS NULL THEN
-        rate_text := 'n/a';
-        filled := 0;
-    ELSE
-        rate_text := trim_scale(rate) || '%';
-        filled := floor(rate * bar_width / 100)::integer;
-    END IF;
-
-    status_text := CASE st->>'status'
-        WHEN 'healthy' THEN '● Healthy'
-        WHEN 'degraded' THEN '● Degraded (failures within ' || labels[1] || ')'
-        WHEN 'failing' THEN '● Failing (last refresh failed)'
-        WHEN 'stale' THEN '● Stale' || coalesce(' (no success within ' || labels[4] || ')', '')
-        ELSE '○ Unknown (never refreshed)' END;
 
     -- The monitor card
     lines := ARRAY[
         'Metrics Refresh Monitor',
         '',
         'View:         ' || (st->>'view'),
-        'Status:       ' || status_text,
-        'Last Refresh: ' || agos[1]];
+        'Status:       ' || @extschema@.metrics_refresh_dashboard_status_label(
+                                st->>'status', window_label, stale_label),
+        'Last Refresh: ' || @extschema@.metrics_refresh_dashboard_ago(
+                                (st->>'last_refresh_at')::timestamptz)];
     IF st->>'last_status' = 'error' OR st->>'status' = 'stale' THEN
-        lines := lines || ('Last Success: ' || agos[2]);
+        lines := lines || ('Last Success: ' || @extschema@.metrics_refresh_dashboard_ago(
+                                                   (st->>'last_success_at')::timestamptz));
     END IF;
     lines := lines || ('Success Rate: ' ||
                        CASE WHEN rate IS NULL THEN 'n/a (no completed runs)'
-                            ELSE rate_text || ' (' || n_ok || '/' || (n_ok + n_failed) || ')' END);
-    lines := lines || ('Avg Duration: ' || durs[1]);
-    -- The last error while the view is failing or has failed within the
-    -- window, word-wrapped to at most three lines.
-    err := btrim(regexp_replace(st->>'last_error', E'\\s+', ' ', 'g'));
-    IF err <> '' AND (st->>'status' = 'failing' OR n_failed > 0) THEN
-        FOR word IN SELECT regexp_split_to_table(err, ' ') LOOP
-            IF cur <> '' AND length(cur) + 1 + length(word) <= err_width THEN
-                cur := cur || ' ' || word;
-            ELSE
-                IF cur <> '' THEN
-                    err_lines := err_lines || cur;
-                END IF;
-                cur := word;
-                WHILE length(cur) > err_width LOOP
-                    err_lines := err_lines || left(cur, err_width);
-                    cur := substr(cur, err_width + 1);
-                END LOOP;
-            END IF;
-        END LOOP;
-        IF cur <> '' THEN
-            err_lines := err_lines || cur;
-        END IF;
-        IF array_length(err_lines, 1) > 3 THEN
-            err_lines := err_lines[1:3];
-            err_lines[3] := left(err_lines[3], err_width - 1) || '…';
-        END IF;
-        FOR k IN 1..array_length(err_lines, 1) LOOP
+                            ELSE @extschema@.metrics_refresh_dashboard_percent(rate)
+                                 || ' (' || n_ok || '/' || (n_ok + n_failed) || ')' END);
+    lines := lines || ('Avg Duration: ' || @extschema@.metrics_refresh_dashboard_duration(
+                                               (st->>'avg_duration_ms')::double precision));
+    -- The last error, while the view is failing or has failed within the
+    -- window, on at most three lines.
+    IF st->>'status' = 'failing' OR n_failed > 0 THEN
+        err_lines := @extschema@.metrics_refresh_dashboard_wrap(st->>'last_error', err_width, 3);
+        FOR k IN 1..coalesce(array_length(err_lines, 1), 0) LOOP
             lines := lines || (CASE WHEN k = 1 THEN 'Last Error:   ' ELSE repeat(' ', 14) END
                                || err_lines[k]);
         END LOOP;
@@ -429,41 +1036,16 @@ BEGIN
 
     -- The performance panel
     lines := lines || '-'::text || ARRAY[
-        'Metrics Refresh Performance (' || labels[1] || ')',
+        'Metrics Refresh Performance (' || window_label || ')',
         '',
-        'Success Rate ' || repeat('█', filled) || repeat('░', bar_width - filled) || ' ' || rate_text,
+        'Success Rate ' || @extschema@.metrics_refresh_dashboard_bar(rate, bar_width)
+            || ' ' || @extschema@.metrics_refresh_dashboard_percent(rate),
         '',
-        'Execution Duration (average per ' || labels[3] || ')'];
+        'Execution Duration (average per ' || bucket_label || ')'];
+    lines := lines || @extschema@.metrics_refresh_dashboard_chart(averages, window_label, half_label);
+    lines := lines || ''::text || @extschema@.metrics_refresh_dashboard_statistics(st);
 
-    axis := '-' || labels[1];
-    IF n_buckets >= length(axis) + 4 THEN
-        axis := rpad(axis, n_buckets - 3) || 'now';
-        mid := '-' || labels[2];
-        mid_at := (n_buckets + 1) / 2 - length(mid) / 2;
-        IF mid_at > length('-' || labels[1]) + 1
-           AND mid_at + length(mid) < n_buckets - 3 THEN
-            axis := overlay(axis PLACING mid FROM mid_at FOR length(mid));
-        END IF;
-    ELSE
-        axis := axis || ' .. now';
-    END IF;
-    lines := lines || ARRAY[
-        lpad(CASE WHEN chart_max IS NULL THEN '' ELSE durs[5] END, 8) || ' ┤' || spark,
-        lpad('0s', 8) || ' └' || repeat('─', n_buckets),
-        repeat(' ', 10) || axis,
-        '',
-        'Statistics',
-        rpad('  Total Refreshes: ' || (st->>'total'), 30) || 'Avg Duration: ' || durs[1],
-        rpad('  Successful:      ' || n_ok, 30) || 'Max Duration: ' || durs[2],
-        rpad('  Failed:          ' || n_failed, 30) || 'Min Duration: ' || durs[3],
-        rpad('  Skipped:         ' || (st->>'skipped'), 30) || 'P95 Duration: ' || durs[4]];
-
-    RETURN '┌' || rule || '┐' || E'\n' ||
-           (SELECT string_agg(CASE WHEN l = '-' THEN '├' || rule || '┤'
-                                   ELSE '│ ' || rpad(l, inner_width) || ' │' END,
-                              E'\n' ORDER BY i)
-            FROM unnest(lines) WITH ORDINALITY AS u(l, i)) || E'\n' ||
-           '└' || rule || '┘';
+    RETURN @extschema@.metrics_refresh_dashboard_frame(lines, inner_width);
 END
 $body$;
 

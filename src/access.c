@@ -5,7 +5,9 @@
  *
  * A "super admin" is a superuser, a member of the role named by
  * metrics_refresh.admin_role, or a role for which the function named by
- * metrics_refresh.admin_check returns true.  Both settings are PGC_SUSET.
+ * metrics_refresh.admin_check returns true.  Both settings are PGC_SUSET;
+ * their check hook and their re-application when the library is loaded
+ * after login live here too.
  * The admin check function runs as the real caller (GetUserId()), inside an
  * internal subtransaction so that an error from it means "no" and leaves the
  * caller's transaction intact.
@@ -14,7 +16,10 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_proc.h"
@@ -26,8 +31,76 @@
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
+#include "utils/varlena.h"
 
 #include "metrics_refresh.h"
+
+/*
+ * The check hook of metrics_refresh.admin_check: empty, or a schema-qualified
+ * function name without parentheses: two identifiers separated by a dot, each either
+ * double-quoted or made of letters, digits, '_' and '$' (not starting with a
+ * digit or '$').
+ */
+bool
+mr_check_admin_check_setting(char **newval, void **extra, GucSource source)
+{
+	char	   *copy;
+	List	   *parts;
+	bool		ok;
+	const char *p;
+	bool		quoted = false;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	copy = pstrdup(*newval);
+	ok = SplitIdentifierString(copy, '.', &parts) && list_length(parts) == 2;
+	for (p = *newval; ok && *p; p++)
+	{
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && !(isalnum((unsigned char) *p) || *p == '_' ||
+							  *p == '$' || *p == '.' || IS_HIGHBIT_SET(*p)))
+			ok = false;
+	}
+	if (!ok)
+	{
+		GUC_check_errdetail("metrics_refresh.admin_check must be a schema-qualified function name without parentheses, such as public.is_super_admin.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Called by _PG_init(): re-apply the database and role settings (ALTER DATABASE / ROLE ... SET) of
+ * the two settings that decide who is an admin.  When the library is loaded
+ * after login, those settings were only placeholders at login time, and a
+ * client that passed its own value in the startup packet (PGOPTIONS) would
+ * have hidden the database's value: the client value is rejected when the
+ * library defines the setting (it is PGC_SUSET), and the setting would fall
+ * back to its default instead of the database's value.  Only superusers can
+ * store these settings, so they are applied with superuser context, at the
+ * priority of the level they come from.  Needs a transaction; does nothing
+ * outside one (e.g. in the postmaster with shared_preload_libraries, where
+ * they apply anyway).
+ */
+void
+mr_reapply_admin_settings(void)
+{
+	static const char *const names[] = {"metrics_refresh.admin_role", "metrics_refresh.admin_check"};
+	int			i;
+
+	if (!IsUnderPostmaster || !OidIsValid(MyDatabaseId) || !IsTransactionState())
+		return;
+	for (i = 0; i < (int) lengthof(names); i++)
+	{
+		GucSource	source;
+		char	   *value = mr_stored_setting(names[i], MyDatabaseId, GetSessionUserId(), &source);
+
+		if (value != NULL)
+			(void) set_config_option(names[i], value, PGC_SUSET, source,
+									 GUC_ACTION_SET, true, WARNING, false);
+	}
+}
 
 /* Guards against an admin_check function that asks whether its caller is admin. */
 static bool in_admin_check = false;
@@ -70,9 +143,9 @@ call_admin_check(void)
 	HeapTuple	proctup;
 	Form_pg_proc procform;
 	AdminCheckCall call;
-	ErrorData  *edata;
+	ErrorData  *volatile edata = NULL;
 
-	names = stringToQualifiedNameList(mr_admin_check);
+	names = stringToQualifiedNameList(mr_admin_check, NULL);
 	fnoid = LookupFuncName(names, 0, NULL, true);
 	if (!OidIsValid(fnoid))
 	{
@@ -96,16 +169,39 @@ call_admin_check(void)
 	}
 	ReleaseSysCache(proctup);
 
-	if (pg_proc_aclcheck(fnoid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+	if (object_aclcheck(ProcedureRelationId, fnoid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		return false;
 
 	call.fnoid = fnoid;
 	call.result = false;
 	in_admin_check = true;
-	edata = mr_call_in_subxact(invoke_admin_check, &call);
-	in_admin_check = false;
+	PG_TRY();
+	{
+		if (IsInParallelMode())
+		{
+			/*
+			 * No subtransaction can start during a parallel operation (the
+			 * SQL functions that ask are PARALLEL UNSAFE, so only a function
+			 * mislabelled PARALLEL SAFE or RESTRICTED that calls them gets
+			 * here): call it directly, so the answer is right, and let an
+			 * error be an error.
+			 */
+			invoke_admin_check(&call);
+			edata = NULL;
+		}
+		else
+			edata = mr_call_in_subxact(invoke_admin_check, &call);
+	}
+	PG_FINALLY();
+	{
+		in_admin_check = false;
+	}
+	PG_END_TRY();
 	if (edata != NULL)
 	{
+		/* A cancel is not an answer: it goes on. */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
 		ereport(WARNING,
 				(errmsg("function %s() named by metrics_refresh.admin_check failed: %s",
 						mr_admin_check, edata->message),
@@ -163,14 +259,20 @@ mr_require_admin(const char *action)
 }
 
 /*
- * Raise 42501 unless the current user is a super admin or has the privileges
- * of the view's owner (the owner exception of metrics_refresh_run).
+ * Raise 42501 unless the current user is a super admin or may maintain the
+ * view itself: has the privileges of its owner or, on PostgreSQL 17 and
+ * later, the MAINTAIN privilege on it (the owner exception of
+ * metrics_refresh_run).
  */
 void
-mr_require_admin_or_owner(Oid viewowner, const char *view_name)
+mr_require_admin_or_owner(Oid viewoid, Oid viewowner, const char *view_name)
 {
 	if (has_privs_of_role(GetUserId(), viewowner))
 		return;
+#if PG_VERSION_NUM >= 170000
+	if (pg_class_aclcheck(viewoid, GetUserId(), ACL_MAINTAIN) == ACLCHECK_OK)
+		return;
+#endif
 	if (!mr_is_admin())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

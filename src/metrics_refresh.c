@@ -7,39 +7,34 @@
  * something that is not a materialized view), then the caller's rights
  * (42501), then the server state (25006 on a standby), before anything is
  * changed or logged; then pins search_path, connects to SPI, and calls the
- * machinery of refresh.c, monitor.c, schedule.c or worker.c.  None of these
- * functions is SECURITY DEFINER: the current user is the real caller.
+ * machinery of refresh.c, monitor.c, log.c, schedule.c or worker.c.  None of
+ * these functions is SECURITY DEFINER: the current user is the real caller.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include <ctype.h>
-
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "access/xact.h"
-#include "catalog/pg_db_role_setting.h"
 #include "catalog/pg_type.h"
+#include "catalog/namespace.h"
 #include "commands/event_trigger.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "utils/array.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
-#include "utils/snapmgr.h"
-#include "utils/varlena.h"
+#include "utils/lsyscache.h"
 
 #include "metrics_refresh.h"
 
 PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(metrics_refresh_run);
+PG_FUNCTION_INFO_V1(metrics_refresh_job);
 PG_FUNCTION_INFO_V1(metrics_refresh_trigger);
 PG_FUNCTION_INFO_V1(refresh_platform_metrics);
 PG_FUNCTION_INFO_V1(refresh_platform_metrics_with_logging);
@@ -55,6 +50,14 @@ PG_FUNCTION_INFO_V1(metrics_refresh_schedule);
 PG_FUNCTION_INFO_V1(metrics_refresh_unschedule);
 PG_FUNCTION_INFO_V1(metrics_refresh_version);
 PG_FUNCTION_INFO_V1(metrics_refresh_ddl_sweep);
+PG_FUNCTION_INFO_V1(metrics_refresh_ddl_before_drop);
+PG_FUNCTION_INFO_V1(metrics_refresh_configure);
+PG_FUNCTION_INFO_V1(metrics_refresh_cascade);
+PG_FUNCTION_INFO_V1(metrics_refresh_graph);
+PG_FUNCTION_INFO_V1(metrics_refresh_stats);
+PG_FUNCTION_INFO_V1(metrics_refresh_stats_reset);
+PG_FUNCTION_INFO_V1(metrics_refresh_track);
+PG_FUNCTION_INFO_V1(metrics_refresh_ddl_track);
 
 /* GUC variables */
 char	   *mr_platform_view = NULL;
@@ -65,123 +68,6 @@ int			mr_refresh_timeout_ms = 0;
 int			mr_log_retention_min = 30 * 24 * 60;
 
 void		_PG_init(void);
-
-/*
- * metrics_refresh.admin_check must be empty or a schema-qualified function
- * name without parentheses: two identifiers separated by a dot, each either
- * double-quoted or made of letters, digits, '_' and '$' (not starting with a
- * digit or '$').
- */
-static bool
-check_admin_check(char **newval, void **extra, GucSource source)
-{
-	char	   *copy;
-	List	   *parts;
-	bool		ok;
-	const char *p;
-	bool		quoted = false;
-
-	if (*newval == NULL || (*newval)[0] == '\0')
-		return true;
-	copy = pstrdup(*newval);
-	ok = SplitIdentifierString(copy, '.', &parts) && list_length(parts) == 2;
-	for (p = *newval; ok && *p; p++)
-	{
-		if (*p == '"')
-			quoted = !quoted;
-		else if (!quoted && !(isalnum((unsigned char) *p) || *p == '_' ||
-							  *p == '$' || *p == '.' || IS_HIGHBIT_SET(*p)))
-			ok = false;
-	}
-	if (!ok)
-	{
-		GUC_check_errdetail("metrics_refresh.admin_check must be a schema-qualified function name without parentheses, such as public.is_super_admin.");
-		return false;
-	}
-	return true;
-}
-
-/*
- * Re-read the database and role settings (ALTER DATABASE / ROLE ... SET) of
- * the two settings that decide who is an admin.  When the library is loaded
- * after login, those settings were only placeholders at login time, and a
- * client that passed its own value in the startup packet (PGOPTIONS) would
- * have hidden the database's value: the client value is rejected when the
- * library defines the setting (it is PGC_SUSET), and the setting would fall
- * back to its default instead of the database's value.  Only superusers can
- * store these settings, so they are applied with superuser context, each at
- * its usual priority.  Needs a transaction; does nothing outside one (e.g.
- * in the postmaster with shared_preload_libraries, where they apply anyway).
- */
-static void
-reapply_admin_settings(void)
-{
-	struct
-	{
-		Oid			db;
-		bool		for_role;
-		GucSource	source;
-	}			levels[] = {
-		{InvalidOid, false, PGC_S_GLOBAL},
-		{InvalidOid, true, PGC_S_USER},
-		{InvalidOid, false, PGC_S_DATABASE},
-		{InvalidOid, true, PGC_S_DATABASE_USER},
-	};
-	Relation	rel;
-	Snapshot	snapshot;
-	int			i;
-
-	if (!IsUnderPostmaster || !OidIsValid(MyDatabaseId) || !IsTransactionState())
-		return;
-	levels[2].db = levels[3].db = MyDatabaseId;
-
-	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
-	snapshot = RegisterSnapshot(GetCatalogSnapshot(DbRoleSettingRelationId));
-	for (i = 0; i < (int) lengthof(levels); i++)
-	{
-		ScanKeyData keys[2];
-		SysScanDesc scan;
-		HeapTuple	tup;
-		Oid			roleid = levels[i].for_role ? GetSessionUserId() : InvalidOid;
-
-		ScanKeyInit(&keys[0], Anum_pg_db_role_setting_setdatabase, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(levels[i].db));
-		ScanKeyInit(&keys[1], Anum_pg_db_role_setting_setrole, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(roleid));
-		scan = systable_beginscan(rel, DbRoleSettingDatidRolidIndexId, true, snapshot, 2, keys);
-		while (HeapTupleIsValid(tup = systable_getnext(scan)))
-		{
-			bool		isnull;
-			Datum		d = heap_getattr(tup, Anum_pg_db_role_setting_setconfig,
-										 RelationGetDescr(rel), &isnull);
-			ArrayType  *config;
-			Datum	   *items;
-			int			nitems;
-			int			j;
-
-			if (isnull)
-				continue;
-			config = DatumGetArrayTypeP(d);
-			deconstruct_array(config, TEXTOID, -1, false, TYPALIGN_INT, &items, NULL, &nitems);
-			for (j = 0; j < nitems; j++)
-			{
-				char	   *item = TextDatumGetCString(items[j]);
-				char	   *eq = strchr(item, '=');
-
-				if (eq == NULL)
-					continue;
-				*eq = '\0';
-				if (strcmp(item, "metrics_refresh.admin_role") == 0 ||
-					strcmp(item, "metrics_refresh.admin_check") == 0)
-					(void) set_config_option(item, eq + 1, PGC_SUSET, levels[i].source,
-											 GUC_ACTION_SET, true, WARNING, false);
-			}
-		}
-		systable_endscan(scan);
-	}
-	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
-}
 
 /* Define the settings. */
 void
@@ -207,7 +93,7 @@ _PG_init(void)
 							   &mr_admin_check,
 							   "",
 							   PGC_SUSET, 0,
-							   check_admin_check, NULL, NULL);
+							   mr_check_admin_check_setting, NULL, NULL);
 	DefineCustomIntVariable("metrics_refresh.lock_timeout",
 							"Longest wait for a materialized view's lock before a refresh fails.",
 							"Applies to the refresh's lock waits only; 0 waits without limit.",
@@ -230,7 +116,7 @@ _PG_init(void)
 							PGC_SUSET, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("metrics_refresh");
-	reapply_admin_settings();
+	mr_reapply_admin_settings();
 }
 
 /* Raise 22004 if argument argno is NULL. */
@@ -262,42 +148,135 @@ end_call(int nestlevel)
 	mr_unpin_search_path(nestlevel);
 }
 
+/* Which view a refreshing function refreshes. */
+typedef enum RefreshTarget
+{
+	TARGET_VIEW,				/* the view argument */
+	TARGET_PLATFORM				/* metrics_refresh.platform_view */
+} RefreshTarget;
+
+/* Who may call a refreshing function. */
+typedef enum RefreshAccess
+{
+	ACCESS_ADMINS,
+	ACCESS_ADMINS_AND_OWNER		/* metrics_refresh_run's owner exception */
+} RefreshAccess;
+
+/* Whether a refresh of a view with the cascade option refreshes its dependents. */
+typedef enum RefreshCascade
+{
+	CASCADE_AS_CONFIGURED,		/* when the view's cascade option is on */
+	CASCADE_ALWAYS				/* metrics_refresh_cascade() */
+} RefreshCascade;
+
+/* What a refreshing function was asked to do. */
+typedef struct RefreshEntry
+{
+	RefreshTarget target;
+	Oid			viewoid;		/* with TARGET_VIEW */
+	MrSource	source;
+	RefreshAccess access;
+	bool		wait;			/* false: hand it to a background worker */
+	bool		may_skip;		/* may end unchanged (not "Refresh Now") */
+	RefreshCascade cascade;
+} RefreshEntry;
+
 /*
- * The common path of every refreshing function; platform: refresh the view
- * named by metrics_refresh.platform_view (viewoid is ignored), resolved under
- * the pinned search_path.  owner_ok: a view's owner
- * may refresh it without being an admin (metrics_refresh_run only).
- * wait = false hands the refresh to a background worker.
+ * A first run that could not even start (no worker slot for a scheduled
+ * cascade): logged as an error, so that the failure is never silent, and
+ * returned.
  */
 static Jsonb *
-refresh_entry(bool platform, Oid viewoid, MrSource source, bool owner_ok, bool wait)
+log_not_started(const MrExtension *ext, const MrRunRequest *req, int sqlerrcode,
+				const char *message, const char *hint)
+{
+	MrLogRow	row;
+	MrOutcome	o = {0};
+	ErrorData  *e = palloc0(sizeof(ErrorData));
+
+	e->sqlerrcode = sqlerrcode;
+	e->message = pstrdup(message);
+	e->hint = hint ? pstrdup(hint) : NULL;
+	row.view_name = mr_view_name(req->viewoid);
+	row.source = req->source;
+	row.caller = req->caller;
+	row.run_id = 0;
+	row.cascade_id = 0;
+	o.status = MR_STATUS_ERROR;
+	o.started_at = o.finished_at = GetCurrentTimestamp();
+	o.error = e;
+	return mr_log_outcome(ext, &row, &o, NULL);
+}
+
+/*
+ * A cascade from req->viewoid (cascade.c), in a background worker: with
+ * wait, wait for it and return its result object; without, return the
+ * first run's 'running' object at once.
+ */
+static Jsonb *
+cascade_entry(const MrExtension *ext, const MrRunRequest *req, bool wait, const char *view_name)
+{
+	MrBackgroundRun run = {req->viewoid, req->source, true, req->may_skip, false};
+	struct BackgroundWorkerHandle *handle = NULL;
+	int64		cascade_id = 0;
+	Jsonb	   *running;
+
+	/* A scheduled cascade that finds no worker slot is logged, not raised. */
+	run.no_slot_ok = wait && req->source == MR_SOURCE_SCHEDULED;
+	running = mr_start_worker(&run, &handle, &cascade_id);
+	if (running == NULL)
+		return log_not_started(ext, req, ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+							   "could not start a background worker for the cascade",
+							   "Raise max_worker_processes: a cascade runs in a background worker.");
+	if (!wait)
+		return running;
+	mr_wait_worker(handle, view_name);
+	return mr_log_cascade_result(ext, cascade_id);
+}
+
+/*
+ * The common path of every logged refreshing function.  The platform view
+ * is resolved under the pinned search_path.
+ */
+static Jsonb *
+refresh_entry(const RefreshEntry *entry)
 {
 	int			nestlevel = begin_call();
+	MrExtension ext;
+	MrRunRequest req = {0};
+	MrOptions	opts;
 	Oid			owner;
 	char	   *view_name;
-	char	   *caller = GetUserNameFromId(GetUserId(), false);
 	Jsonb	   *result;
 
-	if (platform)
-		viewoid = mr_platform_view_oid();
-	owner = mr_check_matview(viewoid);
-	view_name = mr_view_name(viewoid);
-	if (owner_ok)
-		mr_require_admin_or_owner(owner, view_name);
+	req.viewoid = entry->target == TARGET_PLATFORM ? mr_platform_view_oid() : entry->viewoid;
+	req.source = entry->source;
+	req.caller = GetUserNameFromId(GetUserId(), false);
+	owner = mr_check_matview(req.viewoid);
+	view_name = mr_view_name(req.viewoid);
+	if (entry->access == ACCESS_ADMINS_AND_OWNER)
+		mr_require_admin_or_owner(req.viewoid, owner, view_name);
 	else
 		mr_require_admin(psprintf("refresh materialized view \"%s\"", mr_label(view_name)));
 	mr_check_not_recovery("refresh a materialized view");
+	mr_get_extension(&ext);
+	mr_options_of(&ext, view_name, &opts);
+	req.track = opts.skip_unchanged;
+	req.may_skip = entry->may_skip;
+	req.max_skip = opts.max_skip;
 
-	if (wait)
-	{
-		MrRunRequest req = {viewoid, source, caller, 0};
-
-		result = mr_run_logged(&req);
-	}
-	else if (mr_view_lock_busy(viewoid))
-		result = mr_log_skipped(viewoid, source, caller, mr_busy_reason(view_name));
+	if (entry->cascade == CASCADE_ALWAYS || opts.cascade)
+		result = cascade_entry(&ext, &req, entry->wait, view_name);
+	else if (entry->wait)
+		result = mr_run_logged(&ext, &req, NULL);
+	else if (mr_view_lock_busy(req.viewoid))
+		result = mr_run_skipped_busy(&ext, &req);
 	else
-		result = mr_start_worker(viewoid, source);
+	{
+		MrBackgroundRun run = {req.viewoid, req.source, false, req.may_skip, false};
+
+		result = mr_start_worker(&run, NULL, NULL);
+	}
 
 	end_call(nestlevel);
 	return result;
@@ -311,11 +290,33 @@ refresh_entry(bool platform, Oid viewoid, MrSource source, bool owner_ok, bool w
 Datum
 metrics_refresh_run(PG_FUNCTION_ARGS)
 {
+	RefreshEntry entry = {.target = TARGET_VIEW, .access = ACCESS_ADMINS_AND_OWNER, .wait = true,
+	.may_skip = true};
+
 	require_arg(fcinfo, 0, "view");
 	require_arg(fcinfo, 1, "source");
-	PG_RETURN_JSONB_P(refresh_entry(false, PG_GETARG_OID(0),
-									mr_parse_source(PG_GETARG_TEXT_PP(1)),
-									true, true));
+	entry.viewoid = PG_GETARG_OID(0);
+	entry.source = mr_parse_source(PG_GETARG_TEXT_PP(1));
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
+}
+
+/*
+ * pg_catalog.metrics_refresh_job(view regclass) -> jsonb
+ * What the pg_cron jobs call: metrics_refresh_run(view, 'scheduled').  It
+ * lives in pg_catalog, where only superusers can create functions, so that
+ * a job left behind by a dropped extension fails instead of calling a
+ * function someone else defined under the old name in the extension's
+ * schema.
+ */
+Datum
+metrics_refresh_job(PG_FUNCTION_ARGS)
+{
+	RefreshEntry entry = {.target = TARGET_VIEW, .source = MR_SOURCE_SCHEDULED,
+	.access = ACCESS_ADMINS_AND_OWNER, .wait = true, .may_skip = true};
+
+	require_arg(fcinfo, 0, "view");
+	entry.viewoid = PG_GETARG_OID(0);
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
 }
 
 /*
@@ -325,10 +326,13 @@ metrics_refresh_run(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_trigger(PG_FUNCTION_ARGS)
 {
+	RefreshEntry entry = {.target = TARGET_VIEW, .source = MR_SOURCE_MANUAL, .access = ACCESS_ADMINS};
+
 	require_arg(fcinfo, 0, "view");
 	require_arg(fcinfo, 1, "wait");
-	PG_RETURN_JSONB_P(refresh_entry(false, PG_GETARG_OID(0), MR_SOURCE_MANUAL,
-									false, PG_GETARG_BOOL(1)));
+	entry.viewoid = PG_GETARG_OID(0);
+	entry.wait = PG_GETARG_BOOL(1);
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
 }
 
 /*
@@ -359,7 +363,10 @@ refresh_platform_metrics(PG_FUNCTION_ARGS)
 Datum
 refresh_platform_metrics_with_logging(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_JSONB_P(refresh_entry(true, InvalidOid, MR_SOURCE_SCHEDULED, false, true));
+	RefreshEntry entry = {.target = TARGET_PLATFORM, .source = MR_SOURCE_SCHEDULED,
+	.access = ACCESS_ADMINS, .wait = true, .may_skip = true};
+
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
 }
 
 /*
@@ -369,9 +376,12 @@ refresh_platform_metrics_with_logging(PG_FUNCTION_ARGS)
 Datum
 trigger_platform_metrics_refresh(PG_FUNCTION_ARGS)
 {
+	RefreshEntry entry = {.target = TARGET_PLATFORM, .source = MR_SOURCE_MANUAL,
+	.access = ACCESS_ADMINS};
+
 	require_arg(fcinfo, 0, "wait");
-	PG_RETURN_JSONB_P(refresh_entry(true, InvalidOid, MR_SOURCE_MANUAL, false,
-									PG_GETARG_BOOL(0)));
+	entry.wait = PG_GETARG_BOOL(0);
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
 }
 
 /* metrics_refresh_is_admin() -> boolean: is the caller a super admin? */
@@ -387,27 +397,31 @@ metrics_refresh_is_admin(PG_FUNCTION_ARGS)
 
 /*
  * Common prologue of the read-only monitoring functions: pin, connect, check
- * access.  Returns the view's log name in *view_name when argno >= 0 (the
- * view argument may not be NULL unless null_ok).
+ * access, look up the extension, and have log.c correct lost background runs
+ * (of the view, or of all views when reap_all) before anything is read.
+ * Returns the view's log name in *view_name when argno >= 0 (the view
+ * argument may not be NULL unless null_ok; NULL then means all views).
  */
 static int
-monitor_entry(FunctionCallInfo fcinfo, int argno, bool null_ok, char **view_name)
+monitor_entry(FunctionCallInfo fcinfo, int argno, bool null_ok, char **view_name,
+			  MrExtension *ext)
 {
 	int			nestlevel;
+	char	   *name = NULL;
 
 	if (argno >= 0 && !null_ok)
 		require_arg(fcinfo, argno, "view");
 	nestlevel = begin_call();
 	mr_require_monitor();
-	if (argno >= 0)
+	if (argno >= 0 && !PG_ARGISNULL(argno))
 	{
-		*view_name = NULL;
-		if (!PG_ARGISNULL(argno))
-		{
-			mr_check_matview(PG_GETARG_OID(argno));
-			*view_name = mr_view_name(PG_GETARG_OID(argno));
-		}
+		mr_check_matview(PG_GETARG_OID(argno));
+		name = mr_view_name(PG_GETARG_OID(argno));
 	}
+	if (view_name != NULL)
+		*view_name = name;
+	mr_get_extension(ext);
+	mr_log_reap(ext, name);
 	return nestlevel;
 }
 
@@ -415,13 +429,14 @@ monitor_entry(FunctionCallInfo fcinfo, int argno, bool null_ok, char **view_name
 Datum
 metrics_refresh_status(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	char	   *view_name;
 	int			nestlevel;
 	Datum		result;
 
 	require_arg(fcinfo, 1, "time_window");
-	nestlevel = monitor_entry(fcinfo, 0, false, &view_name);
-	result = mr_status_json(view_name, PG_GETARG_DATUM(1));
+	nestlevel = monitor_entry(fcinfo, 0, false, &view_name, &ext);
+	result = mr_status_json(&ext, view_name, PG_GETARG_DATUM(1));
 	end_call(nestlevel);
 	PG_RETURN_DATUM(result);
 }
@@ -430,12 +445,13 @@ metrics_refresh_status(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_status_all(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	int			nestlevel;
 
 	require_arg(fcinfo, 0, "time_window");
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	nestlevel = monitor_entry(fcinfo, -1, false, NULL);
-	mr_status_rows(fcinfo, PG_GETARG_DATUM(0));
+	nestlevel = monitor_entry(fcinfo, -1, false, NULL, &ext);
+	mr_status_rows(&ext, fcinfo, PG_GETARG_DATUM(0));
 	end_call(nestlevel);
 	return (Datum) 0;
 }
@@ -444,32 +460,36 @@ metrics_refresh_status_all(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_timeline(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	char	   *view_name;
 	int			nestlevel;
 
 	require_arg(fcinfo, 1, "time_window");
 	require_arg(fcinfo, 2, "bucket");
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	nestlevel = monitor_entry(fcinfo, 0, false, &view_name);
-	mr_timeline_rows(fcinfo, view_name, PG_GETARG_DATUM(1), PG_GETARG_DATUM(2));
+	nestlevel = monitor_entry(fcinfo, 0, false, &view_name, &ext);
+	mr_timeline_rows(&ext, fcinfo, view_name, PG_GETARG_DATUM(1), PG_GETARG_DATUM(2));
 	end_call(nestlevel);
 	return (Datum) 0;
 }
 
 /*
- * metrics_refresh_history(view DEFAULT NULL, max_rows DEFAULT 50) -> setof
- * metrics_refresh_log.  A NULL view means all views; NULL max_rows, no limit.
+ * metrics_refresh_history(view DEFAULT NULL, max_rows DEFAULT 50, before_id
+ * DEFAULT NULL) -> setof metrics_refresh_log.  A NULL view means all views;
+ * NULL max_rows, no limit; before_id, the page after that run.
  */
 Datum
 metrics_refresh_history(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	char	   *view_name;
 	int			nestlevel;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	nestlevel = monitor_entry(fcinfo, 0, true, &view_name);
-	mr_history_rows(fcinfo, view_name,
-					PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1), PG_ARGISNULL(1));
+	nestlevel = monitor_entry(fcinfo, 0, true, &view_name, &ext);
+	mr_history_rows(&ext, fcinfo, view_name,
+					PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1), PG_ARGISNULL(1),
+					PG_NARGS() > 2 && !PG_ARGISNULL(2) ? PG_GETARG_INT64(2) : 0);
 	end_call(nestlevel);
 	return (Datum) 0;
 }
@@ -478,12 +498,13 @@ metrics_refresh_history(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_run_status(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	int			nestlevel;
 	bool		isnull = false;
 	Datum		result;
 
-	nestlevel = monitor_entry(fcinfo, -1, false, NULL);
-	result = mr_run_status(PG_GETARG_INT64(0), &isnull);
+	nestlevel = monitor_entry(fcinfo, -1, false, NULL, &ext);
+	result = mr_log_result_of(&ext, PG_GETARG_INT64(0), &isnull);
 	end_call(nestlevel);
 	if (isnull)
 		PG_RETURN_NULL();
@@ -494,6 +515,7 @@ metrics_refresh_run_status(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_prune(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	int			nestlevel;
 	int64		n;
 
@@ -501,7 +523,8 @@ metrics_refresh_prune(PG_FUNCTION_ARGS)
 	nestlevel = begin_call();
 	mr_require_admin("prune the metrics_refresh log");
 	mr_check_not_recovery("prune the metrics_refresh log");
-	n = mr_prune(PG_GETARG_DATUM(0));
+	mr_get_extension(&ext);
+	n = mr_log_prune(&ext, PG_GETARG_DATUM(0));
 	end_call(nestlevel);
 	PG_RETURN_INT64(n);
 }
@@ -513,6 +536,7 @@ metrics_refresh_prune(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_schedule(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	int			nestlevel;
 	Oid			viewoid;
 	int64		jobid;
@@ -525,7 +549,8 @@ metrics_refresh_schedule(PG_FUNCTION_ARGS)
 	mr_check_matview(viewoid);
 	mr_require_admin("schedule refreshes");
 	mr_check_not_recovery("schedule a refresh");
-	jobid = mr_schedule(viewoid, text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_GETARG_DATUM(2));
+	mr_get_extension(&ext);
+	jobid = mr_schedule(&ext, viewoid, text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_GETARG_DATUM(2));
 	end_call(nestlevel);
 	PG_RETURN_INT64(jobid);
 }
@@ -534,6 +559,7 @@ metrics_refresh_schedule(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_unschedule(PG_FUNCTION_ARGS)
 {
+	MrExtension ext;
 	int			nestlevel;
 	Oid			viewoid;
 	bool		found;
@@ -544,7 +570,8 @@ metrics_refresh_unschedule(PG_FUNCTION_ARGS)
 	mr_check_matview(viewoid);
 	mr_require_admin("unschedule refreshes");
 	mr_check_not_recovery("unschedule a refresh");
-	found = mr_unschedule(viewoid);
+	mr_get_extension(&ext);
+	found = mr_unschedule(&ext, viewoid);
 	end_call(nestlevel);
 	PG_RETURN_BOOL(found);
 }
@@ -558,20 +585,293 @@ metrics_refresh_version(PG_FUNCTION_ARGS)
 
 /*
  * metrics_refresh_ddl_sweep() -> event_trigger
- * After DROP or rename of materialized views and schemas: remove schedules
- * whose view name no longer finds a materialized view.
+ * After a DROP, and after an ALTER that renames or moves a relation or a
+ * schema (or updates an extension): remove schedules whose view name no
+ * longer finds a materialized view.
  */
 Datum
 metrics_refresh_ddl_sweep(PG_FUNCTION_ARGS)
 {
+	EventTriggerData *trigdata = (EventTriggerData *) fcinfo->context;
 	int			nestlevel;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("metrics_refresh_ddl_sweep() must be called as an event trigger")));
+	/* Of the ALTER commands, only these can rename or move a view. */
+	if (strcmp(trigdata->event, "ddl_command_end") == 0 &&
+		!IsA(trigdata->parsetree, RenameStmt) &&
+		!IsA(trigdata->parsetree, AlterObjectSchemaStmt) &&
+		!IsA(trigdata->parsetree, AlterExtensionStmt))
+		PG_RETURN_VOID();
 	nestlevel = begin_call();
 	mr_sweep_schedules();
+	end_call(nestlevel);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Will this DROP statement drop the metrics_refresh extension, or fail?
+ * DROP EXTENSION naming it, DROP SCHEMA naming its schema (with CASCADE
+ * the extension goes too, without it the statement fails), DROP OWNED BY
+ * its owner.
+ */
+static bool
+drops_this_extension(Node *parsetree)
+{
+	MrExtension ext;
+	ListCell   *lc;
+
+	if (!mr_find_extension("metrics_refresh", &ext))
+		return false;
+	if (IsA(parsetree, DropStmt))
+	{
+		DropStmt   *stmt = (DropStmt *) parsetree;
+		const char *name;
+
+		if (stmt->removeType == OBJECT_EXTENSION)
+			name = "metrics_refresh";
+		else if (stmt->removeType == OBJECT_SCHEMA)
+			name = get_namespace_name(ext.nspoid);
+		else
+			return false;
+		foreach(lc, stmt->objects)
+			if (strcmp(strVal(lfirst(lc)), name) == 0)
+				return true;
+	}
+	else if (IsA(parsetree, DropOwnedStmt))
+	{
+		foreach(lc, ((DropOwnedStmt *) parsetree)->roles)
+			if (get_rolespec_oid((RoleSpec *) lfirst(lc), true) == ext.owner)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * metrics_refresh_ddl_before_drop() -> event_trigger
+ * Before DROP EXTENSION metrics_refresh (or a DROP SCHEMA / DROP OWNED that
+ * drops it): remove the pg_cron jobs of the scheduled views, in the same
+ * transaction, so that none is left to call a function by a name that no
+ * longer belongs to the extension.  A failure fails the DROP.
+ */
+Datum
+metrics_refresh_ddl_before_drop(PG_FUNCTION_ARGS)
+{
+	int			nestlevel;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("metrics_refresh_ddl_before_drop() must be called as an event trigger")));
+	if (!drops_this_extension(((EventTriggerData *) fcinfo->context)->parsetree))
+		PG_RETURN_VOID();
+	nestlevel = begin_call();
+	mr_remove_all_jobs();
+	{
+		MrExtension ext;
+
+		/* Our triggers on tables, so that the DROP needs no CASCADE. */
+		if (mr_find_extension("metrics_refresh", &ext) && ext.version >= 10100)
+			mr_track_remove_all(&ext);
+	}
+	end_call(nestlevel);
+	PG_RETURN_VOID();
+}
+
+/*
+ * metrics_refresh_configure(view, skip_unchanged, max_skip, cascade,
+ * stale_after) -> jsonb (admins): set the options given, return them all.
+ */
+Datum
+metrics_refresh_configure(PG_FUNCTION_ARGS)
+{
+	MrExtension ext;
+	int			nestlevel;
+	bool		skip_unchanged;
+	Datum		max_skip;
+	bool		cascade;
+	Datum		stale_after;
+	Jsonb	   *result;
+
+	require_arg(fcinfo, 0, "view");
+	nestlevel = begin_call();
+	mr_check_matview(PG_GETARG_OID(0));
+	mr_require_admin("configure refreshes");
+	mr_check_not_recovery("configure a refresh");
+	mr_get_extension(&ext);
+	skip_unchanged = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	max_skip = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	cascade = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	stale_after = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	result = mr_configure(&ext, PG_GETARG_OID(0),
+						  PG_ARGISNULL(1) ? NULL : &skip_unchanged,
+						  PG_ARGISNULL(2) ? NULL : &max_skip,
+						  PG_ARGISNULL(3) ? NULL : &cascade,
+						  PG_ARGISNULL(4) ? NULL : &stale_after);
+	end_call(nestlevel);
+	PG_RETURN_JSONB_P(result);
+}
+
+/*
+ * metrics_refresh_cascade(view regclass, wait boolean DEFAULT true) -> jsonb
+ * (admins): refresh the view, then its dependents in order, in a background
+ * worker; wait => false returns the first run's 'running' object at once.
+ */
+Datum
+metrics_refresh_cascade(PG_FUNCTION_ARGS)
+{
+	RefreshEntry entry = {.target = TARGET_VIEW, .source = MR_SOURCE_MANUAL,
+	.access = ACCESS_ADMINS, .cascade = CASCADE_ALWAYS};
+
+	require_arg(fcinfo, 0, "view");
+	require_arg(fcinfo, 1, "wait");
+	entry.viewoid = PG_GETARG_OID(0);
+	entry.wait = PG_GETARG_BOOL(1);
+	PG_RETURN_JSONB_P(refresh_entry(&entry));
+}
+
+/*
+ * metrics_refresh_graph(view regclass DEFAULT NULL) -> table (view_name,
+ * depends_on, level) (monitors): the dependencies between materialized
+ * views of the view's connected part, or of all of them.
+ */
+Datum
+metrics_refresh_graph(PG_FUNCTION_ARGS)
+{
+	int			nestlevel;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	nestlevel = begin_call();
+	mr_require_monitor();
+	if (!PG_ARGISNULL(0))
+		mr_check_matview(PG_GETARG_OID(0));
+	mr_graph_rows(fcinfo, PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
+	end_call(nestlevel);
+	return (Datum) 0;
+}
+
+/* metrics_refresh_stats() -> setof record (monitors): the statistics' rows. */
+Datum
+metrics_refresh_stats(PG_FUNCTION_ARGS)
+{
+	MrExtension ext;
+	int			nestlevel;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	nestlevel = monitor_entry(fcinfo, -1, false, NULL, &ext);
+	mr_stats_rows(&ext, fcinfo);
+	end_call(nestlevel);
+	return (Datum) 0;
+}
+
+/*
+ * metrics_refresh_stats_reset(view regclass DEFAULT NULL) -> timestamptz
+ * (admins): zero one view's statistics, or every view's.
+ */
+Datum
+metrics_refresh_stats_reset(PG_FUNCTION_ARGS)
+{
+	MrExtension ext;
+	int			nestlevel;
+	TimestampTz at;
+
+	nestlevel = begin_call();
+	if (!PG_ARGISNULL(0))
+		mr_check_matview(PG_GETARG_OID(0));
+	mr_require_admin("reset metrics_refresh statistics");
+	mr_check_not_recovery("reset metrics_refresh statistics");
+	mr_get_extension(&ext);
+	at = mr_stats_reset(&ext, PG_ARGISNULL(0) ? NULL : mr_view_name(PG_GETARG_OID(0)));
+	end_call(nestlevel);
+	PG_RETURN_TIMESTAMPTZ(at);
+}
+
+/*
+ * metrics_refresh_track() -> trigger: the statement-level trigger on the
+ * tables that tracked views read (tracking.c).
+ */
+Datum
+metrics_refresh_track(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("metrics_refresh_track() must be called as a trigger")));
+	mr_track_note_write(RelationGetRelid(trigdata->tg_relation), fcinfo->flinfo->fn_oid);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * metrics_refresh_ddl_track() -> event_trigger, after REFRESH MATERIALIZED
+ * VIEW, CREATE TABLE and ALTER TABLE: a refreshed materialized view marks
+ * the tracked views that read it changed; a new partition or inheritance
+ * child of a tracked table is tracked too (tracking.c).
+ */
+Datum
+metrics_refresh_ddl_track(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata = (EventTriggerData *) fcinfo->context;
+	Node	   *parsetree;
+	List	   *pairs = NIL;	/* parent, child, parent, child ... */
+	Oid			refreshed = InvalidOid;
+	MrExtension ext;
+	int			nestlevel;
+	ListCell   *lc;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("metrics_refresh_ddl_track() must be called as an event trigger")));
+	parsetree = trigdata->parsetree;
+	if (IsA(parsetree, RefreshMatViewStmt))
+		refreshed = RangeVarGetRelid(((RefreshMatViewStmt *) parsetree)->relation, NoLock, true);
+	else if (IsA(parsetree, CreateStmt))
+	{
+		CreateStmt *stmt = (CreateStmt *) parsetree;
+		Oid			child = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+		foreach(lc, stmt->inhRelations)
+			pairs = lappend_oid(lappend_oid(pairs, RangeVarGetRelid((RangeVar *) lfirst(lc), NoLock, true)),
+								child);
+	}
+	else if (IsA(parsetree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
+			Oid			rel = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+			if (cmd->subtype == AT_AttachPartition)
+				pairs = lappend_oid(lappend_oid(pairs, rel),
+									RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true));
+			else if (cmd->subtype == AT_AddInherit)
+				pairs = lappend_oid(lappend_oid(pairs, RangeVarGetRelid((RangeVar *) cmd->def, NoLock, true)),
+									rel);
+		}
+	}
+	if (!OidIsValid(refreshed) && pairs == NIL)
+		PG_RETURN_VOID();
+
+	nestlevel = begin_call();
+	if (mr_find_extension("metrics_refresh", &ext) && ext.version >= 10100)
+	{
+		if (OidIsValid(refreshed))
+			mr_track_mark_readers(&ext, refreshed);
+		for (lc = list_head(pairs); lc != NULL; lc = lnext(pairs, lnext(pairs, lc)))
+		{
+			Oid			parent = lfirst_oid(lc);
+			Oid			child = lfirst_oid(lnext(pairs, lc));
+
+			if (OidIsValid(parent) && OidIsValid(child))
+				mr_track_new_child(&ext, parent, child);
+		}
+	}
 	end_call(nestlevel);
 	PG_RETURN_VOID();
 }

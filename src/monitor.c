@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * monitor.c
- *		Reading the refresh log for the admin dashboard: status card, timeline,
- *		history, one run's status, and pruning.
+ *		Reading the refresh log for the admin dashboard: status card, overview,
+ *		timeline and history.  Reads only: lost background runs are corrected
+ *		by log.c before these functions are called (see monitor_entry in
+ *		metrics_refresh.c).
  *
  * Callers have checked access, pinned search_path and connected to SPI.  The
  * queries run as the log's owner (PUBLIC cannot read the log) and each reads
@@ -31,23 +33,28 @@
 
 /*
  * The status of the views named in $1 (text[]) over the window that starts
- * at $2 (timestamptz, see window_start): one row per name, in the array's order.  "Last run" ignores
- * skipped and running rows; health is decided in the documented order:
- * unknown, failing, stale, degraded, healthy.  The last run, last success
- * and last error are the latest of any age (each one index probe); the
- * counts and durations cover the window.
+ * at $2 (timestamptz, see window_start), from the log: one row per name, in
+ * the array's order.  "Last run" is the latest success, error or unchanged
+ * run (skipped and running rows are ignored); "fresh as of" the latest
+ * success or unchanged run; health is decided in the documented order:
+ * unknown, failing, stale (no success or unchanged run within stale_after),
+ * degraded, healthy.  The last run, last success, freshness and last error
+ * are the latest of any age (each one index probe); the counts and
+ * durations cover the window; durations are those of refreshes (success
+ * and error), not an unchanged run's decision time.
  */
 #define STATUS_SQL \
 	"SELECT v.view_name, " \
 	"  CASE WHEN l.status IS NULL THEN 'unknown' " \
 	"       WHEN l.status = 'error' THEN 'failing' " \
-	"       WHEN s.finished_at IS NULL " \
-	"         OR s.finished_at < now() - COALESCE(c.stale_after, interval '15 minutes') THEN 'stale' " \
+	"       WHEN f.finished_at IS NULL " \
+	"         OR f.finished_at < now() - COALESCE(c.stale_after, interval '15 minutes') THEN 'stale' " \
 	"       WHEN a.failed > 0 THEN 'degraded' " \
 	"       ELSE 'healthy' END AS status, " \
 	"  l.finished_at AS last_refresh_at, s.finished_at AS last_success_at, " \
+	"  f.finished_at AS fresh_as_of, " \
 	"  l.status AS last_status, e.error_message AS last_error, " \
-	"  a.total, a.successful, a.failed, a.skipped, " \
+	"  a.total, a.successful, a.failed, a.skipped, a.unchanged, " \
 	"  round(100.0 * a.successful / NULLIF(a.successful + a.failed, 0), 1) AS success_rate, " \
 	"  round(a.avg_ms::numeric, 3)::float8 AS avg_duration_ms, " \
 	"  a.min_ms AS min_duration_ms, a.max_ms AS max_duration_ms, " \
@@ -56,11 +63,14 @@
 	"FROM unnest($1::text[]) WITH ORDINALITY AS v(view_name, ord) " \
 	"LEFT JOIN %s.metrics_refresh_config c ON c.view_name = v.view_name " \
 	"LEFT JOIN LATERAL (SELECT r.status, r.finished_at FROM %s.metrics_refresh_log r " \
-	"  WHERE r.view_name = v.view_name AND r.status IN ('success', 'error') " \
+	"  WHERE r.view_name = v.view_name AND r.status IN ('success', 'error', 'unchanged') " \
 	"  ORDER BY r.started_at DESC LIMIT 1) l ON true " \
 	"LEFT JOIN LATERAL (SELECT r.finished_at FROM %s.metrics_refresh_log r " \
 	"  WHERE r.view_name = v.view_name AND r.status = 'success' " \
 	"  ORDER BY r.started_at DESC LIMIT 1) s ON true " \
+	"LEFT JOIN LATERAL (SELECT r.finished_at FROM %s.metrics_refresh_log r " \
+	"  WHERE r.view_name = v.view_name AND r.status IN ('success', 'unchanged') " \
+	"  ORDER BY r.started_at DESC LIMIT 1) f ON true " \
 	"LEFT JOIN LATERAL (SELECT r.error_message FROM %s.metrics_refresh_log r " \
 	"  WHERE r.view_name = v.view_name AND r.status = 'error' " \
 	"  ORDER BY r.started_at DESC LIMIT 1) e ON true " \
@@ -68,24 +78,59 @@
 	"  count(*) FILTER (WHERE r.status = 'success') AS successful, " \
 	"  count(*) FILTER (WHERE r.status = 'error') AS failed, " \
 	"  count(*) FILTER (WHERE r.status = 'skipped') AS skipped, " \
-	"  avg(r.duration_ms) AS avg_ms, min(r.duration_ms) AS min_ms, max(r.duration_ms) AS max_ms, " \
-	"  percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms) AS p95_ms " \
+	"  count(*) FILTER (WHERE r.status = 'unchanged') AS unchanged, " \
+	"  avg(r.duration_ms) FILTER (WHERE r.status IN ('success', 'error')) AS avg_ms, " \
+	"  min(r.duration_ms) FILTER (WHERE r.status IN ('success', 'error')) AS min_ms, " \
+	"  max(r.duration_ms) FILTER (WHERE r.status IN ('success', 'error')) AS max_ms, " \
+	"  percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms) " \
+	"    FILTER (WHERE r.status IN ('success', 'error')) AS p95_ms " \
 	"  FROM %s.metrics_refresh_log r " \
 	"  WHERE r.view_name = v.view_name AND r.started_at >= $2) a " \
 	"ORDER BY v.ord"
 
-/* Switch to the log owner; the caller restores the saved identity. */
-static void
-as_log_owner(const MrExtension *ext, Oid *save_userid, int *save_sec)
-{
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(ext->owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
+/*
+ * The overview of every scheduled view and every view with a run in the
+ * window, from the cumulative statistics (latest runs) and the hourly
+ * rollup (counts and durations of the window), never from the log, so that
+ * it answers in a few milliseconds for thousands of views.  $1 is the start
+ * of the hour that holds the window's start: the window is whole hours, as
+ * the timeline's first bucket is.  p95 is estimated from the rollup's fine
+ * histogram (within about 13%).
+ */
+#define OVERVIEW_SQL \
+	"WITH w AS (SELECT h.view_name, " \
+	"    sum(h.running + h.successful + h.failed + h.skipped + h.unchanged) AS total, " \
+	"    sum(h.successful) AS successful, sum(h.failed) AS failed, sum(h.skipped) AS skipped, " \
+	"    sum(h.unchanged) AS unchanged, sum(h.timed_runs) AS timed, sum(h.total_ms) AS total_ms, " \
+	"    min(h.min_ms) AS min_ms, max(h.max_ms) AS max_ms, " \
+	"    %s.metrics_refresh_histogram_sum(h.buckets) AS hist " \
+	"  FROM %s.metrics_refresh_hourly_current h WHERE h.hour >= $1 GROUP BY h.view_name), " \
+	"names AS (SELECT view_name FROM %s.metrics_refresh_config WHERE schedule IS NOT NULL " \
+	"  UNION SELECT view_name FROM w) " \
+	"SELECT n.view_name, " \
+	"  CASE WHEN k.last_outcome IS NULL THEN 'unknown' " \
+	"       WHEN k.last_outcome = 'error' THEN 'failing' " \
+	"       WHEN k.fresh_as_of IS NULL " \
+	"         OR k.fresh_as_of < now() - COALESCE(c.stale_after, interval '15 minutes') THEN 'stale' " \
+	"       WHEN COALESCE(w.failed, 0) > 0 THEN 'degraded' " \
+	"       ELSE 'healthy' END AS status, " \
+	"  k.last_outcome_at AS last_refresh_at, k.last_success_at, k.fresh_as_of, " \
+	"  k.last_outcome AS last_status, k.last_error, " \
+	"  COALESCE(w.total, 0), COALESCE(w.successful, 0), COALESCE(w.failed, 0), " \
+	"  COALESCE(w.skipped, 0), COALESCE(w.unchanged, 0), " \
+	"  round(100.0 * w.successful / NULLIF(w.successful + w.failed, 0), 1) AS success_rate, " \
+	"  round((w.total_ms / NULLIF(w.timed, 0))::numeric, 3)::float8 AS avg_duration_ms, " \
+	"  w.min_ms, w.max_ms, " \
+	"  round(%s.metrics_refresh_histogram_quantile(w.hist, 0.95, w.min_ms, w.max_ms)::numeric, 3)::float8 " \
+	"FROM names n LEFT JOIN w ON w.view_name = n.view_name " \
+	"LEFT JOIN %s.metrics_refresh_counters_current k ON k.view_name = n.view_name " \
+	"LEFT JOIN %s.metrics_refresh_config c ON c.view_name = n.view_name " \
+	"ORDER BY n.view_name"
 
 /*
  * Run a query with arguments; raise on anything but SPI_OK_SELECT.  Not in
  * read-only mode, so that it takes a new snapshot and sees what
- * mr_reap_orphans() just corrected.
+ * mr_log_reap() just corrected.
  */
 static void
 select_with_args(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
@@ -123,8 +168,8 @@ spi_rows_to_srf(FunctionCallInfo fcinfo)
  * Reject a negative interval argument (or, unless zero_ok, a zero one) with
  * 22023.
  */
-static void
-check_interval_arg(Datum d, const char *argname, bool zero_ok)
+void
+mr_check_interval_arg(Datum d, const char *argname, bool zero_ok)
 {
 	int			sign = mr_interval_sign(d);
 
@@ -153,88 +198,59 @@ window_start(Datum window)
  * present, null where there is nothing to report.
  */
 Datum
-mr_status_json(const char *view_name, Datum window)
+mr_status_json(const MrExtension *ext, const char *view_name, Datum window)
 {
-	MrExtension ext;
 	Oid			types[2] = {TEXTARRAYOID, TIMESTAMPTZOID};
 	Datum		values[2];
 	Datum		name = CStringGetTextDatum(view_name);
 	const char *q;
 	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
 	bool		isnull;
 	Datum		d;
 
-	check_interval_arg(window, "time_window", true);
-	mr_get_extension(&ext);
-	q = ext.nspname_q;
+	mr_check_interval_arg(window, "time_window", true);
+	q = ext->nspname_q;
 	sql = psprintf("SELECT to_jsonb(x) - 'view_name' - 'stale_after' "
 				   "|| jsonb_build_object('view', x.view_name, 'stale_after', x.stale_after::text) "
-				   "FROM (" STATUS_SQL ") x", q, q, q, q, q);
+				   "FROM (" STATUS_SQL ") x", q, q, q, q, q, q);
 	values[0] = PointerGetDatum(construct_array(&name, 1, TEXTOID, -1, false, TYPALIGN_INT));
 	values[1] = window_start(window);
 
-	mr_reap_orphans(&ext, view_name);
-	as_log_owner(&ext, &save_userid, &save_sec);
+	mr_become_extension_owner(ext, &saved);
 	select_with_args(sql, 2, types, values, NULL);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_restore_user(&saved);
 
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return SPI_datumTransfer(JsonbPGetDatum(DatumGetJsonbP(d)), false, -1);
 }
 
 /*
- * The rows of metrics_refresh_overview: every scheduled view and every view
- * with a run in the window, by name.
+ * The rows of metrics_refresh_overview (metrics_refresh_status_all): every
+ * scheduled view and every view with a run in the window, by name, from the
+ * statistics and the hourly rollup (OVERVIEW_SQL).
  */
 void
-mr_status_rows(FunctionCallInfo fcinfo, Datum window)
+mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 {
-	MrExtension ext;
-	const char *q;
-	Oid			types[2] = {TEXTARRAYOID, TIMESTAMPTZOID};
-	Datum		values[2];
-	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
-	bool		isnull;
+	const char *q = ext->nspname_q;
+	Oid			type = TIMESTAMPTZOID;
+	Datum		value;
+	TimestampTz start;
+	MrSavedUser saved;
 
-	check_interval_arg(window, "time_window", true);
-	mr_get_extension(&ext);
-	q = ext.nspname_q;
-	mr_reap_orphans(&ext, NULL);
-	as_log_owner(&ext, &save_userid, &save_sec);
-
-	/*
-	 * The names first: configured views, and views run within the window.
-	 * The distinct names of the log are found by skipping through the
-	 * (view_name, started_at) index, one probe per name, not by reading
-	 * every run of the window.
-	 */
-	sql = psprintf("WITH RECURSIVE logged(n) AS ("
-				   "  (SELECT view_name FROM %s.metrics_refresh_log ORDER BY view_name LIMIT 1) "
-				   "  UNION ALL "
-				   "  SELECT (SELECT l.view_name FROM %s.metrics_refresh_log l "
-				   "          WHERE l.view_name > logged.n ORDER BY l.view_name LIMIT 1) "
-				   "  FROM logged WHERE logged.n IS NOT NULL) "
-				   "SELECT COALESCE(array_agg(n ORDER BY n), '{}') FROM ("
-				   "  SELECT view_name AS n FROM %s.metrics_refresh_config "
-				   "  UNION "
-				   "  SELECT logged.n FROM logged WHERE logged.n IS NOT NULL AND EXISTS ("
-				   "    SELECT FROM %s.metrics_refresh_log l "
-				   "    WHERE l.view_name = logged.n AND l.started_at >= $1)) names",
-				   q, q, q, q);
-	values[1] = window_start(window);
-	select_with_args(sql, 1, &types[1], &values[1], NULL);
-	values[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-	sql = psprintf("SELECT view_name, status, last_refresh_at, last_success_at, last_status, "
-				   "last_error, total, successful, failed, skipped, success_rate, "
-				   "avg_duration_ms, min_duration_ms, max_duration_ms, p95_duration_ms "
-				   "FROM (" STATUS_SQL ") x", q, q, q, q, q);
-	select_with_args(sql, 2, types, values, NULL);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_check_interval_arg(window, "time_window", true);
+	if (ext->version < 10100)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the metrics_refresh overview needs the extension's version 1.1.0 objects"),
+				 errhint("Run ALTER EXTENSION metrics_refresh UPDATE.")));
+	start = DatumGetTimestampTz(window_start(window));
+	start -= start % USECS_PER_HOUR;
+	value = TimestampTzGetDatum(start);
+	mr_become_extension_owner(ext, &saved);
+	select_with_args(psprintf(OVERVIEW_SQL, q, q, q, q, q, q), 1, &type, &value, NULL);
+	mr_restore_user(&saved);
 	spi_rows_to_srf(fcinfo);
 }
 
@@ -243,9 +259,9 @@ mr_status_rows(FunctionCallInfo fcinfo, Datum window)
  * now() - window to the one holding now(), empty buckets included.
  */
 void
-mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, Datum bucket)
+mr_timeline_rows(const MrExtension *ext, FunctionCallInfo fcinfo, const char *view_name,
+				 Datum window, Datum bucket)
 {
-	MrExtension ext;
 	Interval   *b = DatumGetIntervalP(bucket);
 	Interval   *w = DatumGetIntervalP(window);
 	int64		bucket_us;
@@ -257,10 +273,9 @@ mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, D
 	Datum		first;
 	Datum		last;
 	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
 
-	check_interval_arg(window, "time_window", true);
+	mr_check_interval_arg(window, "time_window", true);
 	bucket_us = (int64) b->day * USECS_PER_DAY + b->time;
 	if (b->month != 0 || b->day < 0 || b->time < 0 || bucket_us <= 0)
 		ereport(ERROR,
@@ -275,8 +290,6 @@ mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, D
 				 errmsg("time_window holds more than %d buckets", MAX_BUCKETS),
 				 errhint("Use a larger bucket or a shorter window.")));
 
-	mr_get_extension(&ext);
-	mr_reap_orphans(&ext, view_name);
 
 	/*
 	 * The first and last bucket starts are computed here and passed as
@@ -298,117 +311,106 @@ mr_timeline_rows(FunctionCallInfo fcinfo, const char *view_name, Datum window, D
 				   "count(*) AS runs, "
 				   "count(*) FILTER (WHERE status = 'success') AS successes, "
 				   "count(*) FILTER (WHERE status = 'error') AS failures, "
-				   "avg(duration_ms) AS avg_ms, max(duration_ms) AS max_ms "
+				   "count(*) FILTER (WHERE status = 'unchanged') AS unchanged, "
+				   "avg(duration_ms) FILTER (WHERE status IN ('success', 'error')) AS avg_ms, "
+				   "max(duration_ms) FILTER (WHERE status IN ('success', 'error')) AS max_ms "
 				   "FROM %s.metrics_refresh_log "
 				   "WHERE view_name = $1 AND started_at >= $3 "
 				   "GROUP BY 1) "
 				   "SELECT g, COALESCE(r.runs, 0), COALESCE(r.successes, 0), COALESCE(r.failures, 0), "
-				   "round(r.avg_ms::numeric, 3)::float8, r.max_ms "
+				   "COALESCE(r.unchanged, 0), round(r.avg_ms::numeric, 3)::float8, r.max_ms "
 				   "FROM generate_series($3, $4, $2) AS g "
-				   "LEFT JOIN r ON r.b = g ORDER BY g", ext.nspname_q);
+				   "LEFT JOIN r ON r.b = g ORDER BY g", ext->nspname_q);
 	values[0] = CStringGetTextDatum(view_name);
 	values[1] = bucket;
 	values[2] = first;
 	values[3] = last;
 	values[4] = origin;
 
-	as_log_owner(&ext, &save_userid, &save_sec);
+	mr_become_extension_owner(ext, &saved);
 	select_with_args(sql, 5, types, values, NULL);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_restore_user(&saved);
 	spi_rows_to_srf(fcinfo);
 }
 
+/* The log's columns that metrics_refresh_history returns. */
+#define HISTORY_COLUMNS \
+	"id, view_name, started_at, finished_at, duration_ms, status, method, source, " \
+	"triggered_by, sqlstate, error_message, error_detail, error_hint, skip_reason, cascade_id"
+
 /*
  * metrics_refresh_history: newest first, one view or (view_name NULL) all,
- * at most max_rows rows unless no_limit.
+ * at most max_rows rows unless no_limit; with before_id > 0, only runs
+ * older than that run (the next page).
  */
 void
-mr_history_rows(FunctionCallInfo fcinfo, const char *view_name, int32 max_rows, bool no_limit)
+mr_history_rows(const MrExtension *ext, FunctionCallInfo fcinfo, const char *view_name,
+				int32 max_rows, bool no_limit, int64 before_id)
 {
-	MrExtension ext;
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
+	Oid			types[3] = {INT8OID, INT8OID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
+	const char *page;
+	const char *columns = ext->version >= 10100 ? HISTORY_COLUMNS : "*";	/* 1.0.0: the log's */
 
 	if (!no_limit && max_rows < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_rows must not be negative")));
-	mr_get_extension(&ext);
-	mr_reap_orphans(&ext, view_name);
 
-	/* Two statements, so that each has a plan that uses its index. */
+	/*
+	 * One statement per case, so that each has a plan that uses its index;
+	 * a page continues from the (started_at, id) of the run before it.
+	 */
+	page = before_id > 0 ?
+		psprintf("AND (started_at, id) < (SELECT b.started_at, b.id FROM %s.metrics_refresh_log b "
+				 "WHERE b.id = $2) ", ext->nspname_q) : "AND $2 IS NULL ";
 	if (view_name)
-		sql = psprintf("SELECT * FROM %s.metrics_refresh_log WHERE view_name = $2 "
-					   "ORDER BY started_at DESC, id DESC LIMIT $1", ext.nspname_q);
+		sql = psprintf("SELECT %s FROM %s.metrics_refresh_log WHERE view_name = $3 %s"
+					   "ORDER BY started_at DESC, id DESC LIMIT $1", columns, ext->nspname_q, page);
 	else
-		sql = psprintf("SELECT * FROM %s.metrics_refresh_log "
-					   "ORDER BY started_at DESC, id DESC LIMIT $1", ext.nspname_q);
+		sql = psprintf("SELECT %s FROM %s.metrics_refresh_log WHERE true %s"
+					   "ORDER BY started_at DESC, id DESC LIMIT $1", columns, ext->nspname_q, page);
 	values[0] = Int64GetDatum(max_rows);
 	nulls[0] = no_limit ? 'n' : ' ';
-	values[1] = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
+	values[1] = Int64GetDatum(before_id);
+	nulls[1] = before_id > 0 ? ' ' : 'n';
+	values[2] = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
 
-	as_log_owner(&ext, &save_userid, &save_sec);
-	select_with_args(sql, view_name ? 2 : 1, types, values, nulls);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_become_extension_owner(ext, &saved);
+	select_with_args(sql, view_name ? 3 : 2, types, values, nulls);
+	mr_restore_user(&saved);
 	spi_rows_to_srf(fcinfo);
 }
 
-/* metrics_refresh_run_status: the run's current result object, or NULL. */
-Datum
-mr_run_status(int64 run_id, bool *isnull)
-{
-	MrExtension ext;
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
-	Datum		d;
-
-	mr_get_extension(&ext);
-	mr_reap_orphans(&ext, NULL);
-	sql = psprintf("SELECT " MR_RESULT_EXPR " FROM %s.metrics_refresh_log WHERE id = $1",
-				   ext.nspname_q);
-	values[0] = Int64GetDatum(run_id);
-	as_log_owner(&ext, &save_userid, &save_sec);
-	select_with_args(sql, 1, types, values, NULL);
-	SetUserIdAndSecContext(save_userid, save_sec);
-
-	if (SPI_processed == 0)
-	{
-		*isnull = true;
-		return (Datum) 0;
-	}
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
-	return SPI_datumTransfer(JsonbPGetDatum(DatumGetJsonbP(d)), false, -1);
-}
-
 /*
- * metrics_refresh_prune: delete finished runs that started before
- * now() - older_than; returns how many.  'running' rows are kept.
+ * The rows of metrics_refresh_stats: one per view ever run, cumulative
+ * since its last reset, by name.
  */
-int64
-mr_prune(Datum older_than)
+void
+mr_stats_rows(const MrExtension *ext, FunctionCallInfo fcinfo)
 {
-	MrExtension ext;
-	Oid			types[1] = {INTERVALOID};
-	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
-	int			ret;
+	MrSavedUser saved;
 
-	check_interval_arg(older_than, "older_than", true);
-	mr_get_extension(&ext);
-	sql = psprintf("DELETE FROM %s.metrics_refresh_log "
-				   "WHERE started_at < now() - $1 AND status <> 'running'", ext.nspname_q);
-	as_log_owner(&ext, &save_userid, &save_sec);
-	ret = SPI_execute_with_args(sql, 1, types, &older_than, NULL, false, 0);
-	SetUserIdAndSecContext(save_userid, save_sec);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
-	return (int64) SPI_processed;
+	if (ext->version < 10100)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("metrics_refresh statistics need the extension's version 1.1.0 objects"),
+				 errhint("Run ALTER EXTENSION metrics_refresh UPDATE.")));
+	mr_become_extension_owner(ext, &saved);
+	select_with_args(psprintf("SELECT view_name, successful, failed, skipped, unchanged, "
+							  "total_duration_ms, min_duration_ms, max_duration_ms, "
+							  "total_duration_ms / NULLIF(timed_runs, 0) AS mean_duration_ms, "
+							  "duration_le_10ms, duration_le_100ms, duration_le_1s, duration_le_10s, "
+							  "duration_le_60s, duration_le_300s, duration_le_1800s, "
+							  "timed_runs AS duration_le_inf, "
+							  "last_run_at, last_status, last_success_at, fresh_as_of, "
+							  "last_error_at, last_error, stats_reset "
+							  "FROM %s.metrics_refresh_counters_current ORDER BY view_name",
+							  ext->nspname_q),
+					 0, NULL, NULL, NULL);
+	mr_restore_user(&saved);
+	spi_rows_to_srf(fcinfo);
 }

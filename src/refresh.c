@@ -1,7 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * refresh.c
- *		One refresh of one materialized view, and its row in the log.
+ *		One refresh of one materialized view: the single-flight lock, the
+ *		view's lock within metrics_refresh.lock_timeout, the owner's rights,
+ *		the usable-index check, REFRESH within metrics_refresh.refresh_timeout;
+ *		then the outcome goes to the log (log.c).
  *
  * Transaction rules:
  * - The single-flight lock (an advisory lock keyed by the view's OID, field 4
@@ -14,10 +17,12 @@
  *   refresh timeout, query cancel, missing unique index - rolls back the
  *   subtransaction only, so readers keep the old contents and the caller's
  *   transaction stays usable; the error is captured and logged.
- * - The refresh runs as the view's owner (SECURITY_LOCAL_USERID_CHANGE);
- *   the log is written as the extension's owner.  Nothing else is elevated.
+ * - Security rule: from the moment the view is locked, everything runs as
+ *   the view's owner (see refresh_as_owner); nothing before it evaluates an
+ *   expression the owner wrote.  The log is written as the extension's owner
+ *   (log.c).  Nothing else is elevated.
  * - Every caller has pinned search_path (mr_pin_search_path) and connected
- *   to SPI before calling mr_run_logged().
+ *   to SPI.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,13 +30,12 @@
 
 #include <time.h>
 
-#include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
-#include "catalog/index.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_type.h"
-#include "commands/async.h"
+#include "catalog/pg_index.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
@@ -39,7 +43,6 @@
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -48,22 +51,8 @@
 
 #include "metrics_refresh.h"
 
-/* Saved plans, valid for one installation of the extension (extoid). */
-typedef struct MrPlans
-{
-	Oid			extoid;
-	SPIPlanPtr	insert;			/* a finished attempt (or a skip) */
-	SPIPlanPtr	insert_running; /* a background run's first row */
-	SPIPlanPtr	finish;			/* a background run's outcome */
-	SPIPlanPtr	oldest;			/* start of the oldest run: one index probe */
-	SPIPlanPtr	prune;			/* retention, bounded and non-blocking */
-	SPIPlanPtr	running_ids;	/* 'running' rows of one view */
-} MrPlans;
-
-static MrPlans plans = {InvalidOid};
-
 /* Set by the refresh_timeout handler; tells a timeout from a user's cancel. */
-volatile sig_atomic_t mr_refresh_timeout_fired = false;
+static volatile sig_atomic_t refresh_timeout_fired = false;
 static TimeoutId refresh_timeout_id = MAX_TIMEOUTS;
 
 /*
@@ -73,123 +62,20 @@ static TimeoutId refresh_timeout_id = MAX_TIMEOUTS;
 static void
 refresh_timeout_handler(void)
 {
-	mr_refresh_timeout_fired = true;
+	refresh_timeout_fired = true;
 	InterruptPending = true;
 	QueryCancelPending = true;
 	SetLatch(MyLatch);
 }
 
-/* Prepare and keep one plan; the text is schema-qualified throughout. */
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
 /*
- * Make sure the saved plans belong to the installed extension.  Requires an
- * SPI connection and the pinned search_path.
+ * Does the materialized view have a unique index that REFRESH ... CONCURRENTLY
+ * can use (core's rules: btree, unique, immediate, valid, no predicate, at
+ * least one key column and only plain columns as keys)?  Reads the pg_index rows only:
+ * it never asks the relcache for index predicates or expressions, which would
+ * evaluate them (eval_const_expressions runs IMMUTABLE functions), so no code
+ * of the view's owner runs here.  The caller runs as that owner anyway.
  */
-static void
-ensure_plans(const MrExtension *ext)
-{
-	static Oid	insert_types[13] = {
-		TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID,
-		TEXTOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID
-	};
-	static Oid	running_types[4] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, NAMEOID};
-	static Oid	finish_types[10] = {
-		INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID
-	};
-	static Oid	prune_types[1] = {TIMESTAMPTZOID};
-	static Oid	running_ids_types[1] = {TEXTOID};
-	const char *s = ext->nspname_q;
-
-	if (plans.extoid == ext->extoid)
-		return;
-	if (OidIsValid(plans.extoid))
-	{
-		SPI_freeplan(plans.insert);
-		SPI_freeplan(plans.insert_running);
-		SPI_freeplan(plans.finish);
-		SPI_freeplan(plans.oldest);
-		SPI_freeplan(plans.prune);
-		SPI_freeplan(plans.running_ids);
-		plans.extoid = InvalidOid;
-	}
-
-	plans.insert = prepare_kept(psprintf(
-										 "INSERT INTO %s.metrics_refresh_log (view_name, started_at, finished_at, "
-										 "duration_ms, status, method, source, triggered_by, sqlstate, "
-										 "error_message, error_detail, error_hint, skip_reason) "
-										 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-										 "RETURNING id, " MR_RESULT_EXPR, s),
-								13, insert_types);
-	plans.insert_running = prepare_kept(psprintf(
-												 "INSERT INTO %s.metrics_refresh_log (view_name, started_at, status, "
-												 "source, triggered_by) VALUES ($1, $2, 'running', $3, $4) "
-												 "RETURNING id, " MR_RESULT_EXPR, s),
-										4, running_types);
-	plans.finish = prepare_kept(psprintf(
-										 "UPDATE %s.metrics_refresh_log SET finished_at = $2, duration_ms = $3, "
-										 "status = $4, method = $5, sqlstate = $6, error_message = $7, "
-										 "error_detail = $8, error_hint = $9, skip_reason = $10 "
-										 "WHERE id = $1 "
-										 "RETURNING id, " MR_RESULT_EXPR, s),
-								10, finish_types);
-	plans.oldest = prepare_kept(psprintf("SELECT min(started_at) FROM %s.metrics_refresh_log", s),
-								0, NULL);
-	plans.prune = prepare_kept(psprintf(
-										"DELETE FROM %s.metrics_refresh_log WHERE id = ANY (ARRAY("
-										"SELECT id FROM %s.metrics_refresh_log "
-										"WHERE started_at < $1 "
-										"AND status <> 'running' "
-										"ORDER BY started_at LIMIT 1000 FOR UPDATE SKIP LOCKED))", s, s),
-							   1, prune_types);
-	plans.running_ids = prepare_kept(psprintf(
-											  "SELECT id FROM %s.metrics_refresh_log "
-											  "WHERE status = 'running' "
-											  "AND ($1 IS NULL OR view_name = $1)", s),
-									 1, running_ids_types);
-	plans.extoid = ext->extoid;
-}
-
-/* Switch to the extension owner for log access; returns what to restore. */
-static void
-become_log_owner(const MrExtension *ext, Oid *save_userid, int *save_sec)
-{
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(ext->owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-/* Is this index usable by REFRESH ... CONCURRENTLY (same rules as core)? */
-static bool
-index_is_usable(Relation indexRel)
-{
-	Form_pg_index index = indexRel->rd_index;
-	int			i;
-
-	if (!index->indisunique || !index->indimmediate || !index->indisvalid)
-		return false;
-	if (RelationGetIndexPredicate(indexRel) != NIL)
-		return false;
-	if (index->indnkeyatts <= 0)
-		return false;
-	for (i = 0; i < index->indnkeyatts; i++)
-		if (index->indkey.values[i] <= 0)
-			return false;
-	return true;
-}
-
-/* Does the locked materialized view have a usable unique index? */
 static bool
 has_usable_unique_index(Relation matview)
 {
@@ -199,11 +85,31 @@ has_usable_unique_index(Relation matview)
 
 	foreach(lc, indexes)
 	{
-		Relation	indexRel = index_open(lfirst_oid(lc), AccessShareLock);
+		Oid			indexoid = lfirst_oid(lc);
+		HeapTuple	tup;
+		Form_pg_index index;
+		int			i;
+		bool		usable;
 
-		found = index_is_usable(indexRel);
-		index_close(indexRel, AccessShareLock);
-		if (found)
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		usable = ((Form_pg_class) GETSTRUCT(tup))->relam == BTREE_AM_OID;
+		ReleaseSysCache(tup);
+		if (!usable)
+			continue;
+		tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		index = (Form_pg_index) GETSTRUCT(tup);
+		usable = index->indisunique && index->indimmediate && index->indisvalid &&
+			index->indnkeyatts > 0 &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL) &&
+			heap_attisnull(tup, Anum_pg_index_indexprs, NULL);
+		for (i = 0; usable && i < index->indnkeyatts; i++)
+			usable = index->indkey.values[i] > 0;
+		ReleaseSysCache(tup);
+		if ((found = usable))
 			break;
 	}
 	list_free(indexes);
@@ -211,44 +117,26 @@ has_usable_unique_index(Relation matview)
 }
 
 /*
- * Refresh one materialized view, raising on any failure.  Preconditions: SPI
- * connected; the single-flight lock held.  Waits for the view's lock for at
- * most metrics_refresh.lock_timeout, then runs REFRESH (CONCURRENTLY when
- * the view is populated) as the view's owner for at most
- * metrics_refresh.refresh_timeout.  Returns "concurrently" or "full" in
- * *method as soon as it is known.  The settings it changes are restored
- * when it returns, or by the abort of the enclosing (sub)transaction.
+ * The part of refresh_view() that runs as the view's owner: lock, check and
+ * refresh.  Every step that could evaluate an expression the owner wrote (an
+ * index predicate, the view's query, a function it calls) happens here, never
+ * as the caller.  The checks run in a security-restricted operation; the
+ * REFRESH statement is entered as the owner without that restriction, as core
+ * enters it (a concurrent refresh first creates a temporary table), and core
+ * restricts itself before it runs the view's query.
  */
 static void
-refresh_view(Oid viewoid, const char **method)
+refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
+				 MrMethod *method)
 {
-	int			nestlevel = NewGUCNestLevel();
-	char		buf[32];
-	bool		populated;
-	LOCKMODE	mode;
+	LOCKMODE	mode = populated ? ExclusiveLock : AccessExclusiveLock;
 	Relation	rel;
 	char	   *qualname;
 	char	   *sql;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
-	HeapTuple	tup;
+	volatile bool armed = false;
+	int			ret;
 
-	snprintf(buf, sizeof(buf), "%d", mr_lock_timeout_ms);
-	(void) set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-
-	/* Choose the lock from an unlocked look, then re-check under the lock. */
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(viewoid));
-	if (!HeapTupleIsValid(tup))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", viewoid)));
-	populated = ((Form_pg_class) GETSTRUCT(tup))->relispopulated;
-	ReleaseSysCache(tup);
-	mode = populated ? ExclusiveLock : AccessExclusiveLock;
 	LockRelationOid(viewoid, mode);
-
 	rel = try_relation_open(viewoid, NoLock);
 	if (rel == NULL)
 		ereport(ERROR,
@@ -260,10 +148,17 @@ refresh_view(Oid viewoid, const char **method)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a materialized view", mr_label(qualname))));
+	/* The owner may have changed while we waited for the lock. */
+	if (rel->rd_rel->relowner != owner)
+	{
+		owner = rel->rd_rel->relowner;
+		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+	}
 	if (!RelationIsPopulated(rel) && mode != AccessExclusiveLock)
 		LockRelationOid(viewoid, AccessExclusiveLock);
 	populated = RelationIsPopulated(rel);
-	*method = populated ? "concurrently" : "full";
+	*method = populated ? MR_METHOD_CONCURRENTLY : MR_METHOD_FULL;
 
 	if (!has_usable_unique_index(rel))
 		ereport(ERROR,
@@ -272,39 +167,119 @@ refresh_view(Oid viewoid, const char **method)
 				 errdetail("metrics_refresh refreshes concurrently, so that readers are never blocked, and that needs a unique index covering all rows."),
 				 errhint("Create a unique index on one or more plain columns of the view, with no WHERE clause and no expressions: CREATE UNIQUE INDEX ON %s (<columns that identify a row>).",
 						 qualname)));
-	owner = rel->rd_rel->relowner;
 	relation_close(rel, NoLock);
 
 	sql = psprintf("REFRESH MATERIALIZED VIEW %s%s",
 				   populated ? "CONCURRENTLY " : "", qualname);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 
 	/* The run-time limit starts now that the lock is ours. */
 	if (refresh_timeout_id == MAX_TIMEOUTS)
 		refresh_timeout_id = RegisterTimeout(USER_TIMEOUT, refresh_timeout_handler);
-	mr_refresh_timeout_fired = false;
-	if (mr_refresh_timeout_ms > 0)
-		enable_timeout_after(refresh_timeout_id, mr_refresh_timeout_ms);
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	PG_TRY();
 	{
-		int			ret = SPI_execute(sql, false, 0);
-
+		if (mr_refresh_timeout_ms > 0)
+		{
+			enable_timeout_after(refresh_timeout_id, mr_refresh_timeout_ms);
+			armed = true;
+		}
+		ret = SPI_execute(sql, false, 0);
 		if (ret != SPI_OK_UTILITY)
 			elog(ERROR, "SPI_execute failed for \"%s\": %s", sql,
 				 SPI_result_code_string(ret));
 	}
 	PG_FINALLY();
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-		if (mr_refresh_timeout_ms > 0)
+		/* Whatever the setting says by now: the view's code may have changed it. */
+		if (armed)
 			disable_timeout(refresh_timeout_id, false);
+	}
+	PG_END_TRY();
+}
+
+/* What refresh_view() is asked to do, and what it found. */
+typedef struct RefreshCall
+{
+	const MrExtension *ext;
+	Oid			viewoid;
+	const char *view_name;
+	bool		track;			/* the view has skip_unchanged: consume marks */
+	bool		may_skip;		/* ... and this run may end unchanged */
+	Datum		max_skip;
+	MrMethod	method;			/* out: set as soon as it is known */
+	bool		unchanged;		/* out: no source changed, not refreshed */
+	int64		since_run;		/* out: with unchanged, the last real refresh */
+	uint64		fingerprint;	/* out: with track, to store on success */
+} RefreshCall;
+
+/*
+ * Refresh one materialized view, raising on any failure; or, for a tracked
+ * view that may skip, find that no source changed (call->unchanged) and do
+ * nothing.  Preconditions: SPI connected; the single-flight lock held.  Waits for the view's lock for at
+ * most metrics_refresh.lock_timeout, then runs REFRESH (CONCURRENTLY when
+ * the view is populated) for at most metrics_refresh.refresh_timeout.  From
+ * the lock on, everything runs as the view's owner in a security-restricted
+ * operation (see refresh_as_owner).  Returns "concurrently" or "full" in
+ * *method as soon as it is known.  The settings it changes are restored when
+ * it returns, or by the abort of the enclosing (sub)transaction.
+ */
+static void
+refresh_view(RefreshCall *call)
+{
+	Oid			viewoid = call->viewoid;
+	int			nestlevel = NewGUCNestLevel();
+	char		buf[32];
+	bool		populated;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	HeapTuple	tup;
+
+	/* Per-attempt state starts clean: an earlier attempt's timeout is past. */
+	refresh_timeout_fired = false;
+	snprintf(buf, sizeof(buf), "%d", mr_lock_timeout_ms);
+	(void) set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	/*
+	 * Change tracking (tracking.c), before the refresh's snapshot exists:
+	 * decide, or delete the change marks this refresh will see.
+	 */
+	if (call->may_skip &&
+		mr_track_unchanged(call->ext, viewoid, call->max_skip, &call->since_run))
+	{
+		call->unchanged = true;
+		AtEOXact_GUC(true, nestlevel);
+		return;
+	}
+	if (call->track)
+		call->fingerprint = mr_track_consume(call->ext, viewoid, call->view_name);
+
+	/* Owner and lock mode from an unlocked look; re-checked under the lock. */
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(viewoid));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", viewoid)));
+	populated = ((Form_pg_class) GETSTRUCT(tup))->relispopulated;
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		refresh_as_owner(viewoid, populated, owner, save_sec, &call->method);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();
 
 	/* A timeout that fired just as the refresh ended cancels nothing else. */
-	if (mr_refresh_timeout_fired)
+	if (refresh_timeout_fired)
 		QueryCancelPending = false;
 
 	AtEOXact_GUC(true, nestlevel);
@@ -312,13 +287,13 @@ refresh_view(Oid viewoid, const char **method)
 
 /*
  * Make the errors caused by our own limits say so: a refresh_timeout cancel
- * and a worker's SIGTERM get their own message (and SQLSTATE 57P01 for the
- * latter); a lock timeout - every lock wait of a refresh is bounded by
- * metrics_refresh.lock_timeout - gets a detail and a hint.  Other errors are
- * left as raised.
+ * and a stop request (a worker's SIGTERM: stopped) get their own message
+ * (and SQLSTATE 57P01 for the latter); a lock timeout - every lock wait of
+ * a refresh is bounded by metrics_refresh.lock_timeout - gets a detail and a
+ * hint.  Other errors are left as raised.
  */
 static void
-describe_error(ErrorData *edata, const char *view_name)
+describe_error(ErrorData *edata, const char *view_name, bool stopped)
 {
 	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && edata->detail == NULL)
 	{
@@ -328,7 +303,7 @@ describe_error(ErrorData *edata, const char *view_name)
 	}
 	if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
 		return;
-	if (mr_worker_sigterm)
+	if (stopped)
 	{
 		edata->sqlerrcode = ERRCODE_ADMIN_SHUTDOWN;
 		edata->message = pstrdup("interrupted");
@@ -336,7 +311,7 @@ describe_error(ErrorData *edata, const char *view_name)
 								 mr_label(view_name));
 		edata->hint = NULL;
 	}
-	else if (mr_refresh_timeout_fired)
+	else if (refresh_timeout_fired)
 	{
 		edata->message = pstrdup("canceling refresh due to metrics_refresh.refresh_timeout");
 		edata->detail = psprintf("The refresh of \"%s\" ran longer than %d ms.",
@@ -381,382 +356,144 @@ monotonic_us(void)
 	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* What one attempt produced, ready to be written to the log. */
-typedef struct MrOutcome
+/* The log row a request's outcome goes to. */
+static MrLogRow
+log_row(const MrRunRequest *req)
 {
-	const char *status;
-	const char *method;
-	TimestampTz started_at;
-	TimestampTz finished_at;
-	double		duration_ms;
-	bool		has_duration;
-	ErrorData  *error;
-	const char *skip_reason;
-} MrOutcome;
+	MrLogRow	row;
 
-/* Datum of a nullable C string, for SPI arguments. */
-#define TEXT_ARG(s, i) \
-	do { values[i] = (s) ? CStringGetTextDatum(s) : (Datum) 0; nulls[i] = (s) ? ' ' : 'n'; } while (0)
+	row.view_name = mr_view_name(req->viewoid);
+	row.source = req->source;
+	row.caller = req->caller;
+	row.run_id = req->run_id;
+	row.cascade_id = req->cascade_id;
+	return row;
+}
 
-/*
- * Send NOTIFY metrics_refresh with the result object.  A payload too long
- * for NOTIFY (a long error message) is replaced by the object's identifying
- * keys.
- */
-static void
-notify_result(const char *json, int64 run_id, const char *view_name, const char *status)
+/* The outcome of an attempt that found the view's refresh in progress. */
+static MrOutcome
+busy_outcome(const char *view_name)
 {
-	if (strlen(json) < 7900)
-		Async_Notify("metrics_refresh", json);
-	else
-	{
-		StringInfoData buf;
+	MrOutcome	o = {0};
 
-		initStringInfo(&buf);
-		appendStringInfo(&buf, "{\"run_id\": " INT64_FORMAT ", \"status\": ", run_id);
-		escape_json(&buf, status);
-		appendStringInfoString(&buf, ", \"view\": ");
-		escape_json(&buf, view_name);
-		appendStringInfoString(&buf, ", \"truncated\": true}");
-		Async_Notify("metrics_refresh", buf.data);
-	}
+	o.status = MR_STATUS_SKIPPED;
+	o.method = MR_METHOD_NONE;
+	o.started_at = o.finished_at = GetCurrentTimestamp();
+	o.skip_reason = psprintf("skipped: another refresh of %s is in progress", view_name);
+	return o;
 }
 
 /*
- * Delete log rows older than metrics_refresh.log_retention: at most 1000 per
- * call, skipping rows another session has locked, so logging a run never
- * waits and never does unbounded work.  To stay cheap on the refresh path it
- * looks at most once a minute per session (or when the setting changed), and
- * deletes only when the oldest row is past the limit.  Runs as the log owner.
- */
-static void
-prune_by_retention(void)
-{
-	static TimestampTz next_check = 0;
-	static int	checked_retention = -1;
-	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz cutoff;
-	Datum		oldest;
-	Datum		value;
-	bool		isnull;
-	int			ret;
-
-	if (mr_log_retention_min <= 0)
-		return;
-	if (now < next_check && checked_retention == mr_log_retention_min)
-		return;
-	next_check = now + 60 * USECS_PER_SEC;
-	checked_retention = mr_log_retention_min;
-
-	cutoff = now - (int64) mr_log_retention_min * USECS_PER_MINUTE;
-	ret = SPI_execute_plan(plans.oldest, NULL, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "SPI_execute_plan failed for retention: %s",
-			 SPI_result_code_string(ret));
-	oldest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull || DatumGetTimestampTz(oldest) >= cutoff)
-		return;
-
-	value = TimestampTzGetDatum(cutoff);
-	ret = SPI_execute_plan(plans.prune, &value, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute_plan failed for retention: %s",
-			 SPI_result_code_string(ret));
-}
-
-/*
- * Write an outcome to the log (insert, or finish run_id's 'running' row),
- * send NOTIFY, apply retention.  Returns the result object, allocated in
- * the memory context that was current at SPI_connect().  Precondition: SPI
- * connected, plans ready, current user is the log owner.
- */
-static Jsonb *
-write_outcome(const char *view_name, MrSource source, const char *caller,
-			  int64 run_id, const MrOutcome *o)
-{
-	Datum		values[13];
-	char		nulls[13];
-	ErrorData  *e = o->error;
-	const char *sqlstate = e ? unpack_sql_state(e->sqlerrcode) : NULL;
-	int			ret;
-	bool		isnull;
-	Jsonb	   *result;
-	int64		id;
-
-	if (run_id > 0)
-	{
-		values[0] = Int64GetDatum(run_id);
-		nulls[0] = ' ';
-		values[1] = TimestampTzGetDatum(o->finished_at);
-		nulls[1] = ' ';
-		values[2] = Float8GetDatum(o->duration_ms);
-		nulls[2] = o->has_duration ? ' ' : 'n';
-		TEXT_ARG(o->status, 3);
-		TEXT_ARG(o->method, 4);
-		TEXT_ARG(sqlstate, 5);
-		TEXT_ARG(e ? e->message : NULL, 6);
-		TEXT_ARG(e ? e->detail : NULL, 7);
-		TEXT_ARG(e ? e->hint : NULL, 8);
-		TEXT_ARG(o->skip_reason, 9);
-		ret = SPI_execute_plan(plans.finish, values, nulls, false, 0);
-		if (ret != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "SPI_execute_plan failed to finish run: %s",
-				 SPI_result_code_string(ret));
-		if (SPI_processed != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_NO_DATA_FOUND),
-					 errmsg("run " INT64_FORMAT " is no longer in metrics_refresh_log", run_id)));
-	}
-	else
-	{
-		NameData	callername;
-
-		namestrcpy(&callername, caller);
-		TEXT_ARG(view_name, 0);
-		values[1] = TimestampTzGetDatum(o->started_at);
-		nulls[1] = ' ';
-		values[2] = TimestampTzGetDatum(o->finished_at);
-		nulls[2] = ' ';
-		values[3] = Float8GetDatum(o->duration_ms);
-		nulls[3] = o->has_duration ? ' ' : 'n';
-		TEXT_ARG(o->status, 4);
-		TEXT_ARG(o->method, 5);
-		TEXT_ARG(mr_source_name(source), 6);
-		values[7] = NameGetDatum(&callername);
-		nulls[7] = ' ';
-		TEXT_ARG(sqlstate, 8);
-		TEXT_ARG(e ? e->message : NULL, 9);
-		TEXT_ARG(e ? e->detail : NULL, 10);
-		TEXT_ARG(e ? e->hint : NULL, 11);
-		TEXT_ARG(o->skip_reason, 12);
-		ret = SPI_execute_plan(plans.insert, values, nulls, false, 0);
-		if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-			elog(ERROR, "SPI_execute_plan failed to log run: %s",
-				 SPI_result_code_string(ret));
-	}
-
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-
-	notify_result(JsonbToCString(NULL, &result->root, VARSIZE(result)), id,
-				  view_name, o->status);
-	prune_by_retention();
-	return (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(result), false, -1));
-}
-
-/*
- * Mark 'running' rows whose worker is gone as error 'interrupted'.  A worker
- * holds a session lock on its run (MR_LOCK_RUN) from before its row is
- * committed until it exits, so a row whose lock is free has no worker: this
- * is known, not guessed from the row's age.  view_name NULL means all views.
- * Does nothing on a standby or in a read-only transaction (monitoring still
- * answers there).  Preconditions: SPI connected, search_path pinned.
- */
-void
-mr_reap_orphans(const MrExtension *ext, const char *view_name)
-{
-	Datum		values[1];
-	char		nulls[1];
-	int			ret;
-	uint64		i,
-				n;
-	int64	   *ids;
-	Oid			save_userid;
-	int			save_sec;
-
-	if (RecoveryInProgress() || XactReadOnly)
-		return;
-	ensure_plans(ext);
-	become_log_owner(ext, &save_userid, &save_sec);
-
-	values[0] = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
-	nulls[0] = view_name ? ' ' : 'n';
-	ret = SPI_execute_plan(plans.running_ids, values, nulls, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed for running rows: %s",
-			 SPI_result_code_string(ret));
-	n = SPI_processed;
-	ids = palloc(sizeof(int64) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-
-	for (i = 0; i < n; i++)
-	{
-		LOCKTAG		tag;
-		char	   *sql;
-
-		mr_advisory_tag(&tag, (uint32) (ids[i] >> 32), (uint32) ids[i], MR_LOCK_RUN);
-		if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
-			continue;			/* its worker is alive */
-		LockRelease(&tag, ShareLock, false);
-
-		/* Only if still running, and never waiting for another reaper. */
-		sql = psprintf("UPDATE %s.metrics_refresh_log SET status = 'error', "
-					   "finished_at = pg_catalog.clock_timestamp(), sqlstate = '57P01', "
-					   "error_message = 'interrupted', "
-					   "error_detail = 'The background worker running this refresh ended before recording an outcome (terminated or crashed).' "
-					   "WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
-					   "WHERE id = " INT64_FORMAT " AND status = 'running' "
-					   "FOR UPDATE SKIP LOCKED))",
-					   ext->nspname_q, ext->nspname_q, ids[i]);
-		ret = SPI_execute(sql, false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "SPI_execute failed to mark run interrupted: %s",
-				 SPI_result_code_string(ret));
-	}
-	SetUserIdAndSecContext(save_userid, save_sec);
-}
-
-/*
- * Log a skipped attempt and return its result object.  Precondition: SPI
- * connected, search_path pinned.
+ * Log a request as skipped because another refresh of its view is in
+ * progress (found before a background worker was started for it).
  */
 Jsonb *
-mr_log_skipped(Oid viewoid, MrSource source, const char *caller, const char *reason)
+mr_run_skipped_busy(const MrExtension *ext, const MrRunRequest *req)
 {
-	MrExtension ext;
-	MrOutcome	o = {0};
-	Oid			save_userid;
-	int			save_sec;
-	Jsonb	   *result;
+	MrLogRow	row = log_row(req);
+	MrOutcome	o = busy_outcome(row.view_name);
 
-	mr_get_extension(&ext);
-	ensure_plans(&ext);
-	o.status = "skipped";
-	o.started_at = o.finished_at = GetCurrentTimestamp();
-	o.skip_reason = reason;
-	become_log_owner(&ext, &save_userid, &save_sec);
-	result = write_outcome(mr_view_name(viewoid), source, caller, 0, &o);
-	SetUserIdAndSecContext(save_userid, save_sec);
-	return result;
-}
-
-/* The reason logged when the single-flight lock is taken. */
-char *
-mr_busy_reason(const char *view_name)
-{
-	return psprintf("skipped: another refresh of %s is in progress", view_name);
+	return mr_log_outcome(ext, &row, &o, NULL);
 }
 
 /*
- * Insert a background run's 'running' row, returning its id and (in
- * *result_text, allocated in SPI's memory) its result object.  The caller
- * commits it.  Precondition:
- * SPI connected, search_path pinned.
+ * Log a request as skipped for a reason (a cascade whose upstream view
+ * failed, a view dropped during a cascade), under the view's name as it was
+ * known (it may be gone).
  */
-int64
-mr_insert_running(Oid viewoid, MrSource source, const char *caller, char **result_text)
+Jsonb *
+mr_run_skipped_named(const MrExtension *ext, const MrRunRequest *req, const char *view_name,
+					 const char *reason)
 {
-	MrExtension ext;
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	NameData	callername;
-	Oid			save_userid;
-	int			save_sec;
-	int			ret;
-	bool		isnull;
-	int64		id;
-	Jsonb	   *result;
+	MrLogRow	row;
+	MrOutcome	o = {0};
 
-	mr_get_extension(&ext);
-	ensure_plans(&ext);
-	namestrcpy(&callername, caller);
-	values[0] = CStringGetTextDatum(mr_view_name(viewoid));
-	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
-	values[2] = CStringGetTextDatum(mr_source_name(source));
-	values[3] = NameGetDatum(&callername);
+	row.view_name = view_name;
+	row.source = req->source;
+	row.caller = req->caller;
+	row.run_id = req->run_id;
+	row.cascade_id = req->cascade_id;
 
-	become_log_owner(&ext, &save_userid, &save_sec);
-	ret = SPI_execute_plan(plans.insert_running, values, nulls, false, 0);
-	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-		elog(ERROR, "SPI_execute_plan failed to log running row: %s",
-			 SPI_result_code_string(ret));
-	SetUserIdAndSecContext(save_userid, save_sec);
-
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	*result_text = JsonbToCString(NULL, &result->root, VARSIZE(result));
-	Async_Notify("metrics_refresh", *result_text);
-	return id;
+	o.status = MR_STATUS_SKIPPED;
+	o.method = MR_METHOD_NONE;
+	o.started_at = o.finished_at = GetCurrentTimestamp();
+	o.skip_reason = reason;
+	return mr_log_outcome(ext, &row, &o, NULL);
 }
 
-/* refresh_view() with its arguments, for mr_call_in_subxact(). */
-typedef struct RefreshCall
-{
-	Oid			viewoid;
-	const char *method;			/* set as soon as it is known */
-} RefreshCall;
-
+/* refresh_view() as mr_call_in_subxact() calls it. */
 static void
 refresh_call(void *arg)
 {
-	RefreshCall *call = (RefreshCall *) arg;
-
-	refresh_view(call->viewoid, &call->method);
+	refresh_view((RefreshCall *) arg);
 }
 
 /*
  * Refresh one view and log the attempt: the heart of metrics_refresh_run().
- * Returns the result object (allocated in the memory context that was
- * current at SPI_connect()); a
- * failure of the refresh is returned, not raised.  Preconditions: arguments
- * checked and access granted by the caller; SPI connected; search_path
- * pinned.  For a background run (req->run_id > 0) the 'running' row exists
- * and is finished here.
+ * A tracked view whose sources did not change (and that may skip) is logged
+ * as unchanged instead.  Returns the result object (allocated in the memory
+ * context that was current at SPI_connect()); a failure of the refresh is
+ * returned, not raised.  Preconditions: arguments checked and access granted
+ * by the caller; SPI connected; search_path pinned.  For a background run
+ * (req->run_id > 0) the 'running' row exists and is finished here.  A
+ * scheduled run that fails also raises a WARNING, for the server log.  The
+ * outcome's status goes to *status unless that is NULL.
  */
 Jsonb *
-mr_run_logged(MrRunRequest *req)
+mr_run_logged(const MrExtension *ext, const MrRunRequest *req, MrStatus *status)
 {
-	MrExtension ext;
+	MrLogRow	row = log_row(req);
 	MrOutcome	o = {0};
-	RefreshCall call;
-	char	   *view_name;
-	int64		t0;
-	Oid			save_userid;
-	int			save_sec;
+	RefreshCall call = {0};
 	Jsonb	   *result;
-
-	mr_get_extension(&ext);
-	ensure_plans(&ext);
-	view_name = mr_view_name(req->viewoid);
+	int64		run_id;
 
 	if (!try_view_lock(req->viewoid))
-	{
-		o.status = "skipped";
-		o.started_at = o.finished_at = GetCurrentTimestamp();
-		o.skip_reason = mr_busy_reason(view_name);
-	}
+		o = busy_outcome(row.view_name);
 	else
 	{
+		int64		t0;
+
+		call.ext = ext;
+		call.viewoid = req->viewoid;
+		call.view_name = row.view_name;
+		call.track = req->track;
+		call.may_skip = req->track && req->may_skip;
+		call.max_skip = req->max_skip;
+		call.method = MR_METHOD_NONE;
 		o.started_at = GetCurrentTimestamp();
 		t0 = monotonic_us();
-
-		call.viewoid = req->viewoid;
-		call.method = NULL;
 		o.error = mr_call_in_subxact(refresh_call, &call);
 		o.method = call.method;
-		o.status = o.error ? "error" : "success";
 		if (o.error)
-			describe_error(o.error, view_name);
-
+		{
+			o.status = MR_STATUS_ERROR;
+			describe_error(o.error, row.view_name,
+						   req->stop_requested != NULL && *req->stop_requested);
+		}
+		else if (call.unchanged)
+		{
+			o.status = MR_STATUS_UNCHANGED;
+			o.skip_reason = psprintf("unchanged: no source changed since run " INT64_FORMAT,
+									 call.since_run);
+		}
+		else
+			o.status = MR_STATUS_SUCCESS;
 		o.duration_ms = (double) (monotonic_us() - t0) / 1000.0;
 		o.has_duration = true;
 		o.finished_at = GetCurrentTimestamp();
 	}
 
-	become_log_owner(&ext, &save_userid, &save_sec);
-	result = write_outcome(view_name, req->source, req->caller, req->run_id, &o);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	result = mr_log_outcome(ext, &row, &o, &run_id);
+	if (status != NULL)
+		*status = o.status;
+	if (o.status == MR_STATUS_SUCCESS && call.track)
+		mr_track_refreshed(ext, req->viewoid, call.fingerprint, run_id);
 
 	if (o.error != NULL && req->source == MR_SOURCE_SCHEDULED)
 		ereport(WARNING,
 				(errmsg("scheduled refresh of materialized view \"%s\" failed: %s",
-						mr_label(view_name), o.error->message),
+						mr_label(row.view_name), o.error->message),
 				 errdetail("SQLSTATE %s; the attempt is logged in metrics_refresh_log.",
 						   unpack_sql_state(o.error->sqlerrcode))));
 	return result;
@@ -765,12 +502,13 @@ mr_run_logged(MrRunRequest *req)
 /*
  * Refresh one view without logging, raising on failure: the base refresh of
  * refresh_platform_metrics().  Same single-flight rule (a busy view raises
- * 55006) and the same time limits.  Preconditions as for mr_run_logged().
+ * 55006) and the same time limits; no change tracking (a tracked view's
+ * next run refreshes again).  Preconditions as for mr_run_logged().
  */
 void
 mr_refresh_unlogged(Oid viewoid)
 {
-	const char *method;
+	RefreshCall call = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 	char	   *view_name = mr_view_name(viewoid);
 
@@ -779,9 +517,11 @@ mr_refresh_unlogged(Oid viewoid)
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("could not refresh materialized view \"%s\"", mr_label(view_name)),
 				 errdetail("Another refresh of the view is in progress.")));
+	call.viewoid = viewoid;
+	call.view_name = view_name;
 	PG_TRY();
 	{
-		refresh_view(viewoid, &method);
+		refresh_view(&call);
 	}
 	PG_CATCH();
 	{
@@ -790,7 +530,7 @@ mr_refresh_unlogged(Oid viewoid)
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		describe_error(edata, view_name);
+		describe_error(edata, view_name, false);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();

@@ -6,7 +6,9 @@
  * pg_cron is a soft dependency: it is looked up at call time, and its
  * absence is a 55000 error with a hint.  Jobs are created through pg_cron's
  * own SQL API as the extension owner, so they belong to - and run as - the
- * role that owns the log, whoever the admin calling us is.  The job's name
+ * role that owns the log, whoever the admin calling us is.  A job calls
+ * pg_catalog.metrics_refresh_job(), never a name in the extension's schema
+ * (see there).  The job's name
  * identifies the view, and cron.schedule(job_name, ...) updates a job of the
  * same name and owner in place, so rescheduling keeps the job id (pg_cron
  * 1.3 and later).  Preconditions for both entry points: access checked,
@@ -64,12 +66,44 @@ job_name(const char *view_name)
 	return psprintf("metrics_refresh %s", md5);
 }
 
-/* Switch to the extension owner; the caller restores. */
-static void
-as_owner(const MrExtension *ext, Oid *save_userid, int *save_sec)
+/*
+ * cron.schedule(job name, schedule, command) as the current user; returns the
+ * job id.  pg_cron's refusal of the schedule becomes our own 22023, worded
+ * the same whatever pg_cron's version (1.6 added a hint of its own); any
+ * other error is raised as it was.
+ */
+static int64
+cron_schedule(Datum *values, const char *schedule)
 {
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(ext->owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile int ret = 0;
+	bool		isnull;
+
+	PG_TRY();
+	{
+		ret = SPI_execute_with_args("SELECT cron.schedule($1, $2, $3)", 3, types, values,
+									NULL, false, 0);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_INVALID_PARAMETER_VALUE)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid schedule \"%s\"", schedule),
+				 errdetail("pg_cron refused it: %s", edata->message),
+				 errhint("Use a cron expression of five fields, such as '*/5 * * * *' (every five minutes); pg_cron 1.5 and later also accept '[1-59] seconds'.")));
+	}
+	PG_END_TRY();
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not schedule job: %s", SPI_result_code_string(ret));
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /*
@@ -77,17 +111,14 @@ as_owner(const MrExtension *ext, Oid *save_userid, int *save_sec)
  * metrics_refresh_config; returns the job id.
  */
 int64
-mr_schedule(Oid viewoid, const char *schedule, Datum stale_after)
+mr_schedule(const MrExtension *ext, Oid viewoid, const char *schedule, Datum stale_after)
 {
-	MrExtension ext;
 	char	   *view_name = mr_view_name(viewoid);
 	char	   *command;
 	char	   *sql;
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID};
 	Datum		values[4];
-	Oid			save_userid;
-	int			save_sec;
-	bool		isnull;
+	MrSavedUser saved;
 	int64		jobid;
 	int			ret;
 
@@ -95,34 +126,33 @@ mr_schedule(Oid viewoid, const char *schedule, Datum stale_after)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("stale_after must be a positive interval")));
-	mr_get_extension(&ext);
 	require_pg_cron();
 
-	command = psprintf("SELECT %s.metrics_refresh_run(%s::pg_catalog.regclass, 'scheduled')",
-					   ext.nspname_q, quote_literal_cstr(view_name));
+	if (ext->version >= 10100)
+		command = psprintf("SELECT pg_catalog.metrics_refresh_job(%s::pg_catalog.regclass)",
+						   quote_literal_cstr(view_name));
+	else						/* until ALTER EXTENSION ... UPDATE */
+		command = psprintf("SELECT %s.metrics_refresh_run(%s::pg_catalog.regclass, 'scheduled')",
+						   ext->nspname_q, quote_literal_cstr(view_name));
 	values[0] = CStringGetTextDatum(job_name(view_name));
 	values[1] = CStringGetTextDatum(schedule);
 	values[2] = CStringGetTextDatum(command);
 
-	as_owner(&ext, &save_userid, &save_sec);
-	sql = "SELECT cron.schedule($1, $2, $3)";
-	ret = SPI_execute_with_args(sql, 3, types, values, NULL, false, 0);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not schedule job: %s", SPI_result_code_string(ret));
-	jobid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	mr_become_extension_owner(ext, &saved);
+	jobid = cron_schedule(values, schedule);
 
 	sql = psprintf("INSERT INTO %s.metrics_refresh_config AS c "
 				   "(view_name, schedule, stale_after, jobid) VALUES ($1, $2, $4, $3::bigint) "
 				   "ON CONFLICT (view_name) DO UPDATE SET schedule = EXCLUDED.schedule, "
 				   "stale_after = EXCLUDED.stale_after, jobid = EXCLUDED.jobid",
-				   ext.nspname_q);
+				   ext->nspname_q);
 	values[0] = CStringGetTextDatum(view_name);
 	values[2] = CStringGetTextDatum(psprintf(INT64_FORMAT, jobid));
 	values[3] = stale_after;
 	ret = SPI_execute_with_args(sql, 4, types, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not record schedule: %s", SPI_result_code_string(ret));
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_restore_user(&saved);
 	return jobid;
 }
 
@@ -132,14 +162,13 @@ mr_schedule(Oid viewoid, const char *schedule, Datum stale_after)
  * Returns false when there was neither.
  */
 static bool
-unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
+unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron, bool keep_options)
 {
 	char	   *sql;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
-	Oid			save_userid;
-	int			save_sec;
-	bool		found;
+	MrSavedUser saved;
+	bool		found = false;
 	uint64		i,
 				njobs;
 	int64	   *jobs;
@@ -148,16 +177,31 @@ unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
 	values[0] = CStringGetTextDatum(view_name);
 	values[1] = CStringGetTextDatum(job_name(view_name));
 
-	as_owner(ext, &save_userid, &save_sec);
-	sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1", ext->nspname_q);
+	mr_become_extension_owner(ext, &saved);
+	if (keep_options && ext->version >= 10100)
+	{
+		/* The schedule goes; a row that holds options stays. */
+		sql = psprintf("UPDATE %s.metrics_refresh_config SET schedule = NULL, jobid = NULL "
+					   "WHERE view_name = $1 AND schedule IS NOT NULL", ext->nspname_q);
+		ret = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not remove schedule: %s", SPI_result_code_string(ret));
+		found = SPI_processed > 0;
+		sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1 "
+					   "AND schedule IS NULL AND NOT skip_unchanged AND NOT \"cascade\"", ext->nspname_q);
+	}
+	else
+		sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1", ext->nspname_q);
 	ret = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not remove schedule: %s", SPI_result_code_string(ret));
-	found = SPI_processed > 0;
+	if (!keep_options || ext->version < 10100)
+		found = SPI_processed > 0;
 
 	if (have_cron)
 	{
-		sql = "SELECT jobid FROM cron.job WHERE jobname = $2 AND username = current_user";
+		/* By name, whoever owns it now (e.g. after REASSIGN OWNED). */
+		sql = "SELECT jobid FROM cron.job WHERE jobname = $2";
 		ret = SPI_execute_with_args(sql, 2, types, values, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not look up job: %s", SPI_result_code_string(ret));
@@ -180,7 +224,7 @@ unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
 			found = true;
 		}
 	}
-	SetUserIdAndSecContext(save_userid, save_sec);
+	mr_restore_user(&saved);
 	return found;
 }
 
@@ -189,13 +233,10 @@ unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron)
  * its configuration.  Returns false when there was neither.
  */
 bool
-mr_unschedule(Oid viewoid)
+mr_unschedule(const MrExtension *ext, Oid viewoid)
 {
-	MrExtension ext;
-
-	mr_get_extension(&ext);
 	require_pg_cron();
-	return unschedule_name(&ext, mr_view_name(viewoid), true);
+	return unschedule_name(ext, mr_view_name(viewoid), true, true);
 }
 
 /* The work of mr_sweep_schedules(), run in a subtransaction. */
@@ -204,18 +245,18 @@ sweep_schedules(void *arg)
 {
 	MrExtension ext;
 	MrExtension cron;
-	Oid			save_userid;
-	int			save_sec;
+	MrSavedUser saved;
 	char	   *sql;
 	int			ret;
 	uint64		i,
 				n;
 	char	  **names;
+	bool	   *scheduled;
 
 	if (mr_find_extension("metrics_refresh", &ext))
 	{
-		as_owner(&ext, &save_userid, &save_sec);
-		sql = psprintf("SELECT c.view_name FROM %s.metrics_refresh_config c "
+		mr_become_extension_owner(&ext, &saved);
+		sql = psprintf("SELECT c.view_name, c.schedule IS NOT NULL FROM %s.metrics_refresh_config c "
 					   "WHERE NOT EXISTS (SELECT FROM pg_class r "
 					   "WHERE r.oid = to_regclass(c.view_name) AND r.relkind = 'm') "
 					   "ORDER BY c.view_name",
@@ -223,19 +264,33 @@ sweep_schedules(void *arg)
 		ret = SPI_execute(sql, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not read schedules: %s", SPI_result_code_string(ret));
-		SetUserIdAndSecContext(save_userid, save_sec);
+		mr_restore_user(&saved);
 		n = SPI_processed;
 		names = palloc(sizeof(char *) * (n + 1));
-		for (i = 0; i < n; i++)
-			names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		scheduled = palloc(sizeof(bool) * (n + 1));
 		for (i = 0; i < n; i++)
 		{
-			(void) unschedule_name(&ext, names[i], mr_find_extension("pg_cron", &cron));
-			ereport(NOTICE,
-					(errmsg("removed the scheduled refresh of \"%s\", which no longer names a materialized view",
-							mr_label(names[i])),
-					 errhint("If the view was renamed, schedule it again under its new name with metrics_refresh_schedule().")));
+			bool		isnull;
+
+			names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			scheduled[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 		}
+		for (i = 0; i < n; i++)
+		{
+			(void) unschedule_name(&ext, names[i], mr_find_extension("pg_cron", &cron), false);
+			if (scheduled[i])
+				ereport(NOTICE,
+						(errmsg("removed the scheduled refresh of \"%s\", which no longer names a materialized view",
+								mr_label(names[i])),
+						 errhint("If the view was renamed, schedule it again under its new name with metrics_refresh_schedule().")));
+			else
+				ereport(NOTICE,
+						(errmsg("removed the settings of \"%s\", which no longer names a materialized view",
+								mr_label(names[i])),
+						 errhint("If the view was renamed, configure it again under its new name with metrics_refresh_configure().")));
+		}
+		if (ext.version >= 10100)
+			mr_track_sweep(&ext);
 	}
 }
 
@@ -254,4 +309,39 @@ mr_sweep_schedules(void)
 	if (edata != NULL)
 		ereport(WARNING,
 				(errmsg("could not check scheduled refreshes after DDL: %s", edata->message)));
+}
+
+/*
+ * Remove the schedule of every scheduled view, as the extension owner:
+ * called just before the extension is dropped, so that no job is left
+ * behind (it would only fail: see metrics_refresh_job).  Preconditions:
+ * search_path pinned, SPI connected.
+ */
+void
+mr_remove_all_jobs(void)
+{
+	MrExtension ext;
+	MrExtension cron;
+	MrSavedUser saved;
+	char	   *sql;
+	int			ret;
+	uint64		i,
+				n;
+	char	  **names;
+
+	if (!mr_find_extension("metrics_refresh", &ext) || !mr_find_extension("pg_cron", &cron))
+		return;
+	mr_become_extension_owner(&ext, &saved);
+	sql = psprintf("SELECT view_name FROM %s.metrics_refresh_config ORDER BY view_name",
+				   ext.nspname_q);
+	ret = SPI_execute(sql, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schedules: %s", SPI_result_code_string(ret));
+	mr_restore_user(&saved);
+	n = SPI_processed;
+	names = palloc(sizeof(char *) * (n + 1));
+	for (i = 0; i < n; i++)
+		names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	for (i = 0; i < n; i++)
+		(void) unschedule_name(&ext, names[i], true, false);
 }

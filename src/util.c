@@ -19,25 +19,48 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_db_role_setting.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "tcop/utility.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/regproc.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
 #include "metrics_refresh.h"
 
 /*
- * Look up an installed extension of this database: its OID, owner and
- * schema.  Returns false if it is not installed.
+ * "1.1.0" as 10100: major * 10000 + minor * 100 + patch; 0 when it does not
+ * parse.  Lets the library, which may be newer than a database's SQL objects
+ * until ALTER EXTENSION ... UPDATE, use only the objects that exist.
+ */
+static int
+parse_version(const char *text)
+{
+	int			major,
+				minor,
+				patch = 0;
+
+	if (sscanf(text, "%d.%d.%d", &major, &minor, &patch) < 2)
+		return 0;
+	return major * 10000 + minor * 100 + patch;
+}
+
+/*
+ * Look up an installed extension of this database: its OID, owner, schema
+ * and version.  Returns false if it is not installed.
  */
 bool
 mr_find_extension(const char *extname, MrExtension *ext)
@@ -58,9 +81,14 @@ mr_find_extension(const char *extname, MrExtension *ext)
 	{
 		Form_pg_extension form = (Form_pg_extension) GETSTRUCT(tup);
 
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
 		ext->extoid = form->oid;
 		ext->owner = form->extowner;
 		ext->nspoid = form->extnamespace;
+		ext->version = isnull ? 0 : parse_version(TextDatumGetCString(d));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -196,7 +224,7 @@ mr_platform_view_oid(void)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("metrics_refresh.platform_view is not set"),
 				 errhint("Set it to the schema-qualified name of the platform's materialized view.")));
-	names = stringToQualifiedNameList(mr_platform_view);
+	names = stringToQualifiedNameList(mr_platform_view, NULL);
 	relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -216,14 +244,79 @@ mr_platform_view_oid(void)
 char *
 mr_label(const char *view_name)
 {
-	return NameListToString(stringToQualifiedNameList(view_name));
+	return NameListToString(stringToQualifiedNameList(view_name, NULL));
+}
+
+/*
+ * Act as the extension's owner (who owns the log and the configuration, and
+ * whose pg_cron jobs they are), keeping the security context's other flags;
+ * *saved receives what mr_restore_user() goes back to.  An error unwinds
+ * the switch with the (sub)transaction.
+ */
+void
+mr_become_extension_owner(const MrExtension *ext, MrSavedUser *saved)
+{
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(ext->owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* Go back to the identity saved by mr_become_extension_owner(). */
+void
+mr_restore_user(const MrSavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/* The log's spelling of a status. */
+const char *
+mr_status_name(MrStatus status)
+{
+	switch (status)
+	{
+		case MR_STATUS_RUNNING:
+			return "running";
+		case MR_STATUS_SUCCESS:
+			return "success";
+		case MR_STATUS_ERROR:
+			return "error";
+		case MR_STATUS_SKIPPED:
+			return "skipped";
+		case MR_STATUS_UNCHANGED:
+			return "unchanged";
+	}
+	pg_unreachable();
 }
 
 /* The log's spelling of a source. */
 const char *
 mr_source_name(MrSource source)
 {
-	return source == MR_SOURCE_SCHEDULED ? "scheduled" : "manual";
+	switch (source)
+	{
+		case MR_SOURCE_MANUAL:
+			return "manual";
+		case MR_SOURCE_SCHEDULED:
+			return "scheduled";
+		case MR_SOURCE_CASCADE:
+			return "cascade";
+	}
+	pg_unreachable();
+}
+
+/* The log's spelling of a method: NULL when there is none. */
+const char *
+mr_method_name(MrMethod method)
+{
+	switch (method)
+	{
+		case MR_METHOD_NONE:
+			return NULL;
+		case MR_METHOD_CONCURRENTLY:
+			return "concurrently";
+		case MR_METHOD_FULL:
+			return "full";
+	}
+	pg_unreachable();
 }
 
 /* Parse the "source" argument: 'manual' or 'scheduled', else 22023. */
@@ -302,4 +395,113 @@ mr_call_in_subxact(void (*fn) (void *arg), void *arg)
 	}
 	PG_END_TRY();
 	return edata;
+}
+
+/*
+ * The value that ALTER ROLE / ALTER DATABASE ... SET store for setting
+ * "name" in a session of role roleid in database dbid, taken in PostgreSQL's
+ * order of precedence (role in database, role, database, all roles), or
+ * NULL when none sets it.  *source receives the GucSource of the level it
+ * came from.  Needs a transaction.
+ */
+char *
+mr_stored_setting(const char *name, Oid dbid, Oid roleid, GucSource *source)
+{
+	struct
+	{
+		Oid			db;
+		Oid			role;
+		GucSource	source;
+	}			levels[] = {
+		{dbid, roleid, PGC_S_DATABASE_USER},
+		{InvalidOid, roleid, PGC_S_USER},
+		{dbid, InvalidOid, PGC_S_DATABASE},
+		{InvalidOid, InvalidOid, PGC_S_GLOBAL},
+	};
+	Relation	rel;
+	Snapshot	snapshot;
+	char	   *result = NULL;
+	size_t		namelen = strlen(name);
+	int			i;
+
+	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(DbRoleSettingRelationId));
+	for (i = 0; i < (int) lengthof(levels) && result == NULL; i++)
+	{
+		ScanKeyData keys[2];
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&keys[0], Anum_pg_db_role_setting_setdatabase, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(levels[i].db));
+		ScanKeyInit(&keys[1], Anum_pg_db_role_setting_setrole, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(levels[i].role));
+		scan = systable_beginscan(rel, DbRoleSettingDatidRolidIndexId, true, snapshot, 2, keys);
+		while (result == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, Anum_pg_db_role_setting_setconfig,
+										 RelationGetDescr(rel), &isnull);
+			Datum	   *items;
+			int			nitems;
+			int			j;
+
+			if (isnull)
+				continue;
+			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &items, NULL, &nitems);
+			for (j = 0; j < nitems && result == NULL; j++)
+			{
+				char	   *item = TextDatumGetCString(items[j]);
+
+				if (strncmp(item, name, namelen) == 0 && item[namelen] == '=')
+				{
+					result = pstrdup(item + namelen + 1);
+					*source = levels[i].source;
+				}
+			}
+		}
+		systable_endscan(scan);
+	}
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+/* Push "key": value (a string, or null when value is NULL) into a jsonb object. */
+void
+mr_jsonb_put_text(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	k;
+	JsonbValue	v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	(void) pushJsonbValue(state, WJB_KEY, &k);
+	if (value == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	(void) pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* Push "key": true/false into a jsonb object. */
+void
+mr_jsonb_put_bool(JsonbParseState **state, const char *key, bool value)
+{
+	JsonbValue	k;
+	JsonbValue	v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	(void) pushJsonbValue(state, WJB_KEY, &k);
+	v.type = jbvBool;
+	v.val.boolean = value;
+	(void) pushJsonbValue(state, WJB_VALUE, &v);
 }

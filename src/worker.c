@@ -6,25 +6,33 @@
  *
  * Protocol.  The caller creates a small DSM segment with the request and
  * registers a worker (no shared_preload_libraries needed).  The worker
- * connects to the same database and, in its first transaction, inserts the
- * run's 'running' row and takes a session-level advisory lock on the run id
- * (MR_LOCK_RUN) before committing; it then reports the run id and result
- * object through the segment and sets the caller's latch.  The caller
- * returns that object.  In a second transaction the worker performs the
- * refresh through mr_run_logged(), which finishes the row, and exits.
+ * connects to the same database and, in its first transaction (whose lock
+ * waits are bounded by HANDSHAKE_LOCK_TIMEOUT), inserts the run's 'running'
+ * row and takes a session-level advisory lock on the run id (MR_LOCK_RUN).
+ * Before committing it moves the segment's state from STARTING to
+ * COMMITTING, unless the caller has already moved it to ABANDONED; it then
+ * commits, reports the run id and result object through the segment
+ * (RUNNING) and sets the caller's latch.  The caller returns that object.
+ * In a second transaction the worker performs the refresh through
+ * mr_run_logged(), which finishes the row, and exits.
+ *
+ * The caller waits at most HANDSHAKE_TIMEOUT_MS, and gives up at once when
+ * the worker waits for a lock the caller holds; giving up is the move from
+ * STARTING to ABANDONED, after which the worker cannot commit its row, so a
+ * caller that raised an error never leaves a run behind.  A worker that
+ * already began to commit is waited for.
  *
  * The run lock is what tells a live run from a dead one: a 'running' row
  * whose lock is free has no worker (crash or termination) and is reported
- * as 'interrupted' by mr_reap_orphans().  SIGTERM cancels the refresh, which
- * is then logged as an error with message 'interrupted'.
+ * as 'interrupted' (log.c).  SIGTERM cancels the refresh, which is then
+ * logged as an error with message 'interrupted'.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/table.h"
 #include "access/xact.h"
-#include "catalog/pg_db_role_setting.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -37,6 +45,7 @@
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -47,8 +56,18 @@
 #include "metrics_refresh.h"
 
 #define WORKER_STARTING	0
-#define WORKER_RUNNING	1		/* 'running' row committed; result[] filled */
-#define WORKER_FAILED	2		/* could not start; result[] holds the error */
+#define WORKER_COMMITTING 1		/* about to commit the 'running' row */
+#define WORKER_RUNNING	2		/* 'running' row committed; result[] filled */
+#define WORKER_FAILED	3		/* could not start; result[] holds the error */
+#define WORKER_ABANDONED 4		/* the caller gave up: do not commit */
+
+/*
+ * Bounds of the handshake: the worker's first transaction waits at most
+ * HANDSHAKE_LOCK_TIMEOUT for a lock, and the caller at most
+ * HANDSHAKE_TIMEOUT_MS for the worker's answer.
+ */
+#define HANDSHAKE_LOCK_TIMEOUT	"10s"
+#define HANDSHAKE_TIMEOUT_MS	30000
 
 /* The request and the worker's answer, in a DSM segment. */
 typedef struct MrWorkerShared
@@ -57,6 +76,8 @@ typedef struct MrWorkerShared
 	Oid			viewoid;
 	Oid			callerid;
 	MrSource	source;
+	bool		cascade;		/* refresh the view's dependents after it */
+	bool		may_skip;		/* the first run may end unchanged */
 	int			caller_pid;
 	NameData	caller;
 	char		timezone[64];	/* the caller's TimeZone, for the answer */
@@ -66,7 +87,8 @@ typedef struct MrWorkerShared
 	char		result[4096];	/* result object, or error message */
 } MrWorkerShared;
 
-volatile sig_atomic_t mr_worker_sigterm = false;
+/* Set by SIGTERM; the refresh reads it through MrRunRequest.stop_requested. */
+static volatile sig_atomic_t sigterm_received = false;
 
 /*
  * SIGTERM: cancel whatever is running, and remember why, so the refresh is
@@ -77,7 +99,7 @@ worker_sigterm(SIGNAL_ARGS)
 {
 	int			save_errno = errno;
 
-	mr_worker_sigterm = true;
+	sigterm_received = true;
 	InterruptPending = true;
 	QueryCancelPending = true;
 	SetLatch(MyLatch);
@@ -95,36 +117,32 @@ wake_caller(MrWorkerShared *sh)
 }
 
 /*
- * Give the worker the settings of the caller's role: its time limits come
- * from the configuration file, then ALTER DATABASE ... SET, then the
- * caller's ALTER ROLE ... [IN DATABASE ...] SET, as they would in the
- * caller's own new session.  The connection was made as the bootstrap
- * superuser, whose own role settings InitPostgres applied; the two time
- * limits are first put back to the file's values (file_lock_ms,
- * file_refresh_ms, read before connecting) so that they cannot leak in.
- * Must run inside a transaction.
+ * Give the worker the time limits a session of the caller would have: the
+ * configuration file's values (file_lock_ms, file_refresh_ms, read before
+ * connecting), overridden by ALTER ROLE ALL / ALTER DATABASE / ALTER ROLE
+ * [IN DATABASE] ... SET for the caller, in PostgreSQL's order of precedence
+ * (see mr_stored_setting), and by nothing else: the worker connected as the
+ * bootstrap superuser, whose own role settings InitPostgres applied, and
+ * those are overridden here at session level.  The caller's other role
+ * settings (a statement_timeout meant for its HTTP requests, say) do not
+ * apply.  Must run inside a transaction.
  */
 static void
 apply_caller_settings(Oid callerid, int file_lock_ms, int file_refresh_ms)
 {
-	Relation	relsetting;
-	Snapshot	snapshot;
-	char		buf[32];
+	const char *names[2] = {"metrics_refresh.lock_timeout", "metrics_refresh.refresh_timeout"};
+	int			file_values[2] = {file_lock_ms, file_refresh_ms};
+	int			i;
 
-	snprintf(buf, sizeof(buf), "%d", file_lock_ms);
-	SetConfigOption("metrics_refresh.lock_timeout", buf, PGC_SUSET, PGC_S_USER);
-	snprintf(buf, sizeof(buf), "%d", file_refresh_ms);
-	SetConfigOption("metrics_refresh.refresh_timeout", buf, PGC_SUSET, PGC_S_USER);
+	for (i = 0; i < 2; i++)
+	{
+		GucSource	source;
+		char	   *value = mr_stored_setting(names[i], MyDatabaseId, callerid, &source);
 
-	relsetting = table_open(DbRoleSettingRelationId, AccessShareLock);
-	snapshot = RegisterSnapshot(GetCatalogSnapshot(DbRoleSettingRelationId));
-	/* Lowest priority first: each one overrides the ones before. */
-	ApplySetting(snapshot, InvalidOid, InvalidOid, relsetting, PGC_S_USER);
-	ApplySetting(snapshot, MyDatabaseId, InvalidOid, relsetting, PGC_S_USER);
-	ApplySetting(snapshot, InvalidOid, callerid, relsetting, PGC_S_USER);
-	ApplySetting(snapshot, MyDatabaseId, callerid, relsetting, PGC_S_DATABASE_USER);
-	UnregisterSnapshot(snapshot);
-	table_close(relsetting, AccessShareLock);
+		if (value == NULL)
+			value = psprintf("%d", file_values[i]);
+		SetConfigOption(names[i], value, PGC_SUSET, PGC_S_SESSION);
+	}
 }
 
 /*
@@ -135,9 +153,12 @@ static int64
 start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 {
 	int			nestlevel;
+	MrExtension ext;
+	MrLogRow	row;
 	char	   *result_text;
 	int64		run_id;
 	LOCKTAG		tag;
+	uint32		expected = WORKER_STARTING;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -146,10 +167,26 @@ start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 	if (sh->timezone[0] != '\0')
 		SetConfigOption("TimeZone", sh->timezone, PGC_USERSET, PGC_S_SESSION);
 	nestlevel = mr_pin_search_path();
+	(void) set_config_option("lock_timeout", HANDSHAKE_LOCK_TIMEOUT, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	run_id = mr_insert_running(sh->viewoid, sh->source, NameStr(sh->caller), &result_text);
+	mr_get_extension(&ext);
+	row.view_name = mr_view_name(sh->viewoid);
+	row.source = sh->source;
+	row.caller = NameStr(sh->caller);
+	row.run_id = 0;
+	run_id = mr_log_running(&ext, &row, &result_text);
+	if (sh->cascade)
+	{
+		bool		isnull;
+
+		/* The first run of a cascade is its id, and its answer says so. */
+		mr_log_set_cascade(&ext, run_id);
+		result_text = JsonbToCString(NULL, &DatumGetJsonbP(mr_log_result_of(&ext, run_id, &isnull))->root,
+									 -1);
+	}
 	mr_advisory_tag(&tag, (uint32) (run_id >> 32), (uint32) run_id, MR_LOCK_RUN);
 	(void) LockAcquire(&tag, ExclusiveLock, true, false);
 	strlcpy(sh->result, result_text, sizeof(sh->result));
@@ -157,6 +194,11 @@ start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 	SPI_finish();
 	mr_unpin_search_path(nestlevel);
 	PopActiveSnapshot();
+	/* Commit only if the caller still waits; from here on it waits for us. */
+	if (!pg_atomic_compare_exchange_u32(&sh->state, &expected, WORKER_COMMITTING))
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("the caller stopped waiting for the background worker")));
 	CommitTransactionCommand();
 	return run_id;
 }
@@ -170,7 +212,8 @@ metrics_refresh_worker_main(Datum main_arg)
 {
 	dsm_segment *seg;
 	MrWorkerShared *sh;
-	MrRunRequest req;
+	MrRunRequest req = {0};
+	MrExtension ext;
 	int			nestlevel;
 
 	/* The limits as the configuration file gives them, before any role's. */
@@ -216,10 +259,19 @@ metrics_refresh_worker_main(Datum main_arg)
 	pg_atomic_write_u32(&sh->state, WORKER_RUNNING);
 	wake_caller(sh);
 
-	/* Second transaction: the refresh, finishing the row. */
+	/* Then the refresh, finishing the row, and for a cascade the others. */
 	req.viewoid = sh->viewoid;
 	req.source = sh->source;
 	req.caller = pstrdup(NameStr(sh->caller));
+	req.may_skip = sh->may_skip;
+	req.cascade_id = sh->cascade ? req.run_id : 0;
+	req.stop_requested = &sigterm_received;
+	if (sh->cascade)
+	{
+		dsm_detach(seg);
+		mr_cascade_execute(&req);
+		proc_exit(0);
+	}
 	dsm_detach(seg);
 
 	SetCurrentStatementStartTimestamp();
@@ -230,7 +282,15 @@ metrics_refresh_worker_main(Datum main_arg)
 		elog(ERROR, "SPI_connect failed");
 	pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: refresh of %s (run " INT64_FORMAT ")",
 												   mr_view_name(req.viewoid), req.run_id));
-	(void) mr_run_logged(&req);
+	mr_get_extension(&ext);
+	{
+		MrOptions	opts;
+
+		mr_options_of(&ext, mr_view_name(req.viewoid), &opts);
+		req.track = opts.skip_unchanged;
+		req.max_skip = opts.max_skip;
+	}
+	(void) mr_run_logged(&ext, &req, NULL);
 	SPI_finish();
 	mr_unpin_search_path(nestlevel);
 	PopActiveSnapshot();
@@ -241,6 +301,60 @@ metrics_refresh_worker_main(Datum main_arg)
 }
 
 /*
+ * Is the process pid waiting for a lock that this backend holds?  Then it
+ * would wait until our transaction ends, and we would wait for it.  This
+ * looks at the whole lock table (every partition lock, briefly), which is
+ * fine at the caller's 100 ms pace.
+ */
+static bool
+blocked_by_me(pid_t pid)
+{
+	ArrayType  *blockers = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids,
+																  Int32GetDatum(pid)));
+	Datum	   *pids;
+	int			n;
+	int			i;
+
+	deconstruct_array(blockers, INT4OID, sizeof(int32), true, TYPALIGN_INT, &pids, NULL, &n);
+	for (i = 0; i < n; i++)
+		if (DatumGetInt32(pids[i]) == MyProcPid)
+			return true;
+	return false;
+}
+
+/*
+ * Give up waiting for a worker that has not begun to commit its 'running'
+ * row: afterwards it will not commit it.  False when it already began (or
+ * ended), so that the caller goes on waiting for its answer instead.
+ */
+static bool
+abandon(MrWorkerShared *sh)
+{
+	uint32		expected = WORKER_STARTING;
+
+	return pg_atomic_compare_exchange_u32(&sh->state, &expected, WORKER_ABANDONED);
+}
+
+/*
+ * Ask a worker that has not recorded its run to stop, and wait (a little)
+ * until it has: it cannot be waiting for us any more once we raise.
+ */
+static void
+stop_worker(BackgroundWorkerHandle *handle)
+{
+	pid_t		pid;
+	int			i;
+
+	TerminateBackgroundWorker(handle);
+	for (i = 0; i < 100 && GetBackgroundWorkerPid(handle, &pid) != BGWH_STOPPED; i++)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
  * Start a background refresh of viewoid and return the 'running' result
  * object (allocated in the memory context that was current at SPI_connect())
  * as soon as the worker has committed its row.  53400 when no worker
@@ -248,14 +362,16 @@ metrics_refresh_worker_main(Datum main_arg)
  * free a moment ago (a worker that finds it taken logs a skip).
  */
 Jsonb *
-mr_start_worker(Oid viewoid, MrSource source)
+mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out, int64 *run_id)
 {
+	Oid			viewoid = run->viewoid;
 	dsm_segment *seg;
 	MrWorkerShared *sh;
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	char	   *view_name = mr_view_name(viewoid);
 	Jsonb	   *result = NULL;
+	TimestampTz start;
 
 	seg = dsm_create(sizeof(MrWorkerShared), 0);
 	sh = dsm_segment_address(seg);
@@ -263,7 +379,9 @@ mr_start_worker(Oid viewoid, MrSource source)
 	sh->dboid = MyDatabaseId;
 	sh->viewoid = viewoid;
 	sh->callerid = GetUserId();
-	sh->source = source;
+	sh->source = run->source;
+	sh->cascade = run->cascade;
+	sh->may_skip = run->may_skip;
 	sh->caller_pid = MyProcPid;
 	namestrcpy(&sh->caller, GetUserNameFromId(GetUserId(), false));
 	strlcpy(sh->timezone, GetConfigOption("TimeZone", false, false), sizeof(sh->timezone));
@@ -281,21 +399,32 @@ mr_start_worker(Oid viewoid, MrSource source)
 	worker.bgw_notify_pid = MyProcPid;
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		if (run->no_slot_ok)
+		{
+			dsm_detach(seg);
+			return NULL;
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start a background worker to refresh \"%s\"", mr_label(view_name)),
 				 errdetail("All background worker slots are in use."),
 				 errhint("Raise max_worker_processes (now %d), or refresh with wait => true.",
 						 max_worker_processes)));
+	}
 
+	start = GetCurrentTimestamp();
 	for (;;)
 	{
 		uint32		state = pg_atomic_read_u32(&sh->state);
 		pid_t		pid;
+		BgwHandleStatus status;
 
 		if (state == WORKER_RUNNING)
 		{
 			pg_read_barrier();
+			if (run_id != NULL)
+				*run_id = sh->run_id;
 			/* In the caller's memory, not SPI's, which ends with the call. */
 			result = (Jsonb *) DatumGetPointer(SPI_datumTransfer(
 																 DirectFunctionCall1(jsonb_in, CStringGetDatum(sh->result)),
@@ -310,12 +439,33 @@ mr_start_worker(Oid viewoid, MrSource source)
 					 errmsg("could not start the background refresh of \"%s\": %s",
 							mr_label(view_name), sh->result)));
 		}
-		if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED &&
+		status = GetBackgroundWorkerPid(handle, &pid);
+		if (status == BGWH_STOPPED &&
 			pg_atomic_read_u32(&sh->state) == WORKER_STARTING)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("background worker for \"%s\" exited before starting the refresh", mr_label(view_name)),
 					 errhint("See the server log for its error.")));
+		if (status == BGWH_STARTED && blocked_by_me(pid) && abandon(sh))
+		{
+			stop_worker(handle);
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("could not start the background refresh of \"%s\"", mr_label(view_name)),
+					 errdetail("The background worker needs a lock that this transaction holds."),
+					 errhint("Start the background refresh outside the transaction that took that lock (on metrics_refresh_log, say), or refresh with wait => true.")));
+		}
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), HANDSHAKE_TIMEOUT_MS) &&
+			abandon(sh))
+		{
+			stop_worker(handle);
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("could not start the background refresh of \"%s\"", mr_label(view_name)),
+					 errdetail("The background worker did not record the run within %d seconds.",
+							   HANDSHAKE_TIMEOUT_MS / 1000),
+					 errhint("See the server log, and pg_stat_activity for what the worker waits for.")));
+		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 100L, PG_WAIT_EXTENSION);
@@ -324,5 +474,45 @@ mr_start_worker(Oid viewoid, MrSource source)
 	}
 
 	dsm_detach(seg);
+	if (handle_out != NULL)
+		*handle_out = handle;
 	return result;
+}
+
+/*
+ * Wait until a worker started by mr_start_worker() has exited (a cascade
+ * run with wait => true).  A cancel of the caller stops the worker (the node
+ * it refreshes is logged as interrupted), and so does a worker that waits
+ * for a lock the caller holds, with 55P03.
+ */
+void
+mr_wait_worker(BackgroundWorkerHandle *handle, const char *view_name)
+{
+	PG_TRY();
+	{
+		for (;;)
+		{
+			pid_t		pid;
+			BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
+
+			if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED)
+				break;
+			if (status == BGWH_STARTED && blocked_by_me(pid))
+				ereport(ERROR,
+						(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+						 errmsg("could not finish the cascade from \"%s\"", mr_label(view_name)),
+						 errdetail("The background worker running it needs a lock that this transaction holds; it was stopped."),
+						 errhint("Run the cascade outside the transaction that took that lock.")));
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 100L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_CATCH();
+	{
+		TerminateBackgroundWorker(handle);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }

@@ -1,11 +1,19 @@
 # Shared by tools/test, tools/demo, test/standby.sh and bench/run.  Sourced, not run.
 #
-# Everything runs on Debian bookworm with PostgreSQL 15 from Debian.  As root,
+# Everything runs on Debian with PostgreSQL from Debian: 15 on bookworm (this
+# machine) by default, another major version when PG_MAJOR is set, e.g.
+# PG_MAJOR=17 inside a trixie root made by tools/pgversions.  As root,
 # missing packages are installed with apt-get and PostgreSQL runs as the
 # "postgres" OS user (initdb and pg_ctl refuse to run as root).
 
-PG_MAJOR=15
+PG_MAJOR=${PG_MAJOR:-15}
+case "$PG_MAJOR" in
+	[1-9][0-9]) ;;
+	*) printf 'PG_MAJOR must be a PostgreSQL major version such as 15, not "%s"\n' "$PG_MAJOR" >&2; exit 2 ;;
+esac
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# The build uses this version's pg_config, whichever others are installed.
+PG_CONFIG=$PG_BIN/pg_config
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron build-essential"
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -29,8 +37,9 @@ install_prereqs() {
 
 # Build and install the extension (PGXS).
 build_and_install() {
-	make -C "$REPO_ROOT" -s clean >&2
-	make -C "$REPO_ROOT" -s >&2 && make -C "$REPO_ROOT" -s install >&2
+	make -C "$REPO_ROOT" -s PG_CONFIG="$PG_CONFIG" clean >&2
+	make -C "$REPO_ROOT" -s PG_CONFIG="$PG_CONFIG" >&2 &&
+		make -C "$REPO_ROOT" -s PG_CONFIG="$PG_CONFIG" install >&2
 }
 
 # Run a command as the postgres OS user when we are root.

@@ -293,10 +293,57 @@ ALTER ROLE :"su" RESET metrics_refresh.refresh_timeout;
 SELECT * FROM bg_shown WHERE label = 'other role timeout done';
 CALL bg_wait_workers(0, false);
 
+-- Nor does that role's setting in this database, which InitPostgres applies
+-- to the worker's connection with a higher priority than a role-wide one.
+SELECT current_database() AS db \gset
+ALTER ROLE :"su" IN DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
+UPDATE bg_knobs SET sleep_s = 1, generation = 5;
+SET ROLE bg_admin;
+INSERT INTO bg_results SELECT 'other role db timeout', metrics_refresh_trigger('bg_slow', wait => false);
+RESET ROLE;
+CALL bg_wait_run('other role db timeout', 'other role db timeout done');
+ALTER ROLE :"su" IN DATABASE :"db" RESET metrics_refresh.refresh_timeout;
+SELECT * FROM bg_shown WHERE label = 'other role db timeout done';
+CALL bg_wait_workers(0, false);
+
+-- The caller's own settings apply in PostgreSQL's order of precedence: its
+-- setting in this database over its role-wide one over the database's.
+ALTER DATABASE :"db" SET metrics_refresh.refresh_timeout = '10min';
+ALTER ROLE bg_admin SET metrics_refresh.refresh_timeout = '10min';
+ALTER ROLE bg_admin IN DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
+SET ROLE bg_admin;
+INSERT INTO bg_results SELECT 'precedence 1', metrics_refresh_trigger('bg_slow', wait => false);
+RESET ROLE;
+CALL bg_wait_run('precedence 1', 'precedence 1 done');
+ALTER ROLE bg_admin IN DATABASE :"db" RESET metrics_refresh.refresh_timeout;
+ALTER DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
+SET ROLE bg_admin;
+INSERT INTO bg_results SELECT 'precedence 2', metrics_refresh_trigger('bg_slow', wait => false);
+RESET ROLE;
+CALL bg_wait_run('precedence 2', 'precedence 2 done');
+ALTER ROLE bg_admin RESET metrics_refresh.refresh_timeout;
+SET ROLE bg_admin;
+INSERT INTO bg_results SELECT 'precedence 3', metrics_refresh_trigger('bg_slow', wait => false);
+RESET ROLE;
+CALL bg_wait_run('precedence 3', 'precedence 3 done');
+ALTER DATABASE :"db" RESET metrics_refresh.refresh_timeout;
+SELECT label, status, sqlstate FROM bg_shown WHERE label LIKE 'precedence % done' ORDER BY label;
+CALL bg_wait_workers(0, false);
+
+-- The caller's wait for the worker is bounded: a worker that needs a lock
+-- held by the caller's own transaction (here on the log) makes the call fail
+-- at once with 55P03, and nothing is left running.
+BEGIN;
+LOCK TABLE metrics_refresh_log IN ACCESS EXCLUSIVE MODE;
+SET LOCAL statement_timeout = '25s';
+SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', wait => false)') AS locked_log;
+ROLLBACK;
+CALL bg_wait_workers(0, false);
+SELECT count(*) AS still_running FROM metrics_refresh_log WHERE status = 'running';
+
 -- ... and of the database settings: lock_timeout bounds the worker's wait
 -- for the view's lock, held here by the caller's open transaction, whose
 -- rollback does not undo the committed 'running' row.
-SELECT current_database() AS db \gset
 ALTER DATABASE :"db" SET metrics_refresh.lock_timeout = '200ms';
 BEGIN;
 REFRESH MATERIALIZED VIEW bg_fast;

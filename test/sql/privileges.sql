@@ -432,6 +432,65 @@ RESET metrics_refresh.admin_check;
 RESET metrics_refresh.admin_role;
 DROP FUNCTION public.mr_priv_asks_back();
 
+--
+-- admin_check in parallel mode, and after a cancel inside it: the answer is
+-- right and nothing is left behind.  The check here reads a claim and writes
+-- nothing, as a parallel worker may not write.
+--
+CREATE FUNCTION public.mr_priv_claim_check() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(NULLIF(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+                    ->> 'app_role' = 'super_admin', false)
+$$;
+-- A function mislabelled PARALLEL SAFE that asks (plpgsql: not inlined).
+CREATE FUNCTION public.mr_priv_wrapped() RETURNS boolean
+LANGUAGE plpgsql PARALLEL SAFE AS $$ BEGIN RETURN public.metrics_refresh_is_admin(); END $$;
+CREATE TABLE public.mr_priv_par AS SELECT g FROM generate_series(1, 2000) g;
+ANALYZE public.mr_priv_par;
+GRANT SELECT ON public.mr_priv_par TO PUBLIC;
+SET metrics_refresh.admin_check = 'public.mr_priv_claim_check';
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET ROLE mr_priv_web;
+SET request.jwt.claims = '{"app_role": "super_admin"}';
+-- metrics_refresh_is_admin() is PARALLEL UNSAFE: a query that asks is not
+-- run in parallel, and gets the right answer.
+EXPLAIN (COSTS OFF) SELECT count(*) FROM public.mr_priv_par;
+EXPLAIN (COSTS OFF) SELECT metrics_refresh_is_admin(), count(*) FROM public.mr_priv_par;
+SELECT metrics_refresh_is_admin() AS parallel_capable_query, count(*) FROM public.mr_priv_par;
+-- Asked from parallel workers, through the mislabelled function: still right.
+EXPLAIN (COSTS OFF) SELECT count(*) FROM public.mr_priv_par WHERE public.mr_priv_wrapped();
+SELECT count(*) AS rows_where_admin FROM public.mr_priv_par WHERE public.mr_priv_wrapped();
+SET request.jwt.claims = '{"app_role": "user"}';
+SELECT count(*) AS rows_where_admin FROM public.mr_priv_par WHERE public.mr_priv_wrapped();
+SET request.jwt.claims = '{"app_role": "super_admin"}';
+SELECT metrics_refresh_is_admin() AS after_parallel;
+RESET ROLE;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+-- A cancel (statement_timeout) inside the check cancels the statement; it
+-- is not an answer, and the next call answers right.
+CREATE FUNCTION public.mr_priv_slow_check() RETURNS boolean
+LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_catalog.pg_sleep(5); RETURN true; END $$;
+SET metrics_refresh.admin_check = 'public.mr_priv_slow_check';
+SET ROLE mr_priv_web;
+SET statement_timeout = '200ms';
+SELECT metrics_refresh_is_admin() AS slow_check;
+RESET statement_timeout;
+RESET ROLE;
+SET metrics_refresh.admin_check = 'public.mr_priv_claim_check';
+SET ROLE mr_priv_web;
+SELECT metrics_refresh_is_admin() AS after_cancel;
+RESET ROLE;
+RESET request.jwt.claims;
+RESET metrics_refresh.admin_check;
+DROP TABLE public.mr_priv_par;
+DROP FUNCTION public.mr_priv_claim_check(), public.mr_priv_wrapped(), public.mr_priv_slow_check();
+
 DROP VIEW public.mr_priv_effects;
 DROP EXTENSION metrics_refresh CASCADE;
 DROP SCHEMA mr_priv_app CASCADE;

@@ -249,6 +249,89 @@ DROP SCHEMA sched_gone2 CASCADE;
 SELECT count(*) AS gone_jobs FROM cron.job WHERE jobname LIKE 'metrics_refresh sched_gone%';
 SELECT count(*) AS gone_configs FROM metrics_refresh_config WHERE view_name LIKE 'sched_gone%';
 
+-- Every other command that can rename or move a materialized view is swept
+-- too: ALTER TABLE (RENAME, SET SCHEMA), ALTER INDEX (RENAME), ALTER
+-- MATERIALIZED VIEW SET SCHEMA.  Other ALTER TABLE commands say nothing.
+CREATE SCHEMA sched_moved;
+CREATE SCHEMA sched_moved_to;
+CREATE PROCEDURE sched_make(VARIADIC names text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+    n text;
+BEGIN
+    FOREACH n IN ARRAY names LOOP
+        EXECUTE format('CREATE MATERIALIZED VIEW sched_moved.%I AS SELECT 1 AS id', n);
+        EXECUTE format('CREATE UNIQUE INDEX ON sched_moved.%I (id)', n);
+        PERFORM metrics_refresh_schedule(format('sched_moved.%I', n)::regclass);
+    END LOOP;
+END $$;
+CALL sched_make('by_table_rename', 'by_table_schema', 'by_index_rename', 'by_matview_schema', 'altered');
+SELECT count(*) AS moved_jobs FROM cron.job WHERE jobname LIKE 'metrics_refresh sched_moved.%';
+ALTER TABLE sched_moved.by_table_rename RENAME TO by_table_rename2;
+ALTER TABLE sched_moved.by_table_schema SET SCHEMA sched_moved_to;
+ALTER INDEX sched_moved.by_index_rename RENAME TO by_index_rename2;
+ALTER MATERIALIZED VIEW sched_moved.by_matview_schema SET SCHEMA sched_moved_to;
+ALTER TABLE sched_moved.altered ALTER COLUMN id SET STATISTICS 100;
+SELECT jobname FROM cron.job WHERE jobname LIKE 'metrics_refresh sched_moved%' ORDER BY 1;
+SELECT view_name FROM metrics_refresh_config WHERE view_name LIKE 'sched_moved%' ORDER BY 1;
+SELECT metrics_refresh_unschedule('sched_moved.altered');
+DROP PROCEDURE sched_make(text[]);
+DROP SCHEMA sched_moved, sched_moved_to CASCADE;
+
+--
+-- DROP EXTENSION removes the pg_cron jobs it created, so that none is left
+-- calling a function name that anyone with CREATE on the schema could then
+-- define; a DROP that is rolled back keeps them, and DROP SCHEMA ... CASCADE
+-- of the extension's schema removes them too.
+--
+SELECT metrics_refresh_schedule('sched_v') > 0 AS scheduled;
+SELECT count(*) AS jobs FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+BEGIN;
+DROP EXTENSION metrics_refresh;
+SELECT count(*) AS jobs_in_dropping_transaction FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+ROLLBACK;
+SELECT count(*) AS jobs_after_rollback FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+DROP EXTENSION metrics_refresh;
+SELECT count(*) AS jobs_after_drop FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+-- The drop of another schema leaves them alone.
+CREATE SCHEMA sched_ext;
+CREATE EXTENSION metrics_refresh SCHEMA sched_ext;
+SELECT sched_ext.metrics_refresh_schedule('sched_v') > 0 AS scheduled;
+SELECT command FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+CREATE SCHEMA sched_other;
+DROP SCHEMA sched_other;
+SELECT count(*) AS jobs_after_other_drop FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+DROP SCHEMA sched_ext CASCADE;
+SELECT count(*) AS jobs_after_schema_drop FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+
+-- A job left behind anyway (here the event trigger is disabled, as it would
+-- be with session_replication_role = replica) is inert: it calls
+-- pg_catalog.metrics_refresh_job, which only a superuser could define
+-- again, never a name in the extension's schema, where someone else could
+-- have planted a function of the old name.  Renaming the extension's schema
+-- does not break the jobs either.
+CREATE SCHEMA sched_ext;
+CREATE EXTENSION metrics_refresh SCHEMA sched_ext;
+SELECT sched_ext.metrics_refresh_schedule('sched_v') > 0 AS scheduled;
+ALTER SCHEMA sched_ext RENAME TO sched_ext_renamed;
+DO $$ BEGIN EXECUTE (SELECT command FROM cron.job WHERE jobname = 'metrics_refresh public.sched_v'); END $$;
+SELECT status, source FROM sched_ext_renamed.metrics_refresh_log;
+ALTER EVENT TRIGGER metrics_refresh_before_drop DISABLE;
+DROP EXTENSION metrics_refresh;
+SELECT command FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
+CREATE TABLE public.sched_planted_ran (who name);
+CREATE FUNCTION sched_ext_renamed.metrics_refresh_run(regclass, text) RETURNS jsonb
+LANGUAGE sql AS $$ INSERT INTO public.sched_planted_ran VALUES (current_user) RETURNING '{}'::jsonb $$;
+CREATE FUNCTION public.metrics_refresh_run(regclass, text) RETURNS jsonb
+LANGUAGE sql AS $$ INSERT INTO public.sched_planted_ran VALUES (current_user) RETURNING '{}'::jsonb $$;
+DO $$ BEGIN EXECUTE (SELECT command FROM cron.job WHERE jobname = 'metrics_refresh public.sched_v'); END $$;
+SELECT count(*) AS planted_ran FROM public.sched_planted_ran;
+SELECT cron.unschedule('metrics_refresh public.sched_v');
+DROP FUNCTION sched_ext_renamed.metrics_refresh_run(regclass, text), public.metrics_refresh_run(regclass, text);
+DROP TABLE public.sched_planted_ran;
+DROP SCHEMA sched_ext_renamed;
+CREATE EXTENSION metrics_refresh;
+
 -- Clean up.
 SELECT count(*) AS jobs_left FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
 DELETE FROM cron.job_run_details WHERE jobid = :live_jobid;

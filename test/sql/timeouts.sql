@@ -133,6 +133,28 @@ SHOW statement_timeout;
 SELECT * FROM tmo_v ORDER BY id;
 SELECT status, sqlstate, error_message FROM metrics_refresh_log ORDER BY id DESC LIMIT 1;
 
+--
+-- The refresh_timeout timer is disabled whenever it was armed, even when the
+-- view's code changed the setting before it failed: no stray cancel hits a
+-- later statement.
+--
+RESET statement_timeout;
+CREATE FUNCTION tmo_flip() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_catalog.set_config('metrics_refresh.refresh_timeout', '0', false);
+    RAISE EXCEPTION 'failed after turning the limit off';
+END $$;
+CREATE MATERIALIZED VIEW tmo_flipper AS SELECT 1 AS id WHERE tmo_flip() = 1 WITH NO DATA;
+CREATE UNIQUE INDEX ON tmo_flipper (id);
+SET metrics_refresh.refresh_timeout = '400ms';
+SELECT r->>'status' AS status, r->>'message' AS message
+FROM (SELECT metrics_refresh_run('tmo_flipper') AS r) s;
+SHOW metrics_refresh.refresh_timeout;
+SELECT 'slept' AS undisturbed FROM pg_sleep(0.8);
+RESET metrics_refresh.refresh_timeout;
+DROP MATERIALIZED VIEW tmo_flipper;
+DROP FUNCTION tmo_flip();
+
 RESET statement_timeout;
 RESET lock_timeout;
 RESET tmo.delay;

@@ -1,0 +1,204 @@
+/*-------------------------------------------------------------------------
+ *
+ * cascade.c
+ *		Refreshing a view, then the materialized views that depend on it, in
+ *		dependency order (graph.c), each once, each as its own logged run that
+ *		commits on its own.
+ *
+ * Rules:
+ * - A cascade always runs in one background worker (worker.c), which owns
+ *   its transactions: the first run (the root) finishes the 'running' row
+ *   committed during the handshake; every dependent runs in a transaction of
+ *   its own, so that a failure never rolls back another node and progress
+ *   is visible as it happens.  wait => true waits for the worker.
+ * - Every node follows every rule of a refresh (single flight, time limits,
+ *   the owner's rights, the security rule), through mr_run_logged(); a
+ *   dependent is logged with source 'cascade' and cascade_id = the root's
+ *   run id.
+ * - A dependent of a node that failed, or was skipped because it was busy,
+ *   is not refreshed: it is logged as skipped with reason "upstream <view>
+ *   failed" (or "busy"), naming the node where the branch stopped; other
+ *   branches go on.  A dependent dropped during the cascade is logged as
+ *   skipped too.
+ * - A dependent with skip_unchanged whose sources did not change ends
+ *   unchanged (tracking.c): a refresh of its source view marks it changed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "metrics_refresh.h"
+
+/* Why a node's dependents do not run: NULL when they may. */
+static const char *
+stop_reason(MrStatus status)
+{
+	switch (status)
+	{
+		case MR_STATUS_ERROR:
+			return "failed";
+		case MR_STATUS_SKIPPED:
+			return "busy";
+		default:
+			return NULL;
+	}
+}
+
+/* One node of a cascade being run. */
+typedef struct NodeRun
+{
+	MrCascadeNode *node;
+	const char *stopped;		/* "upstream <view> failed": dependents skip */
+} NodeRun;
+
+/*
+ * Run one dependent, in the current transaction: skipped when an upstream
+ * node stopped its branch or the view is gone, else refreshed (or found
+ * unchanged).  Returns why its own dependents must skip, or NULL.
+ */
+static const char *
+run_dependent(const MrExtension *ext, const MrRunRequest *root, NodeRun *runs, int index)
+{
+	NodeRun    *nr = &runs[index];
+	MrRunRequest req = *root;
+	ListCell   *lc;
+	int			i;
+	MrStatus	status;
+
+	req.viewoid = nr->node->relid;
+	req.source = MR_SOURCE_CASCADE;
+	req.run_id = 0;
+	req.track = false;
+	req.may_skip = true;
+
+	/* The first upstream node (in the cascade's order) that stopped. */
+	for (i = 0; i < index; i++)
+		foreach(lc, nr->node->upstream)
+			if (runs[i].node->relid == lfirst_oid(lc) && runs[i].stopped != NULL)
+			{
+				(void) mr_run_skipped_named(ext, &req, nr->node->view_name, runs[i].stopped);
+				return runs[i].stopped;
+			}
+
+	if (get_rel_relkind(req.viewoid) != RELKIND_MATVIEW)
+	{
+		char	   *reason = psprintf("skipped: %s was dropped during the cascade",
+									  nr->node->view_name);
+
+		(void) mr_run_skipped_named(ext, &req, nr->node->view_name, reason);
+		return psprintf("upstream %s was dropped", nr->node->view_name);
+	}
+
+	{
+		MrOptions	opts;
+
+		mr_options_of(ext, nr->node->view_name, &opts);
+		req.track = opts.skip_unchanged;
+		req.max_skip = opts.max_skip;
+	}
+	(void) mr_run_logged(ext, &req, &status);
+	return stop_reason(status) ?
+		psprintf("upstream %s %s", nr->node->view_name, stop_reason(status)) : NULL;
+}
+
+/* Begin one transaction of the cascade, with its SPI connection. */
+static int
+begin_node(void)
+{
+	int			nestlevel;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	nestlevel = mr_pin_search_path();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	return nestlevel;
+}
+
+/* Commit one transaction of the cascade. */
+static void
+end_node(int nestlevel)
+{
+	SPI_finish();
+	mr_unpin_search_path(nestlevel);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
+ * Run a cascade in a background worker: root->run_id is the root's
+ * 'running' row, already committed, and root->cascade_id the same id.  The
+ * root runs in the first transaction (with the plan of the cascade made in
+ * it), each dependent in its own.  Stops early when the worker is asked to
+ * stop (the node being refreshed is logged as interrupted).
+ */
+void
+mr_cascade_execute(const MrRunRequest *root)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "metrics_refresh cascade",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	MrExtension ext;
+	List	   *plan;
+	NodeRun    *runs;
+	MrStatus	status;
+	int			nestlevel;
+	int			n;
+	int			i;
+
+	nestlevel = begin_node();
+	old = MemoryContextSwitchTo(cxt);
+	mr_get_extension(&ext);
+	plan = mr_cascade_plan(root->viewoid);
+	n = list_length(plan);
+	runs = palloc0(sizeof(NodeRun) * n);
+	for (i = 0; i < n; i++)
+		runs[i].node = (MrCascadeNode *) list_nth(plan, i);
+	MemoryContextSwitchTo(old);
+
+	pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: cascade from %s (run " INT64_FORMAT ")",
+												   runs[0].node->view_name, root->run_id));
+	{
+		MrRunRequest first = *root;
+		MrOptions	opts;
+
+		mr_options_of(&ext, runs[0].node->view_name, &opts);
+		first.track = opts.skip_unchanged;
+		first.max_skip = opts.max_skip;
+		(void) mr_run_logged(&ext, &first, &status);
+	}
+	if (stop_reason(status) != NULL)
+	{
+		old = MemoryContextSwitchTo(cxt);
+		runs[0].stopped = psprintf("upstream %s %s", runs[0].node->view_name, stop_reason(status));
+		MemoryContextSwitchTo(old);
+	}
+	end_node(nestlevel);
+
+	for (i = 1; i < n && !(root->stop_requested && *root->stop_requested); i++)
+	{
+		const char *stopped;
+
+		nestlevel = begin_node();
+		mr_get_extension(&ext);
+		pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: cascade from %s (run " INT64_FORMAT "): %s",
+													   runs[0].node->view_name, root->run_id,
+													   runs[i].node->view_name));
+		stopped = run_dependent(&ext, root, runs, i);
+		if (stopped != NULL)
+			runs[i].stopped = MemoryContextStrdup(cxt, stopped);
+		end_node(nestlevel);
+	}
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextDelete(cxt);
+}

@@ -1,0 +1,733 @@
+/*-------------------------------------------------------------------------
+ *
+ * log.c
+ *		The one writer of metrics_refresh_log: the row of each attempt, the
+ *		'running' row of a background run and its outcome, the NOTIFY that
+ *		announces a logged run, retention and pruning, and the correction of
+ *		runs whose background worker is gone ("reaping").  It also owns the
+ *		definition of the result object that every refreshing function
+ *		returns.
+ *
+ * Rules:
+ * - Every write runs as the extension's owner (PUBLIC has no rights on the
+ *   log), through saved plans that are schema-qualified throughout.  The
+ *   callers have pinned search_path and connected to SPI.
+ * - A row is written in the caller's transaction, and its NOTIFY is
+ *   delivered when that transaction commits.
+ * - Retention and reaping are bookkeeping: they never wait for another
+ *   session (SKIP LOCKED), never do unbounded work on the refresh path, and
+ *   never fail the caller's transaction.  Under REPEATABLE READ and
+ *   SERIALIZABLE they write nothing: a log row changed after the caller's
+ *   snapshot would raise a serialization failure, and under SERIALIZABLE
+ *   even a successful write can make the caller's commit fail (predicate
+ *   locks outlive a rolled-back subtransaction).  A later READ COMMITTED
+ *   call does the work; meanwhile a lost run is reported as interrupted by
+ *   mr_log_result_of() without being written.
+ * - Monitoring reads the log (monitor.c); it does not write it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/numeric.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "metrics_refresh.h"
+
+/*
+ * The result object of a run, computed from a log row's columns.  Every
+ * statement that returns one uses this, so the object has one definition.
+ * Unqualified functions and operators resolve in pg_catalog: search_path is
+ * pinned to "pg_catalog, pg_temp".  Its %s is the cascade_id column (see
+ * result_expr()).
+ */
+#define RESULT_EXPR \
+	"jsonb_strip_nulls(jsonb_build_object(" \
+	"'success', status IN ('success', 'running', 'unchanged'), " \
+	"'status', status, 'run_id', id, 'view', view_name, 'method', method, " \
+	"'cascade_id', %s, " \
+	"'source', source, 'triggered_by', triggered_by, " \
+	"'duration_ms', duration_ms, 'started_at', started_at, 'finished_at', finished_at, " \
+	"'sqlstate', sqlstate, 'detail', error_detail, 'hint', error_hint, " \
+	"'message', CASE status " \
+	"  WHEN 'success' THEN 'refreshed ' || view_name || ' ' || method || ' in ' || " \
+	"    CASE WHEN duration_ms < 10 THEN round(duration_ms::numeric, 1)::text " \
+	"      ELSE round(duration_ms::numeric)::text END || ' ms' " \
+	"  WHEN 'running' THEN 'refresh of ' || view_name || ' started in the background' " \
+	"  WHEN 'skipped' THEN skip_reason " \
+	"  WHEN 'unchanged' THEN skip_reason " \
+	"  ELSE error_message END))"
+
+/* What a run whose worker is gone is reported as. */
+#define LOST_DETAIL \
+	"'The background worker running this refresh ended before recording an outcome (terminated or crashed).'"
+
+/* Saved plans, valid for one installation of the extension (extoid). */
+typedef struct LogPlans
+{
+	Oid			extoid;
+	int			version;		/* of the SQL objects the plans were made for */
+	SPIPlanPtr	insert;			/* a finished attempt (or a skip) */
+	SPIPlanPtr	insert_running; /* a background run's first row */
+	SPIPlanPtr	finish;			/* a background run's outcome */
+	SPIPlanPtr	oldest;			/* start of the oldest run: one index probe */
+	SPIPlanPtr	prune;			/* retention, bounded and non-blocking */
+	SPIPlanPtr	running_ids;	/* 'running' rows of one view */
+	SPIPlanPtr	result_of;		/* one run's result object, and its status */
+	SPIPlanPtr	mark_lost;		/* a lost run becomes error 'interrupted' */
+	SPIPlanPtr	result_lost;	/* ... and its result object, unwritten */
+} LogPlans;
+
+static LogPlans plans = {InvalidOid};
+
+/* Prepare and keep one plan. */
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/*
+ * Make sure the saved plans belong to the installed extension (a session
+ * may see the extension dropped and created again, in another schema).
+ * Requires an SPI connection and the pinned search_path.
+ */
+static void
+ensure_plans(const MrExtension *ext)
+{
+	static Oid	insert_types[14] = {
+		TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID,
+		TEXTOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID
+	};
+	static Oid	running_types[4] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, NAMEOID};
+	static Oid	finish_types[10] = {
+		INT8OID, TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID
+	};
+	static Oid	timestamptz_type[1] = {TIMESTAMPTZOID};
+	static Oid	text_type[1] = {TEXTOID};
+	static Oid	int8_type[1] = {INT8OID};
+	const char *s = ext->nspname_q;
+	bool		v11 = ext->version >= 10100;	/* 1.0.0 has no cascade_id */
+	char	   *rx = psprintf(RESULT_EXPR, v11 ? "cascade_id" : "NULL::bigint");
+	const char *cx = v11 ? "cascade_id" : "NULL::bigint";
+
+	if (plans.extoid == ext->extoid && plans.version == ext->version)
+		return;
+	if (OidIsValid(plans.extoid))
+	{
+		SPI_freeplan(plans.insert);
+		SPI_freeplan(plans.insert_running);
+		SPI_freeplan(plans.finish);
+		SPI_freeplan(plans.oldest);
+		SPI_freeplan(plans.prune);
+		SPI_freeplan(plans.running_ids);
+		SPI_freeplan(plans.result_of);
+		SPI_freeplan(plans.mark_lost);
+		SPI_freeplan(plans.result_lost);
+		plans.extoid = InvalidOid;
+	}
+
+	plans.insert = prepare_kept(psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, finished_at, "
+										 "duration_ms, status, method, source, triggered_by, sqlstate, "
+										 "error_message, error_detail, error_hint, skip_reason%s) "
+										 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13%s) "
+										 "RETURNING id, started_at, %s", s,
+										 v11 ? ", cascade_id" : "", v11 ? ", $14" : "", cx),
+								v11 ? 14 : 13, insert_types);
+	plans.insert_running = prepare_kept(psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, status, "
+												 "source, triggered_by) VALUES ($1, $2, 'running', $3, $4) "
+												 "RETURNING id, %s", s, rx),
+										4, running_types);
+	plans.finish = prepare_kept(psprintf("UPDATE %s.metrics_refresh_log SET finished_at = $2, duration_ms = $3, "
+										 "status = $4, method = $5, sqlstate = $6, error_message = $7, "
+										 "error_detail = $8, error_hint = $9, skip_reason = $10 "
+										 "WHERE id = $1 "
+										 "RETURNING id, started_at, %s", s, cx),
+								10, finish_types);
+	plans.oldest = prepare_kept(psprintf("SELECT min(started_at) FROM %s.metrics_refresh_log", s),
+								0, NULL);
+	plans.prune = prepare_kept(psprintf("DELETE FROM %s.metrics_refresh_log WHERE id = ANY (ARRAY("
+										"SELECT id FROM %s.metrics_refresh_log "
+										"WHERE started_at < $1 "
+										"AND status <> 'running' AND %s "
+										"ORDER BY started_at LIMIT 1000 FOR UPDATE SKIP LOCKED))", s, s,
+										v11 ? "counted" : "true"),
+							   1, timestamptz_type);
+	plans.running_ids = prepare_kept(psprintf("SELECT id FROM %s.metrics_refresh_log "
+											  "WHERE status = 'running' "
+											  "AND ($1 IS NULL OR view_name = $1)", s),
+									 1, text_type);
+	plans.result_of = prepare_kept(psprintf("SELECT %s, status FROM %s.metrics_refresh_log WHERE id = $1", rx, s),
+								   1, int8_type);
+	/* Only if still running, and never waiting for another reaper. */
+	plans.mark_lost = prepare_kept(psprintf("UPDATE %s.metrics_refresh_log SET status = 'error', "
+											"finished_at = clock_timestamp(), sqlstate = '57P01', "
+											"error_message = 'interrupted', error_detail = " LOST_DETAIL " "
+											"WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
+											"WHERE id = $1 AND status = 'running' FOR UPDATE SKIP LOCKED)) "
+											"RETURNING view_name, started_at, finished_at", s, s),
+								   1, int8_type);
+	plans.result_lost = prepare_kept(psprintf("SELECT %s FROM (SELECT id, view_name, started_at, "
+											  "clock_timestamp() AS finished_at, duration_ms, 'error' AS status, "
+											  "method, source, triggered_by, '57P01' AS sqlstate, "
+											  "'interrupted' AS error_message, " LOST_DETAIL " AS error_detail, "
+											  "error_hint, skip_reason, %s AS cascade_id "
+											  "FROM %s.metrics_refresh_log WHERE id = $1) l",
+											  rx, v11 ? "cascade_id" : "NULL::bigint", s),
+									 1, int8_type);
+	plans.extoid = ext->extoid;
+	plans.version = ext->version;
+}
+
+/*
+ * Send NOTIFY metrics_refresh with the result object.  A payload too long
+ * for NOTIFY (a long error message) is replaced by the object's identifying
+ * keys.
+ */
+static void
+notify_result(const char *json, int64 run_id, const char *view_name, MrStatus status)
+{
+	StringInfoData buf;
+
+	if (strlen(json) < 7900)
+	{
+		Async_Notify("metrics_refresh", json);
+		return;
+	}
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"run_id\": " INT64_FORMAT ", \"status\": ", run_id);
+	escape_json(&buf, mr_status_name(status));
+	appendStringInfoString(&buf, ", \"view\": ");
+	escape_json(&buf, view_name);
+	appendStringInfoString(&buf, ", \"truncated\": true}");
+	Async_Notify("metrics_refresh", buf.data);
+}
+
+/*
+ * Delete log rows older than metrics_refresh.log_retention: at most 1000 per
+ * call, skipping rows another session has locked, so logging a run never
+ * waits and never does unbounded work.  To stay cheap on the refresh path it
+ * looks at most once a minute per session (or when the setting changed), and
+ * deletes only when the oldest row is past the limit.  Runs as the log owner;
+ * does nothing under REPEATABLE READ and SERIALIZABLE (see the file header).
+ */
+static void
+apply_retention(const MrExtension *ext)
+{
+	static TimestampTz next_check = 0;
+	static int	checked_retention = -1;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz cutoff;
+	Datum		oldest;
+	Datum		value;
+	bool		isnull;
+	int			ret;
+
+	if (IsolationUsesXactSnapshot())
+		return;
+	if (now < next_check && checked_retention == mr_log_retention_min)
+		return;
+	next_check = now + 60 * USECS_PER_SEC;
+	checked_retention = mr_log_retention_min;
+	mr_stats_fold(ext);			/* so that retention deletes counted runs only */
+	if (mr_log_retention_min <= 0)
+		return;
+
+	cutoff = now - (int64) mr_log_retention_min * USECS_PER_MINUTE;
+	ret = SPI_execute_plan(plans.oldest, NULL, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan failed for retention: %s",
+			 SPI_result_code_string(ret));
+	oldest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull || DatumGetTimestampTz(oldest) >= cutoff)
+		return;
+	value = TimestampTzGetDatum(cutoff);
+	ret = SPI_execute_plan(plans.prune, &value, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute_plan failed for retention: %s",
+			 SPI_result_code_string(ret));
+}
+
+/* Datum of a nullable C string, for SPI arguments. */
+#define TEXT_ARG(s, i) \
+	do { values[i] = (s) ? CStringGetTextDatum(s) : (Datum) 0; nulls[i] = (s) ? ' ' : 'n'; } while (0)
+
+/* Insert a new row for an attempt; the statement RETURNs id and result. */
+static void
+insert_outcome(const MrLogRow *row, const MrOutcome *o)
+{
+	Datum		values[14];
+	char		nulls[14];
+	ErrorData  *e = o->error;
+	NameData	callername;
+	int			ret;
+
+	namestrcpy(&callername, row->caller);
+	TEXT_ARG(row->view_name, 0);
+	values[1] = TimestampTzGetDatum(o->started_at);
+	nulls[1] = ' ';
+	values[2] = TimestampTzGetDatum(o->finished_at);
+	nulls[2] = ' ';
+	values[3] = Float8GetDatum(o->duration_ms);
+	nulls[3] = o->has_duration ? ' ' : 'n';
+	TEXT_ARG(mr_status_name(o->status), 4);
+	TEXT_ARG(mr_method_name(o->method), 5);
+	TEXT_ARG(mr_source_name(row->source), 6);
+	values[7] = NameGetDatum(&callername);
+	nulls[7] = ' ';
+	TEXT_ARG(e ? unpack_sql_state(e->sqlerrcode) : NULL, 8);
+	TEXT_ARG(e ? e->message : NULL, 9);
+	TEXT_ARG(e ? e->detail : NULL, 10);
+	TEXT_ARG(e ? e->hint : NULL, 11);
+	TEXT_ARG(o->skip_reason, 12);
+	values[13] = Int64GetDatum(row->cascade_id);
+	nulls[13] = row->cascade_id > 0 ? ' ' : 'n';
+	ret = SPI_execute_plan(plans.insert, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan failed to log run: %s",
+			 SPI_result_code_string(ret));
+}
+
+/* Finish a background run's 'running' row; RETURNs id and result. */
+static void
+finish_running(const MrLogRow *row, const MrOutcome *o)
+{
+	Datum		values[10];
+	char		nulls[10];
+	ErrorData  *e = o->error;
+	int			ret;
+
+	values[0] = Int64GetDatum(row->run_id);
+	nulls[0] = ' ';
+	values[1] = TimestampTzGetDatum(o->finished_at);
+	nulls[1] = ' ';
+	values[2] = Float8GetDatum(o->duration_ms);
+	nulls[2] = o->has_duration ? ' ' : 'n';
+	TEXT_ARG(mr_status_name(o->status), 3);
+	TEXT_ARG(mr_method_name(o->method), 4);
+	TEXT_ARG(e ? unpack_sql_state(e->sqlerrcode) : NULL, 5);
+	TEXT_ARG(e ? e->message : NULL, 6);
+	TEXT_ARG(e ? e->detail : NULL, 7);
+	TEXT_ARG(e ? e->hint : NULL, 8);
+	TEXT_ARG(o->skip_reason, 9);
+	ret = SPI_execute_plan(plans.finish, values, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "SPI_execute_plan failed to finish run: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("run " INT64_FORMAT " is no longer in metrics_refresh_log", row->run_id)));
+}
+
+/* Push "key": a jsonb value into an object being built. */
+static void
+put_value(JsonbParseState **state, const char *key, JsonbValue *value)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	(void) pushJsonbValue(state, WJB_KEY, &k);
+	(void) pushJsonbValue(state, WJB_VALUE, value);
+}
+
+/* Push "key": a number (as float8 text reads back), unless NULL. */
+static void
+put_numeric(JsonbParseState **state, const char *key, Datum numeric)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(numeric);
+	put_value(state, key, &v);
+}
+
+/* Push "key": a timestamptz, as to_jsonb() writes it. */
+static void
+put_timestamptz(JsonbParseState **state, const char *key, TimestampTz t)
+{
+	char		buf[MAXDATELEN + 1];
+
+	/* pushJsonbValue() keeps the pointer: the text must outlive buf. */
+	mr_jsonb_put_text(state, key, pstrdup(JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL)));
+}
+
+/* Push "key": a string, unless NULL (the result object leaves nulls out). */
+static void
+put_text(JsonbParseState **state, const char *key, const char *value)
+{
+	if (value != NULL)
+		mr_jsonb_put_text(state, key, value);
+}
+
+/*
+ * The result object of an outcome just written, built here rather than by
+ * the statement (RESULT_EXPR), which costs more than the rest of logging: it
+ * must equal what RESULT_EXPR makes of the row (the tests compare the two).
+ */
+static Jsonb *
+result_object(int64 id, const MrLogRow *row, const MrOutcome *o, TimestampTz started_at,
+			  int64 cascade_id)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	ErrorData  *e = o->error;
+	const char *method = mr_method_name(o->method);
+	Datum		duration = o->has_duration ? DirectFunctionCall1(float8_numeric,
+																  Float8GetDatum(o->duration_ms)) : (Datum) 0;
+	char	   *message;
+
+	switch (o->status)
+	{
+		case MR_STATUS_SUCCESS:
+			message = psprintf("refreshed %s %s in %s ms", row->view_name, method ? method : "",
+							   DatumGetCString(DirectFunctionCall1(numeric_out,
+																   DirectFunctionCall2(numeric_round, duration,
+																					   Int32GetDatum(o->duration_ms < 10 ? 1 : 0)))));
+			break;
+		case MR_STATUS_SKIPPED:
+		case MR_STATUS_UNCHANGED:
+			message = (char *) o->skip_reason;
+			break;
+		default:
+			message = e ? e->message : NULL;
+			break;
+	}
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	v.type = jbvBool;
+	v.val.boolean = o->status == MR_STATUS_SUCCESS || o->status == MR_STATUS_UNCHANGED ||
+		o->status == MR_STATUS_RUNNING;
+	put_value(&state, "success", &v);
+	mr_jsonb_put_text(&state, "status", mr_status_name(o->status));
+	put_numeric(&state, "run_id", DirectFunctionCall1(int8_numeric, Int64GetDatum(id)));
+	mr_jsonb_put_text(&state, "view", row->view_name);
+	put_text(&state, "method", method);
+	if (cascade_id > 0)
+		put_numeric(&state, "cascade_id", DirectFunctionCall1(int8_numeric, Int64GetDatum(cascade_id)));
+	mr_jsonb_put_text(&state, "source", mr_source_name(row->source));
+	mr_jsonb_put_text(&state, "triggered_by", row->caller);
+	if (o->has_duration)
+		put_numeric(&state, "duration_ms",
+					DirectFunctionCall3(numeric_in,
+										CStringGetDatum(DatumGetCString(DirectFunctionCall1(float8out,
+																							Float8GetDatum(o->duration_ms)))),
+										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	put_timestamptz(&state, "started_at", started_at);
+	put_timestamptz(&state, "finished_at", o->finished_at);
+	put_text(&state, "sqlstate", e ? unpack_sql_state(e->sqlerrcode) : NULL);
+	put_text(&state, "detail", e ? e->detail : NULL);
+	put_text(&state, "hint", e ? e->hint : NULL);
+	put_text(&state, "message", message);
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * Write an outcome to the log (insert it, or finish row->run_id's 'running'
+ * row), send NOTIFY, apply retention.  Returns the result object, allocated
+ * in the memory context that was current at SPI_connect(), and the run's id
+ * in *run_id unless that is NULL.  Preconditions: SPI connected,
+ * search_path pinned.
+ */
+Jsonb *
+mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *outcome,
+			   int64 *run_id)
+{
+	MrSavedUser saved;
+	bool		isnull;
+	int64		id;
+	TimestampTz started_at;
+	Datum		cascade_id;
+	Jsonb	   *result;
+
+	ensure_plans(ext);
+	mr_become_extension_owner(ext, &saved);
+	if (row->run_id > 0)
+		finish_running(row, outcome);
+	else
+		insert_outcome(row, outcome);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	started_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	cascade_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	if (run_id != NULL)
+		*run_id = id;
+
+	result = result_object(id, row, outcome, started_at, isnull ? 0 : DatumGetInt64(cascade_id));
+	notify_result(JsonbToCString(NULL, &result->root, VARSIZE(result)), id,
+				  row->view_name, outcome->status);
+	apply_retention(ext);
+	mr_restore_user(&saved);
+	/* In the caller's memory, not SPI's, which ends with the call. */
+	return (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(result), false, -1));
+}
+
+/*
+ * Insert a background run's 'running' row and send its NOTIFY; returns its
+ * id and, in *result_text (allocated in SPI's memory), its result object.
+ * The caller commits it.  Preconditions: SPI connected, search_path pinned.
+ */
+int64
+mr_log_running(const MrExtension *ext, const MrLogRow *row, char **result_text)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	NameData	callername;
+	MrSavedUser saved;
+	int			ret;
+	bool		isnull;
+	int64		id;
+	Jsonb	   *result;
+
+	ensure_plans(ext);
+	namestrcpy(&callername, row->caller);
+	values[0] = CStringGetTextDatum(row->view_name);
+	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	values[2] = CStringGetTextDatum(mr_source_name(row->source));
+	values[3] = NameGetDatum(&callername);
+
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_plan(plans.insert_running, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan failed to log running row: %s",
+			 SPI_result_code_string(ret));
+
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	*result_text = JsonbToCString(NULL, &result->root, VARSIZE(result));
+	Async_Notify("metrics_refresh", *result_text);
+	mr_restore_user(&saved);
+	return id;
+}
+
+/*
+ * Is run_id's background worker gone?  A worker holds a session lock on its
+ * run (MR_LOCK_RUN) from before its 'running' row is committed until it
+ * exits, so a row whose lock is free has no worker: this is known, not
+ * guessed from the row's age.
+ */
+static bool
+run_is_lost(int64 run_id)
+{
+	LOCKTAG		tag;
+
+	mr_advisory_tag(&tag, (uint32) (run_id >> 32), (uint32) run_id, MR_LOCK_RUN);
+	if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return false;
+	LockRelease(&tag, ShareLock, false);
+	return true;
+}
+
+/*
+ * Mark 'running' rows whose worker is gone (run_is_lost) as error
+ * 'interrupted'.  view_name NULL means all views.  Does nothing on a
+ * standby, in a read-only transaction, and under REPEATABLE READ or
+ * SERIALIZABLE (see the file header).  Preconditions: SPI connected,
+ * search_path pinned.
+ */
+void
+mr_log_reap(const MrExtension *ext, const char *view_name)
+{
+	Datum		value;
+	char		null;
+	int			ret;
+	uint64		i,
+				n;
+	int64	   *ids;
+	MrSavedUser saved;
+
+	if (RecoveryInProgress() || XactReadOnly || IsolationUsesXactSnapshot())
+		return;
+	ensure_plans(ext);
+	mr_become_extension_owner(ext, &saved);
+
+	value = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
+	null = view_name ? ' ' : 'n';
+	ret = SPI_execute_plan(plans.running_ids, &value, &null, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed for running rows: %s",
+			 SPI_result_code_string(ret));
+	n = SPI_processed;
+	ids = palloc(sizeof(int64) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		if (!run_is_lost(ids[i]))
+			continue;
+		value = Int64GetDatum(ids[i]);
+		ret = SPI_execute_plan(plans.mark_lost, &value, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "SPI_execute_plan failed to mark run interrupted: %s",
+				 SPI_result_code_string(ret));
+	}
+	mr_restore_user(&saved);
+}
+
+/*
+ * metrics_refresh_prune: delete finished runs that started before
+ * now() - older_than; returns how many.  'running' rows are kept, and the
+ * statistics keep counting the deleted runs (they are folded first; under
+ * REPEATABLE READ or SERIALIZABLE, runs not counted yet are kept).
+ * Preconditions: access checked, SPI connected, search_path pinned.
+ */
+int64
+mr_log_prune(const MrExtension *ext, Datum older_than)
+{
+	Oid			types[1] = {INTERVALOID};
+	char	   *sql;
+	MrSavedUser saved;
+	int			ret;
+
+	mr_check_interval_arg(older_than, "older_than", true);
+	sql = psprintf("DELETE FROM %s.metrics_refresh_log "
+				   "WHERE started_at < now() - $1 AND status <> 'running'%s", ext->nspname_q,
+				   ext->version >= 10100 && IsolationUsesXactSnapshot() ? " AND counted" : "");
+	mr_become_extension_owner(ext, &saved);
+	/* Pruned runs stay in the statistics: count them first. */
+	if (!IsolationUsesXactSnapshot())
+		mr_stats_fold(ext);
+	ret = SPI_execute_with_args(sql, 1, types, &older_than, NULL, false, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	return (int64) SPI_processed;
+}
+
+/*
+ * The current result object of one run, or *isnull for an unknown id,
+ * allocated in the memory context that was current at SPI_connect().  A new
+ * snapshot, so it sees what mr_log_reap() just corrected.  A 'running' row
+ * whose worker is gone, which mr_log_reap() may not write (see the file
+ * header), is reported as the interrupted run it is.
+ */
+Datum
+mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull)
+{
+	Datum		value = Int64GetDatum(run_id);
+	MrSavedUser saved;
+	int			ret;
+	Datum		d;
+	bool		status_null;
+	char	   *status;
+
+	ensure_plans(ext);
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_plan(plans.result_of, &value, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed for a run's result: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		mr_restore_user(&saved);
+		*isnull = true;
+		return (Datum) 0;
+	}
+	status = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+											   &status_null));
+	if (strcmp(status, "running") == 0 && run_is_lost(run_id))
+	{
+		ret = SPI_execute_plan(plans.result_lost, &value, NULL, false, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "SPI_execute_plan failed for a lost run's result: %s",
+				 SPI_result_code_string(ret));
+	}
+	mr_restore_user(&saved);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+	return SPI_datumTransfer(JsonbPGetDatum(DatumGetJsonbP(d)), false, -1);
+}
+
+/*
+ * Make a run the root of a cascade: its cascade_id is its own id.
+ * Preconditions: SPI connected, search_path pinned.
+ */
+void
+mr_log_set_cascade(const MrExtension *ext, int64 run_id)
+{
+	Oid			type = INT8OID;
+	Datum		value = Int64GetDatum(run_id);
+	MrSavedUser saved;
+	int			ret;
+
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(psprintf("UPDATE %s.metrics_refresh_log SET cascade_id = id WHERE id = $1",
+										 ext->nspname_q),
+								1, &type, &value, NULL, false, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * The result object of a cascade, from its log rows: success (no run
+ * failed, and the first was not skipped), status ("success", "error", or
+ * "skipped" when the first run was busy), cascade_id, run_id and view of
+ * the first run, counts by status, the run ids in order, each run's view
+ * and status, and a message.  Allocated in the memory context that was
+ * current at SPI_connect().  Preconditions: SPI connected, search_path
+ * pinned.
+ */
+Jsonb *
+mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
+{
+	Oid			type = INT8OID;
+	Datum		value = Int64GetDatum(cascade_id);
+	MrSavedUser saved;
+	bool		isnull;
+	int			ret;
+	Datum		d;
+
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(psprintf("WITH r AS (SELECT id, view_name, status, skip_reason "
+										 "  FROM %s.metrics_refresh_log WHERE cascade_id = $1), "
+										 "c AS (SELECT status, count(*) AS n FROM r GROUP BY status), "
+										 "root AS (SELECT * FROM r WHERE id = $1) "
+										 "SELECT jsonb_build_object("
+										 "'success', NOT EXISTS (SELECT FROM r WHERE status = 'error') "
+										 "  AND (SELECT status FROM root) <> 'skipped', "
+										 "'status', CASE WHEN (SELECT status FROM root) = 'skipped' THEN 'skipped' "
+										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'error') THEN 'error' "
+										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'running') THEN 'running' "
+										 "  ELSE 'success' END, "
+										 "'cascade_id', $1, 'run_id', $1, 'view', (SELECT view_name FROM root), "
+										 "'counts', (SELECT jsonb_object_agg(status, n) FROM c), "
+										 "'run_ids', (SELECT jsonb_agg(id ORDER BY id) FROM r), "
+										 "'runs', (SELECT jsonb_agg(jsonb_build_object('run_id', id, 'view', view_name, "
+										 "  'status', status) || CASE WHEN status = 'skipped' "
+										 "  THEN jsonb_build_object('reason', skip_reason) ELSE '{}' END ORDER BY id) FROM r), "
+										 "'message', 'cascade from ' || (SELECT view_name FROM root) || ': ' || "
+										 "  (SELECT string_agg(n || ' ' || status, ', ' ORDER BY status) FROM c))",
+										 ext->nspname_q),
+								1, &type, &value, NULL, false, 1);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_with_args failed for a cascade's result: %s",
+			 SPI_result_code_string(ret));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(DatumGetJsonbP(d)), false, -1));
+}

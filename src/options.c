@@ -1,0 +1,192 @@
+/*-------------------------------------------------------------------------
+ *
+ * options.c
+ *		Per-view options, in metrics_refresh_config: skip_unchanged, max_skip,
+ *		cascade and stale_after (metrics_refresh_configure), read by every run.
+ *
+ * A view's row also holds its pg_cron schedule (schedule.c).  Writes run as
+ * the extension owner; callers have checked access, pinned search_path and
+ * connected to SPI.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "metrics_refresh.h"
+
+/* The saved plan that reads one view's options, for one installation. */
+static Oid	plan_extoid = InvalidOid;
+static SPIPlanPtr options_plan = NULL;
+
+/* Defaults of a view that has no row. */
+static void
+default_options(MrOptions *opts)
+{
+	memset(opts, 0, sizeof(MrOptions));
+	opts->max_skip = DirectFunctionCall3(interval_in, CStringGetDatum("1 day"),
+										 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	opts->stale_after = DirectFunctionCall3(interval_in, CStringGetDatum("15 minutes"),
+											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/*
+ * Read a view's options (defaults when it has no row).  Datums are copied
+ * into the memory context that was current at SPI_connect().
+ */
+void
+mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts)
+{
+	Datum		value = CStringGetTextDatum(view_name);
+	MrSavedUser saved;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int			ret;
+
+	default_options(opts);
+	if (ext->version < 10100)
+		return;					/* until ALTER EXTENSION ... UPDATE */
+	if (plan_extoid != ext->extoid)
+	{
+		Oid			type = TEXTOID;
+
+		if (options_plan != NULL)
+			SPI_freeplan(options_plan);
+		options_plan = SPI_prepare(psprintf("SELECT skip_unchanged, max_skip, \"cascade\", stale_after, schedule "
+											"FROM %s.metrics_refresh_config WHERE view_name = $1",
+											ext->nspname_q),
+								   1, &type);
+		if (options_plan == NULL || SPI_keepplan(options_plan) != 0)
+			elog(ERROR, "SPI_prepare failed for the options plan");
+		plan_extoid = ext->extoid;
+	}
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_plan(options_plan, &value, NULL, true, 1);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed for options: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	opts->configured = true;
+	opts->skip_unchanged = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+	opts->max_skip = SPI_datumTransfer(SPI_getbinval(tup, desc, 2, &isnull), false, 16);
+	opts->cascade = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+	opts->stale_after = SPI_datumTransfer(SPI_getbinval(tup, desc, 4, &isnull), false, 16);
+	opts->schedule = SPI_getvalue(tup, desc, 5);
+	if (opts->schedule != NULL)
+		opts->schedule = (char *) DatumGetPointer(SPI_datumTransfer(PointerGetDatum(opts->schedule),
+																	false, -2));
+}
+
+/* Raise 22023 unless an interval option is positive. */
+static void
+check_positive(Datum interval, const char *name)
+{
+	if (mr_interval_sign(interval) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a positive interval", name)));
+}
+
+/*
+ * metrics_refresh_configure: set the options given (a NULL pointer keeps
+ * an option), then return the view's options, and its tracked sources when
+ * skip_unchanged is on.  Turning skip_unchanged on may raise 55000 (a source
+ * cannot be tracked) or 42501 (no TRIGGER privilege on a table); nothing is
+ * changed then.  Preconditions: admin; SPI connected; search_path pinned.
+ */
+Jsonb *
+mr_configure(const MrExtension *ext, Oid viewoid, const bool *skip_unchanged,
+			 const Datum *max_skip, const bool *cascade, const Datum *stale_after)
+{
+	char	   *view_name = mr_view_name(viewoid);
+	MrOptions	opts;
+	List	   *sources = NIL;
+	Oid			types[5] = {TEXTOID, BOOLOID, INTERVALOID, BOOLOID, INTERVALOID};
+	Datum		values[5];
+	MrSavedUser saved;
+	int			ret;
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+	ListCell   *lc;
+
+	mr_options_of(ext, view_name, &opts);
+	if (max_skip != NULL)
+		check_positive(*max_skip, "max_skip");
+	if (stale_after != NULL)
+		check_positive(*stale_after, "stale_after");
+
+	if (skip_unchanged != NULL && *skip_unchanged)
+		sources = mr_track_enable(ext, viewoid, view_name);
+	else if (skip_unchanged != NULL && opts.skip_unchanged)
+		mr_track_disable(ext, viewoid);
+	else if (opts.skip_unchanged)
+		sources = mr_track_enable(ext, viewoid, view_name);
+
+	if (skip_unchanged != NULL)
+		opts.skip_unchanged = *skip_unchanged;
+	if (max_skip != NULL)
+		opts.max_skip = *max_skip;
+	if (cascade != NULL)
+		opts.cascade = *cascade;
+	if (stale_after != NULL)
+		opts.stale_after = *stale_after;
+
+	values[0] = CStringGetTextDatum(view_name);
+	values[1] = BoolGetDatum(opts.skip_unchanged);
+	values[2] = opts.max_skip;
+	values[3] = BoolGetDatum(opts.cascade);
+	values[4] = opts.stale_after;
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(psprintf("INSERT INTO %s.metrics_refresh_config "
+										 "(view_name, skip_unchanged, max_skip, \"cascade\", stale_after) "
+										 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (view_name) DO UPDATE SET "
+										 "skip_unchanged = EXCLUDED.skip_unchanged, max_skip = EXCLUDED.max_skip, "
+										 "\"cascade\" = EXCLUDED.\"cascade\", stale_after = EXCLUDED.stale_after",
+										 ext->nspname_q),
+								5, types, values, NULL, false, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_with_args failed to store options: %s", SPI_result_code_string(ret));
+
+	/* {"view", "skip_unchanged", "max_skip", "cascade", "stale_after", "schedule", "sources"} */
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	mr_jsonb_put_text(&state, "view", view_name);
+	mr_jsonb_put_bool(&state, "skip_unchanged", opts.skip_unchanged);
+	mr_jsonb_put_text(&state, "max_skip", DatumGetCString(DirectFunctionCall1(interval_out, opts.max_skip)));
+	mr_jsonb_put_bool(&state, "cascade", opts.cascade);
+	mr_jsonb_put_text(&state, "stale_after", DatumGetCString(DirectFunctionCall1(interval_out, opts.stale_after)));
+	mr_jsonb_put_text(&state, "schedule", opts.schedule);
+	if (opts.skip_unchanged)
+	{
+		JsonbValue	key;
+
+		key.type = jbvString;
+		key.val.string.val = "sources";
+		key.val.string.len = strlen("sources");
+		(void) pushJsonbValue(&state, WJB_KEY, &key);
+		(void) pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+		foreach(lc, sources)
+		{
+			JsonbValue	v;
+
+			v.type = jbvString;
+			v.val.string.val = (char *) lfirst(lc);
+			v.val.string.len = strlen(v.val.string.val);
+			(void) pushJsonbValue(&state, WJB_ELEM, &v);
+		}
+		(void) pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	/* In the caller's memory, not SPI's, which ends with the call. */
+	return (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(JsonbValueToJsonb(res)), false, -1));
+}

@@ -1,0 +1,327 @@
+/*-------------------------------------------------------------------------
+ *
+ * stats.c
+ *		Cumulative statistics per view (metrics_refresh_counters, read through
+ *		the view metrics_refresh_stats) and the hourly rollup the overview
+ *		reads (metrics_refresh_hourly).
+ *
+ * Rules:
+ * - The log is the source: a run is written uncounted (its "counted"
+ *   column), in the logging transaction, which costs the hot path one index
+ *   entry and never waits for another session; mr_stats_fold() adds the
+ *   finished uncounted runs to the counters and the hourly rollup and marks
+ *   them counted, so each is counted exactly once, however it reached the
+ *   log (logged, restored, present before an upgrade).  Readers read the
+ *   views metrics_refresh_counters_current and
+ *   metrics_refresh_hourly_current, which add the runs not counted yet.
+ * - Counters are independent of log retention; metrics_refresh_stats_reset
+ *   zeroes a view's counts and durations (not its latest runs: they still
+ *   describe the view).  Hourly rows are kept two days (retention).
+ * - Durations are those of refreshes (success and error); an unchanged
+ *   run's decision time and a skip are not durations of a refresh.
+ * - The fine histogram of the hourly rollup has HIST_BUCKETS buckets,
+ *   ten per decade from 1 ms (bucket 0: up to 1 ms; bucket k: up to
+ *   10^(k/10) ms; the last: everything above), so that a quantile estimated
+ *   from it is within about 13% of the true value.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "access/xact.h"
+#include "fmgr.h"
+#include "storage/lock.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "metrics_refresh.h"
+
+#define HIST_BUCKETS	70		/* 1 ms .. 10^6.8 ms (about 1.75 h), and above */
+
+/* The fine-histogram bucket of a duration in ms (0-based). */
+static int
+hist_bucket(double ms)
+{
+	double		k;
+
+	if (!(ms > 1.0))
+		return 0;
+	k = ceil(10.0 * log10(ms));
+	return k >= HIST_BUCKETS - 1 ? HIST_BUCKETS - 1 : (int) k;
+}
+
+/* The upper bound (ms) of a fine-histogram bucket; the last is unbounded. */
+static double
+hist_upper(int k)
+{
+	return pow(10.0, k / 10.0);
+}
+
+/*
+ * Fold the log's finished runs that are not counted yet into
+ * metrics_refresh_counters and metrics_refresh_hourly, marking them counted,
+ * and forget hourly rows older than two days; at retention's pace (log.c),
+ * before a prune, and before a reset, in the caller's transaction.  One
+ * session folds at a time (an advisory lock taken without waiting: if
+ * another session holds it, this one does nothing), so no fold waits for
+ * another; a row locked by another transaction (a background run being
+ * finished) is left for the next fold.  Preconditions: READ COMMITTED; SPI
+ * connected; current user the extension owner.
+ */
+void
+mr_stats_fold(const MrExtension *ext)
+{
+	LOCKTAG		tag;
+	const char *q = ext->nspname_q;
+	int			ret;
+
+	if (ext->version < 10100)
+		return;
+	mr_advisory_tag(&tag, 0, 0, MR_LOCK_FOLD);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return;
+	ret = SPI_execute(psprintf("WITH d AS (UPDATE %s.metrics_refresh_log SET counted = true "
+							   "  WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
+							   "    WHERE NOT counted AND status <> 'running' FOR UPDATE SKIP LOCKED)) "
+							   "  RETURNING view_name, status, coalesce(finished_at, started_at) AS finished_at, error_message, "
+							   "    date_bin('1 hour', started_at, '2001-01-01 00:00:00+00') AS hour, "
+							   "    CASE WHEN status IN ('success', 'error') THEN duration_ms END AS duration_ms), "
+							   "k AS (INSERT INTO %s.metrics_refresh_counters AS c "
+							   "  (view_name, successful, failed, skipped, unchanged, timed_runs, "
+							   "   total_duration_ms, min_duration_ms, max_duration_ms, "
+							   "   duration_le_10ms, duration_le_100ms, duration_le_1s, duration_le_10s, "
+							   "   duration_le_60s, duration_le_300s, duration_le_1800s, "
+							   "   last_run_at, last_status, last_outcome_at, last_outcome, "
+							   "   last_success_at, fresh_as_of, last_error_at, last_error, stats_reset) "
+							   "  SELECT view_name, "
+							   "   count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status = 'error'), "
+							   "   count(*) FILTER (WHERE status = 'skipped'), count(*) FILTER (WHERE status = 'unchanged'), "
+							   "   count(duration_ms), coalesce(sum(duration_ms), 0), min(duration_ms), max(duration_ms), "
+							   "   count(*) FILTER (WHERE duration_ms <= 10), count(*) FILTER (WHERE duration_ms <= 100), "
+							   "   count(*) FILTER (WHERE duration_ms <= 1000), count(*) FILTER (WHERE duration_ms <= 10000), "
+							   "   count(*) FILTER (WHERE duration_ms <= 60000), count(*) FILTER (WHERE duration_ms <= 300000), "
+							   "   count(*) FILTER (WHERE duration_ms <= 1800000), "
+							   "   max(finished_at), (array_agg(status ORDER BY finished_at DESC))[1], "
+							   "   max(finished_at) FILTER (WHERE status <> 'skipped'), "
+							   "   (array_agg(status ORDER BY finished_at DESC) FILTER (WHERE status <> 'skipped'))[1], "
+							   "   max(finished_at) FILTER (WHERE status = 'success'), "
+							   "   max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')), "
+							   "   max(finished_at) FILTER (WHERE status = 'error'), "
+							   "   (array_agg(error_message ORDER BY finished_at DESC) FILTER (WHERE status = 'error'))[1], "
+							   "   min(finished_at) "
+							   "  FROM d GROUP BY view_name "
+							   "  ON CONFLICT (view_name) DO UPDATE SET "
+							   "   successful = c.successful + EXCLUDED.successful, failed = c.failed + EXCLUDED.failed, "
+							   "   skipped = c.skipped + EXCLUDED.skipped, unchanged = c.unchanged + EXCLUDED.unchanged, "
+							   "   timed_runs = c.timed_runs + EXCLUDED.timed_runs, "
+							   "   total_duration_ms = c.total_duration_ms + EXCLUDED.total_duration_ms, "
+							   "   min_duration_ms = least(c.min_duration_ms, EXCLUDED.min_duration_ms), "
+							   "   max_duration_ms = greatest(c.max_duration_ms, EXCLUDED.max_duration_ms), "
+							   "   duration_le_10ms = c.duration_le_10ms + EXCLUDED.duration_le_10ms, "
+							   "   duration_le_100ms = c.duration_le_100ms + EXCLUDED.duration_le_100ms, "
+							   "   duration_le_1s = c.duration_le_1s + EXCLUDED.duration_le_1s, "
+							   "   duration_le_10s = c.duration_le_10s + EXCLUDED.duration_le_10s, "
+							   "   duration_le_60s = c.duration_le_60s + EXCLUDED.duration_le_60s, "
+							   "   duration_le_300s = c.duration_le_300s + EXCLUDED.duration_le_300s, "
+							   "   duration_le_1800s = c.duration_le_1800s + EXCLUDED.duration_le_1800s, "
+							   "   last_status = CASE WHEN EXCLUDED.last_run_at >= c.last_run_at OR c.last_run_at IS NULL "
+							   "     THEN EXCLUDED.last_status ELSE c.last_status END, "
+							   "   last_run_at = greatest(c.last_run_at, EXCLUDED.last_run_at), "
+							   "   last_outcome = CASE WHEN EXCLUDED.last_outcome_at >= c.last_outcome_at OR c.last_outcome_at IS NULL "
+							   "     THEN coalesce(EXCLUDED.last_outcome, c.last_outcome) ELSE c.last_outcome END, "
+							   "   last_outcome_at = greatest(c.last_outcome_at, EXCLUDED.last_outcome_at), "
+							   "   last_success_at = greatest(c.last_success_at, EXCLUDED.last_success_at), "
+							   "   fresh_as_of = greatest(c.fresh_as_of, EXCLUDED.fresh_as_of), "
+							   "   last_error = CASE WHEN EXCLUDED.last_error_at >= c.last_error_at OR c.last_error_at IS NULL "
+							   "     THEN coalesce(EXCLUDED.last_error, c.last_error) ELSE c.last_error END, "
+							   "   last_error_at = greatest(c.last_error_at, EXCLUDED.last_error_at)), "
+							   "h AS (INSERT INTO %s.metrics_refresh_hourly AS h "
+							   "  (view_name, hour, successful, failed, skipped, unchanged, "
+							   "   timed_runs, total_ms, min_ms, max_ms, buckets) "
+							   "  SELECT view_name, hour, "
+							   "   count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status = 'error'), "
+							   "   count(*) FILTER (WHERE status = 'skipped'), count(*) FILTER (WHERE status = 'unchanged'), "
+							   "   count(duration_ms), coalesce(sum(duration_ms), 0), min(duration_ms), max(duration_ms), "
+							   "   %s.metrics_refresh_histogram(duration_ms) "
+							   "  FROM d GROUP BY view_name, hour "
+							   "  ON CONFLICT (view_name, hour) DO UPDATE SET "
+							   "   successful = h.successful + EXCLUDED.successful, "
+							   "   failed = h.failed + EXCLUDED.failed, skipped = h.skipped + EXCLUDED.skipped, "
+							   "   unchanged = h.unchanged + EXCLUDED.unchanged, timed_runs = h.timed_runs + EXCLUDED.timed_runs, "
+							   "   total_ms = h.total_ms + EXCLUDED.total_ms, min_ms = least(h.min_ms, EXCLUDED.min_ms), "
+							   "   max_ms = greatest(h.max_ms, EXCLUDED.max_ms), "
+							   "   buckets = %s.metrics_refresh_histogram_add(h.buckets, EXCLUDED.buckets)) "
+							   "SELECT count(*) FROM d", q, q, q, q, q, q),
+					  false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed to fold statistics: %s", SPI_result_code_string(ret));
+	ret = SPI_execute(psprintf("DELETE FROM %s.metrics_refresh_hourly WHERE hour < now() - interval '2 days'", q),
+					  false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute failed for the hourly rollup: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * metrics_refresh_stats_reset: zero the counts and durations of one view
+ * (or all) and stamp stats_reset; returns the reset time.  Preconditions:
+ * admin; SPI connected; search_path pinned.
+ */
+TimestampTz
+mr_stats_reset(const MrExtension *ext, const char *view_name)
+{
+	Oid			type = TEXTOID;
+	Datum		value = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
+	char		null = view_name ? ' ' : 'n';
+	MrSavedUser saved;
+	int			ret;
+
+	mr_become_extension_owner(ext, &saved);
+	/* What was counted before the reset is counted now, then zeroed. */
+	if (!IsolationUsesXactSnapshot())
+		mr_stats_fold(ext);
+	ret = SPI_execute_with_args(psprintf("UPDATE %s.metrics_refresh_counters SET successful = 0, failed = 0, "
+										 "skipped = 0, unchanged = 0, timed_runs = 0, total_duration_ms = 0, "
+										 "min_duration_ms = NULL, max_duration_ms = NULL, duration_le_10ms = 0, "
+										 "duration_le_100ms = 0, duration_le_1s = 0, duration_le_10s = 0, "
+										 "duration_le_60s = 0, duration_le_300s = 0, duration_le_1800s = 0, "
+										 "stats_reset = now() WHERE $1 IS NULL OR view_name = $1",
+										 ext->nspname_q),
+								1, &type, &value, &null, false, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	return GetCurrentTransactionStartTimestamp();
+}
+
+PG_FUNCTION_INFO_V1(mr_histogram_add);
+PG_FUNCTION_INFO_V1(mr_histogram_count);
+PG_FUNCTION_INFO_V1(mr_histogram_quantile);
+
+/* The elements of an int4 array known to have no nulls. */
+#define INT4_ELEMENTS(a) ((int32 *) ((char *) (a) + ARR_OVERHEAD_NONULLS(ARR_NDIM(a))))
+
+/*
+ * metrics_refresh_histogram_add(a integer[], b integer[]) -> integer[]:
+ * element-wise sum, the transition function of the aggregate
+ * metrics_refresh_histogram_sum (a NULL state takes b).
+ */
+Datum
+mr_histogram_add(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a;
+	ArrayType  *b;
+	int32	   *x;
+	int32	   *y;
+	int			n;
+	int			i;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_ARRAYTYPE_P(PG_GETARG_ARRAYTYPE_P(0));
+	}
+	b = PG_GETARG_ARRAYTYPE_P(1);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_ARRAYTYPE_P(PG_GETARG_ARRAYTYPE_P_COPY(1));
+	a = AggCheckCallContext(fcinfo, NULL) ? PG_GETARG_ARRAYTYPE_P(0) : PG_GETARG_ARRAYTYPE_P_COPY(0);
+	if (ARR_NDIM(a) != 1 || ARR_NDIM(b) != 1 || ARR_HASNULL(a) || ARR_HASNULL(b) ||
+		ARR_DIMS(a)[0] != ARR_DIMS(b)[0] || ARR_ELEMTYPE(a) != INT4OID || ARR_ELEMTYPE(b) != INT4OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("histograms must be integer arrays of one dimension, of equal length, without nulls")));
+	x = INT4_ELEMENTS(a);
+	y = INT4_ELEMENTS(b);
+	n = ARR_DIMS(a)[0];
+	for (i = 0; i < n; i++)
+		x[i] += y[i];
+	PG_RETURN_ARRAYTYPE_P(a);
+}
+
+/*
+ * metrics_refresh_histogram_count(state integer[], duration_ms float8) ->
+ * integer[]: count one duration into a fine histogram (a NULL state starts
+ * an empty one; a NULL duration counts nothing), the transition function of
+ * the aggregate metrics_refresh_histogram.
+ */
+Datum
+mr_histogram_count(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a;
+
+	if (PG_ARGISNULL(0))
+	{
+		Datum		zeros[HIST_BUCKETS];
+		int			i;
+
+		for (i = 0; i < HIST_BUCKETS; i++)
+			zeros[i] = Int32GetDatum(0);
+		a = construct_array(zeros, HIST_BUCKETS, INT4OID, 4, true, TYPALIGN_INT);
+	}
+	else
+		a = AggCheckCallContext(fcinfo, NULL) ? PG_GETARG_ARRAYTYPE_P(0) : PG_GETARG_ARRAYTYPE_P_COPY(0);
+	if (ARR_NDIM(a) != 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != INT4OID ||
+		ARR_DIMS(a)[0] != HIST_BUCKETS)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("a duration histogram must be an integer array of %d elements without nulls",
+						HIST_BUCKETS)));
+	if (!PG_ARGISNULL(1))
+		INT4_ELEMENTS(a)[hist_bucket(PG_GETARG_FLOAT8(1))]++;
+	PG_RETURN_ARRAYTYPE_P(a);
+}
+
+/*
+ * metrics_refresh_histogram_quantile(buckets integer[], q float8, min_ms
+ * float8, max_ms float8) -> float8: the q-quantile of the durations counted
+ * in a fine histogram, interpolated within its bucket and kept within the
+ * observed minimum and maximum; NULL for an empty histogram.
+ */
+Datum
+mr_histogram_quantile(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
+	double		q = PG_GETARG_FLOAT8(1);
+	double		min_ms = PG_GETARG_FLOAT8(2);
+	double		max_ms = PG_GETARG_FLOAT8(3);
+	int32	   *x;
+	int			n;
+	int			i;
+	int64		total = 0;
+	double		rank;
+	int64		seen = 0;
+
+	if (ARR_NDIM(a) != 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != INT4OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("a histogram must be an integer array of one dimension without nulls")));
+	if (!(q >= 0 && q <= 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("quantile must be between 0 and 1")));
+	x = INT4_ELEMENTS(a);
+	n = ARR_DIMS(a)[0];
+	for (i = 0; i < n; i++)
+		total += x[i];
+	if (total == 0)
+		PG_RETURN_NULL();
+	rank = q * total;
+	for (i = 0; i < n; i++)
+	{
+		if (x[i] > 0 && seen + x[i] >= rank)
+		{
+			double		lo = i == 0 ? 0 : hist_upper(i - 1);
+			double		hi = i == n - 1 ? max_ms : hist_upper(i);
+			double		v = lo + (hi - lo) * (rank - seen) / x[i];
+
+			PG_RETURN_FLOAT8(Max(min_ms, Min(max_ms, v)));
+		}
+		seen += x[i];
+	}
+	PG_RETURN_FLOAT8(max_ms);
+}

@@ -1,0 +1,908 @@
+/*-------------------------------------------------------------------------
+ *
+ * tracking.c
+ *		Change tracking for views with skip_unchanged: knowing, at the cost of
+ *		an index probe, that no source of a view changed since the snapshot of
+ *		its last real refresh.
+ *
+ * The pieces:
+ * - Every table a tracked view reads (with its partitions and inheritance
+ *   children) carries the statement-level trigger metrics_refresh_track,
+ *   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE, ENABLE ALWAYS (so that it
+ *   fires for logical replication's apply and with session_replication_role
+ *   = replica too).  It only notes the table in the transaction's memory.
+ * - At pre-commit, such a transaction writes a change mark
+ *   (metrics_refresh_changes) for each tracked view that reads a table it
+ *   changed, as TimescaleDB's invalidation triggers do: once per transaction
+ *   and view, committed or rolled back with the change itself.
+ * - A REFRESH of a materialized view, by anyone, marks the tracked views
+ *   that read it (event trigger metrics_refresh_track_ddl).
+ * - DDL on anything in a view's chain (a source, a plain view in between, a
+ *   function called, a partition attached or detached, our trigger disabled)
+ *   changes the chain's catalog fingerprint.
+ *
+ * The rule that makes "unchanged" safe, with transactions racing:
+ * - A refresh that consumes marks takes an exclusive lock on the view's
+ *   tracking key (advisory, MR_LOCK_TRACK) first, then deletes the marks
+ *   visible to it, then takes the snapshot of REFRESH: so every change whose
+ *   mark it deleted is in that snapshot, and a mark it did not see (its
+ *   writer had not committed) stays for the next run.
+ * - A writer may skip writing its mark when one already exists, but only
+ *   while it holds the tracking key in share mode (not waiting: if a refresh
+ *   holds it, the writer writes its own mark) and looks with a fresh
+ *   snapshot; it holds the key until it has committed, so a refresh cannot
+ *   delete the mark it relied on and miss its change.
+ * - The catalog fingerprint is computed before the REFRESH's snapshot and
+ *   stored with a successful refresh; a definition committed later changes
+ *   it again.
+ * - Under REPEATABLE READ or SERIALIZABLE the refresh's snapshot may be
+ *   older than the key lock, so no decision is "unchanged" and nothing is
+ *   consumed: the view is simply refreshed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "metrics_refresh.h"
+
+#define TRACK_TRIGGER	"metrics_refresh_track"
+
+/*
+ * The writers' side: the tables this transaction changed (in
+ * TopTransactionContext), and the schema of the trigger function that
+ * noted them, which is the extension's.
+ */
+static List *changed_tables = NIL;
+static Oid	changed_nsp = InvalidOid;
+static bool callback_registered = false;
+
+/* The advisory lock of a view's tracking key. */
+static void
+track_tag(LOCKTAG *tag, Oid viewoid)
+{
+	mr_advisory_tag(tag, viewoid, 0, MR_LOCK_TRACK);
+}
+
+/* The owner of a relation. */
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* The OID of one of the extension's relations in schema nsp, or InvalidOid. */
+static Oid
+our_relation(Oid nsp, const char *name)
+{
+	return get_relname_relid(name, nsp);
+}
+
+/*
+ * Is there a change mark for the view, committed as of now (a fresh
+ * snapshot, whatever the transaction's isolation)?
+ */
+static bool
+mark_exists(Oid changes, Oid changes_idx, Oid viewoid)
+{
+	Relation	rel = table_open(changes, AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(viewoid));
+	scan = systable_beginscan(rel, changes_idx, true, snapshot, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* The tracked views that read a relation, from metrics_refresh_sources. */
+static List *
+views_reading(Oid sources, Oid sources_pkey, Oid relid)
+{
+	Relation	rel = table_open(sources, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *views = NIL;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, sources_pkey, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		view = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			views = list_append_unique_oid(views, DatumGetObjectId(view));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return views;
+}
+
+/*
+ * Write a change mark for each view, as the owner of the changes table.
+ * With dedupe, skip a view that already has a committed mark, provided the
+ * view's tracking key can be held in share mode until this transaction ends
+ * (see the file header).
+ */
+static void
+write_marks(Oid nsp, Oid changes, Oid changes_idx, List *views, bool dedupe)
+{
+	ListCell   *lc;
+	char	   *sql = NULL;
+	Oid			save_userid;
+	int			save_sec;
+	bool		connected = false;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	foreach(lc, views)
+	{
+		Oid			viewoid = lfirst_oid(lc);
+		Oid			type = REGCLASSOID;
+		Datum		value = ObjectIdGetDatum(viewoid);
+		int			ret;
+
+		if (dedupe)
+		{
+			LOCKTAG		tag;
+
+			track_tag(&tag, viewoid);
+			if (LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL &&
+				mark_exists(changes, changes_idx, viewoid))
+				continue;
+		}
+		if (!connected)
+		{
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			connected = true;
+			sql = psprintf("INSERT INTO %s.metrics_refresh_changes (view) VALUES ($1)",
+						   quote_identifier(get_namespace_name(nsp)));
+			SetUserIdAndSecContext(rel_owner(changes),
+								   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		}
+		ret = SPI_execute_with_args(sql, 1, &type, &value, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "SPI_execute_with_args failed to record a change: %s",
+				 SPI_result_code_string(ret));
+	}
+	if (connected)
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+		SPI_finish();
+	}
+}
+
+/*
+ * Pre-commit (or pre-prepare) of a transaction that changed tracked tables:
+ * mark the views that read them.  A prepared transaction writes its marks
+ * without the share lock, which it would hold until COMMIT PREPARED.
+ */
+static void
+flush_changed_tables(bool prepare)
+{
+	List	   *tables = changed_tables;
+	Oid			nsp = changed_nsp;
+	Oid			sources,
+				sources_pkey,
+				changes,
+				changes_idx;
+	List	   *views = NIL;
+	ListCell   *lc;
+
+	changed_tables = NIL;
+	changed_nsp = InvalidOid;
+	if (tables == NIL || !OidIsValid(nsp))
+		return;
+	sources = our_relation(nsp, "metrics_refresh_sources");
+	sources_pkey = our_relation(nsp, "metrics_refresh_sources_pkey");
+	changes = our_relation(nsp, "metrics_refresh_changes");
+	changes_idx = our_relation(nsp, "metrics_refresh_changes_view_idx");
+	if (!OidIsValid(sources) || !OidIsValid(sources_pkey) ||
+		!OidIsValid(changes) || !OidIsValid(changes_idx))
+		return;					/* the extension is gone */
+	foreach(lc, tables)
+	{
+		ListCell   *vc;
+
+		foreach(vc, views_reading(sources, sources_pkey, lfirst_oid(lc)))
+			views = list_append_unique_oid(views, lfirst_oid(vc));
+	}
+	if (views == NIL)
+		return;
+	/* Commit has released the statements' snapshots: SPI needs one. */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	write_marks(nsp, changes, changes_idx, views, !prepare);
+	PopActiveSnapshot();
+}
+
+/* Transaction callback of the writers' side. */
+static void
+track_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			flush_changed_tables(false);
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			flush_changed_tables(true);
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			changed_tables = NIL;
+			changed_nsp = InvalidOid;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * The trigger metrics_refresh_track (statement level): note that this
+ * transaction changed the table.  Cheap: the work is done once, at
+ * pre-commit.
+ */
+void
+mr_track_note_write(Oid relid, Oid trigger_fn)
+{
+	MemoryContext old;
+
+	if (!callback_registered)
+	{
+		RegisterXactCallback(track_xact_callback, NULL);
+		callback_registered = true;
+	}
+	if (list_member_oid(changed_tables, relid))
+		return;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	changed_tables = lappend_oid(changed_tables, relid);
+	MemoryContextSwitchTo(old);
+	changed_nsp = get_func_namespace(trigger_fn);
+}
+
+/*-------------------------------------------------------------------------
+ * The refresh's side
+ *-------------------------------------------------------------------------
+ */
+
+/* Run one statement of ours as the extension owner; raise on failure. */
+static void
+run_as_owner(const MrExtension *ext, const char *sql, int nargs, Oid *types,
+			 Datum *values, int expected)
+{
+	MrSavedUser saved;
+	int			ret;
+
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	mr_restore_user(&saved);
+	if (ret != expected)
+		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s", sql,
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * Our trigger on a table: InvalidOid if there is none, else its pg_trigger
+ * OID; *always tells whether it fires always, *xmin its row's writer.
+ */
+static Oid
+track_trigger_of(Oid relid, Oid track_fn, bool *always, TransactionId *xmin)
+{
+	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			result = InvalidOid;
+
+	ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(TRACK_TRIGGER));
+	scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, 2, keys);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup) && ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == track_fn)
+	{
+		Form_pg_trigger trig = (Form_pg_trigger) GETSTRUCT(tup);
+
+		result = trig->oid;
+		*always = trig->tgenabled == TRIGGER_FIRES_ALWAYS;
+		*xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+/* The OID of the extension's trigger function (InvalidOid if it has none). */
+static Oid
+track_function(const MrExtension *ext)
+{
+	List	   *names = list_make2(makeString(get_namespace_name(ext->nspoid)),
+								   makeString(TRACK_TRIGGER));
+
+	return LookupFuncName(names, 0, NULL, true);
+}
+
+/*
+ * The fingerprint of a view's chain (graph.c), with the state of our
+ * trigger on each of its tables mixed in: disabling it, even for a moment,
+ * writes a new pg_trigger row.
+ */
+static uint64
+tracking_fingerprint(const MrExtension *ext, Oid viewoid, const MrChain *chain,
+					 bool *complete)
+{
+	uint64		h = mr_chain_fingerprint(viewoid, chain);
+	Oid			fn = track_function(ext);
+	ListCell   *lc;
+
+	*complete = true;
+	foreach(lc, chain->tables)
+	{
+		bool		always = false;
+		TransactionId xmin = InvalidTransactionId;
+		uint32		v[2];
+
+		if (!OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &always, &xmin)) || !always)
+			*complete = false;
+		v[0] = lfirst_oid(lc);
+		v[1] = xmin;
+		h = hash_bytes_extended((const unsigned char *) v, sizeof(v), h);
+	}
+	return h;
+}
+
+/*
+ * Put our trigger on a table (as the extension owner), firing always.
+ * Takes a SHARE ROW EXCLUSIVE lock on the table, as CREATE TRIGGER does.
+ */
+static void
+install_trigger(const MrExtension *ext, Oid relid, Oid track_fn)
+{
+	bool		always = false;
+	TransactionId xmin;
+	char	   *table = mr_view_name(relid);
+
+	if (!OidIsValid(track_trigger_of(relid, track_fn, &always, &xmin)))
+		run_as_owner(ext, psprintf("CREATE TRIGGER " TRACK_TRIGGER
+								   " AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s"
+								   " FOR EACH STATEMENT EXECUTE FUNCTION %s." TRACK_TRIGGER "()",
+								   table, ext->nspname_q),
+					 0, NULL, NULL, SPI_OK_UTILITY);
+	if (!always)
+		run_as_owner(ext, psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER " TRACK_TRIGGER, table),
+					 0, NULL, NULL, SPI_OK_UTILITY);
+}
+
+/* Remove our trigger from a table no tracked view reads any more. */
+static void
+remove_trigger_if_unused(const MrExtension *ext, Oid relid, Oid track_fn)
+{
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		always;
+	TransactionId xmin;
+	MrSavedUser saved;
+	int			ret;
+	bool		used;
+
+	if (get_rel_relkind(relid) == RELKIND_MATVIEW ||
+		!OidIsValid(track_trigger_of(relid, track_fn, &always, &xmin)))
+		return;
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(psprintf("SELECT FROM %s.metrics_refresh_sources WHERE source = $1",
+										 ext->nspname_q),
+								1, types, values, NULL, false, 1);
+	used = ret == SPI_OK_SELECT && SPI_processed > 0;
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	if (!used)
+		run_as_owner(ext, psprintf("DROP TRIGGER " TRACK_TRIGGER " ON %s", mr_view_name(relid)),
+					 0, NULL, NULL, SPI_OK_UTILITY);
+}
+
+/* The relations whose changes a view's marks stand for: tables and matviews. */
+static List *
+chain_sources(const MrChain *chain)
+{
+	return list_concat_unique_oid(list_copy(chain->tables), chain->matviews);
+}
+
+/*
+ * Make metrics_refresh_sources hold exactly the view's current sources, put
+ * our trigger on every table among them, and remove it from tables no
+ * tracked view reads any more.  As the extension owner.
+ */
+static void
+sync_sources(const MrExtension *ext, Oid viewoid, const MrChain *chain)
+{
+	Oid			fn = track_function(ext);
+	List	   *wanted = chain_sources(chain);
+	List	   *had = NIL;
+	Oid			types[2] = {REGCLASSOID, REGCLASSOID};
+	Datum		values[2];
+	MrSavedUser saved;
+	ListCell   *lc;
+	uint64		i;
+	int			ret;
+
+	values[0] = ObjectIdGetDatum(viewoid);
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(psprintf("SELECT source FROM %s.metrics_refresh_sources WHERE view = $1",
+										 ext->nspname_q),
+								1, types, values, NULL, false, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		had = lappend_oid(had, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															 SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+
+	foreach(lc, chain->tables)
+		install_trigger(ext, lfirst_oid(lc), fn);
+	foreach(lc, wanted)
+	{
+		if (list_member_oid(had, lfirst_oid(lc)))
+			continue;
+		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		values[1] = ObjectIdGetDatum(viewoid);
+		run_as_owner(ext, psprintf("INSERT INTO %s.metrics_refresh_sources (source, view) VALUES ($1, $2)",
+								   ext->nspname_q),
+					 2, types, values, SPI_OK_INSERT);
+	}
+	foreach(lc, had)
+	{
+		if (list_member_oid(wanted, lfirst_oid(lc)))
+			continue;
+		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		values[1] = ObjectIdGetDatum(viewoid);
+		run_as_owner(ext, psprintf("DELETE FROM %s.metrics_refresh_sources WHERE source = $1 AND view = $2",
+								   ext->nspname_q),
+					 2, types, values, SPI_OK_DELETE);
+		remove_trigger_if_unused(ext, lfirst_oid(lc), fn);
+	}
+	CommandCounterIncrement();
+}
+
+/* A comma-separated list of distinct strings, for a message. */
+static char *
+join_strings(List *items)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	List	   *seen = NIL;
+
+	initStringInfo(&buf);
+	foreach(lc, items)
+	{
+		char	   *item = (char *) lfirst(lc);
+		ListCell   *sc;
+		bool		dup = false;
+
+		foreach(sc, seen)
+			dup = dup || strcmp((char *) lfirst(sc), item) == 0;
+		if (dup)
+			continue;
+		appendStringInfo(&buf, "%s%s", seen != NIL ? ", " : "", item);
+		seen = lappend(seen, item);
+	}
+	return buf.data;
+}
+
+/*
+ * Turn tracking on for a view (metrics_refresh_configure(skip_unchanged =>
+ * true)), or bring it up to date when it is on.  Refuses (55000) a view
+ * that reads something whose changes cannot be tracked, and (42501) a
+ * caller without the TRIGGER privilege on a table it reads; a view that
+ * calls clock functions gets a NOTICE.  Returns the names of the sources.
+ * Preconditions: admin; SPI connected; search_path pinned.
+ */
+List *
+mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name)
+{
+	MrChain		chain;
+	Oid			types[2] = {REGCLASSOID, TEXTOID};
+	Datum		values[2];
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	mr_chain_of(viewoid, &chain, true);
+	if (chain.problems != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot track the sources of materialized view \"%s\"", mr_label(view_name)),
+				 errdetail("Its query reads what no trigger sees change: %s.", join_strings(chain.problems)),
+				 errhint("Leave skip_unchanged off for this view, or read those through a materialized view of their own (its refreshes are tracked).")));
+	foreach(lc, chain.tables)
+		if (pg_class_aclcheck(lfirst_oid(lc), GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to track changes of table \"%s\"",
+							mr_label(mr_view_name(lfirst_oid(lc)))),
+					 errdetail("skip_unchanged puts a trigger on every table the view reads, which needs the TRIGGER privilege."),
+					 errhint("GRANT TRIGGER ON %s TO %s, or let its owner or a superuser turn the option on.",
+							 mr_view_name(lfirst_oid(lc)),
+							 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+	if (chain.time_functions != NIL)
+		ereport(NOTICE,
+				(errmsg("materialized view \"%s\" calls clock functions: %s",
+						mr_label(view_name), join_strings(chain.time_functions)),
+				 errdetail("While no source changes, their values stay as of the last real refresh, for at most max_skip.")));
+
+	sync_sources(ext, viewoid, &chain);
+	values[0] = ObjectIdGetDatum(viewoid);
+	values[1] = CStringGetTextDatum(view_name);
+	run_as_owner(ext, psprintf("INSERT INTO %s.metrics_refresh_tracking (view, view_name) VALUES ($1, $2) "
+							   "ON CONFLICT (view) DO UPDATE SET view_name = EXCLUDED.view_name",
+							   ext->nspname_q),
+				 2, types, values, SPI_OK_INSERT);
+
+	foreach(lc, chain_sources(&chain))
+		names = lappend(names, mr_view_name(lfirst_oid(lc)));
+	return names;
+}
+
+/*
+ * Turn tracking off for a view: forget its state, sources and marks, and
+ * remove our trigger from tables no other tracked view reads.  As the
+ * extension owner.  Preconditions: SPI connected; search_path pinned.
+ */
+void
+mr_track_disable(const MrExtension *ext, Oid viewoid)
+{
+	Oid			fn = track_function(ext);
+	Oid			type = REGCLASSOID;
+	Datum		value = ObjectIdGetDatum(viewoid);
+	List	   *had = NIL;
+	MrSavedUser saved;
+	ListCell   *lc;
+	uint64		i;
+	int			ret;
+
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(psprintf("DELETE FROM %s.metrics_refresh_sources WHERE view = $1 RETURNING source",
+										 ext->nspname_q),
+								1, &type, &value, NULL, false, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		had = lappend_oid(had, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															 SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	run_as_owner(ext, psprintf("DELETE FROM %s.metrics_refresh_tracking WHERE view = $1", ext->nspname_q),
+				 1, &type, &value, SPI_OK_DELETE);
+	run_as_owner(ext, psprintf("DELETE FROM %s.metrics_refresh_changes WHERE view = $1", ext->nspname_q),
+				 1, &type, &value, SPI_OK_DELETE);
+	foreach(lc, had)
+		remove_trigger_if_unused(ext, lfirst_oid(lc), fn);
+}
+
+/*
+ * Decide whether a run of a tracked view may skip the refresh: true when
+ * no source changed since the snapshot of its last real refresh, and that
+ * refresh (run *since_run) is younger than max_skip.  Preconditions: the
+ * view's single-flight lock held; SPI connected; search_path pinned.
+ */
+bool
+mr_track_unchanged(const MrExtension *ext, Oid viewoid, Datum max_skip, int64 *since_run)
+{
+	Oid			type = REGCLASSOID;
+	Datum		value = ObjectIdGetDatum(viewoid);
+	MrSavedUser saved;
+	MrChain		chain;
+	bool		isnull;
+	bool		complete;
+	int64		stored;
+	TimestampTz refreshed_at;
+	int			ret;
+
+	if (IsolationUsesXactSnapshot())
+		return false;
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(psprintf("SELECT fingerprint, refreshed_run, refreshed_at, "
+										 "EXISTS (SELECT FROM %s.metrics_refresh_changes c WHERE c.view = t.view) "
+										 "FROM %s.metrics_refresh_tracking t WHERE t.view = $1",
+										 ext->nspname_q, ext->nspname_q),
+								1, &type, &value, NULL, false, 1);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		return false;			/* not tracked (yet) */
+	stored = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		return false;			/* never refreshed since tracking began */
+	*since_run = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	refreshed_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	if (isnull)
+		return false;
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)))
+		return false;			/* a source changed */
+	if (DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												TimestampTzGetDatum(refreshed_at), max_skip)) <=
+		GetCurrentTimestamp())
+		return false;			/* older than max_skip */
+
+	mr_chain_of(viewoid, &chain, false);
+	if ((int64) tracking_fingerprint(ext, viewoid, &chain, &complete) != stored || !complete)
+		return false;			/* a definition changed, or a trigger is missing */
+	return true;
+}
+
+/*
+ * Before a tracked view's REFRESH takes its snapshot (see the file header):
+ * hold the tracking key exclusively, bring the sources and triggers up to
+ * date, compute the fingerprint, and delete the marks this refresh will
+ * see.  Returns the fingerprint to store once the refresh succeeded (0 when
+ * the view now reads something that cannot be tracked: it is then refreshed
+ * every time, with a WARNING).  Under REPEATABLE READ or SERIALIZABLE does
+ * nothing and returns 0.  Runs inside the refresh's subtransaction, so a
+ * failed refresh undoes it.  Preconditions: SPI connected; search_path
+ * pinned; the lock timeout of the refresh applies.
+ */
+uint64
+mr_track_consume(const MrExtension *ext, Oid viewoid, const char *view_name)
+{
+	LOCKTAG		tag;
+	MrChain		chain;
+	bool		complete;
+	uint64		fp;
+	Oid			type = REGCLASSOID;
+	Datum		value = ObjectIdGetDatum(viewoid);
+
+	if (IsolationUsesXactSnapshot())
+		return 0;
+	track_tag(&tag, viewoid);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+
+	mr_chain_of(viewoid, &chain, true);
+	if (chain.problems != NIL)
+	{
+		ereport(WARNING,
+				(errmsg("cannot track the sources of materialized view \"%s\" any more", mr_label(view_name)),
+				 errdetail("Its query now reads what no trigger sees change: %s; it is refreshed every time.",
+						   join_strings(chain.problems)),
+				 errhint("Turn skip_unchanged off for the view with metrics_refresh_configure().")));
+		return 0;
+	}
+	sync_sources(ext, viewoid, &chain);
+	fp = tracking_fingerprint(ext, viewoid, &chain, &complete);
+	run_as_owner(ext, psprintf("DELETE FROM %s.metrics_refresh_changes WHERE view = $1", ext->nspname_q),
+				 1, &type, &value, SPI_OK_DELETE);
+	return complete ? fp : 0;
+}
+
+/*
+ * After a successful refresh of a tracked view: store the fingerprint
+ * computed before its snapshot (0: none, so the next run refreshes), and
+ * the run.  In the run's transaction.  Under REPEATABLE READ or
+ * SERIALIZABLE does nothing.
+ */
+void
+mr_track_refreshed(const MrExtension *ext, Oid viewoid, uint64 fingerprint, int64 run_id)
+{
+	Oid			types[3] = {REGCLASSOID, INT8OID, INT8OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	MrSavedUser saved;
+	int			ret;
+
+	if (IsolationUsesXactSnapshot())
+		return;
+	values[0] = ObjectIdGetDatum(viewoid);
+	values[1] = Int64GetDatum((int64) fingerprint);
+	nulls[1] = fingerprint == 0 ? 'n' : ' ';
+	values[2] = Int64GetDatum(run_id);
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(psprintf("UPDATE %s.metrics_refresh_tracking SET fingerprint = $2, "
+										 "refreshed_run = $3, refreshed_at = clock_timestamp() WHERE view = $1",
+										 ext->nspname_q),
+								3, types, values, nulls, false, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * Mark every tracked view that reads relid as changed (a REFRESH of a
+ * source materialized view, a partition attached).  As the extension owner.
+ */
+void
+mr_track_mark_readers(const MrExtension *ext, Oid relid)
+{
+	Oid			type = REGCLASSOID;
+	Datum		value = ObjectIdGetDatum(relid);
+
+	run_as_owner(ext, psprintf("INSERT INTO %s.metrics_refresh_changes (view) "
+							   "SELECT view FROM %s.metrics_refresh_sources WHERE source = $1",
+							   ext->nspname_q, ext->nspname_q),
+				 1, &type, &value, SPI_OK_INSERT);
+}
+
+/*
+ * A table just became a partition or an inheritance child of parent (CREATE
+ * TABLE ... PARTITION OF / INHERITS, ALTER TABLE ... ATTACH PARTITION /
+ * INHERIT): if tracked views read the parent, they read the child now too.
+ * Put our trigger on it (and its own partitions) in the same transaction,
+ * so that no write to it goes unseen, record it as their source, and mark
+ * them changed.
+ */
+void
+mr_track_new_child(const MrExtension *ext, Oid parent, Oid child)
+{
+	Oid			fn;
+	List	   *views = NIL;
+	List	   *children;
+	Oid			types[2] = {REGCLASSOID, REGCLASSOID};
+	Datum		values[2];
+	MrSavedUser saved;
+	ListCell   *lc;
+	ListCell   *vc;
+	uint64		i;
+	int			ret;
+
+	values[0] = ObjectIdGetDatum(parent);
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute_with_args(psprintf("SELECT view FROM %s.metrics_refresh_sources WHERE source = $1",
+										 ext->nspname_q),
+								1, types, values, NULL, false, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		views = lappend_oid(views, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	if (views == NIL)
+		return;
+	fn = track_function(ext);
+	children = find_all_inheritors(child, AccessShareLock, NULL);
+	foreach(lc, children)
+	{
+		install_trigger(ext, lfirst_oid(lc), fn);
+		foreach(vc, views)
+		{
+			values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+			values[1] = ObjectIdGetDatum(lfirst_oid(vc));
+			run_as_owner(ext, psprintf("INSERT INTO %s.metrics_refresh_sources (source, view) VALUES ($1, $2) "
+									   "ON CONFLICT DO NOTHING", ext->nspname_q),
+						 2, types, values, SPI_OK_INSERT);
+		}
+	}
+	mr_track_mark_readers(ext, parent);
+}
+
+/*
+ * Remove our trigger from every table (before DROP EXTENSION, which then
+ * needs no CASCADE).  As the extension owner.
+ */
+void
+mr_track_remove_all(const MrExtension *ext)
+{
+	Oid			fn = track_function(ext);
+	MrSavedUser saved;
+	List	   *tables = NIL;
+	ListCell   *lc;
+	uint64		i;
+	int			ret;
+
+	if (!OidIsValid(fn))
+		return;
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute("SELECT tgrelid FROM pg_catalog.pg_trigger WHERE tgname = '" TRACK_TRIGGER "'",
+					  true, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		tables = lappend_oid(tables, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																   SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	foreach(lc, tables)
+	{
+		bool		always;
+		TransactionId xmin;
+
+		if (OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &always, &xmin)))
+			run_as_owner(ext, psprintf("DROP TRIGGER " TRACK_TRIGGER " ON %s", mr_view_name(lfirst_oid(lc))),
+						 0, NULL, NULL, SPI_OK_UTILITY);
+	}
+}
+
+/*
+ * After DDL dropped or renamed things: forget tracking of views that are
+ * gone or no longer configured, sources that are gone, and marks of views
+ * no longer tracked.  As the extension owner.
+ */
+void
+mr_track_sweep(const MrExtension *ext)
+{
+	const char *q = ext->nspname_q;
+	MrSavedUser saved;
+	List	   *gone = NIL;
+	ListCell   *lc;
+	uint64		i;
+	int			ret;
+
+	mr_become_extension_owner(ext, &saved);
+	ret = SPI_execute(psprintf("SELECT t.view::oid FROM %s.metrics_refresh_tracking t "
+							   "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = t.view) "
+							   "OR NOT EXISTS (SELECT FROM %s.metrics_refresh_config o "
+							   "WHERE o.view_name = t.view_name AND o.skip_unchanged)", q, q),
+					  false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		gone = lappend_oid(gone, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															   SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	ret = SPI_execute(psprintf("DELETE FROM %s.metrics_refresh_sources s "
+							   "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.source)", q),
+					  false, 0);
+	mr_restore_user(&saved);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	foreach(lc, gone)
+		mr_track_disable(ext, lfirst_oid(lc));
+}
