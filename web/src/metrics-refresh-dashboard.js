@@ -19,7 +19,10 @@
 //   page-size      log rows per page (default 10)
 //
 // Refresh Now calls metrics_refresh_trigger(view, wait => false) and polls
-// metrics_refresh_run_status(run_id) until the run has finished.
+// metrics_refresh_run_status(run_id) until the run has finished.  Runs that
+// found no source changed (status "unchanged", version 1.1.0's
+// skip_unchanged) are shown apart from refreshes: on the card, as bars of
+// their own in the chart and as their own status in the log.
 import uPlot from 'uplot';
 
 import * as fmt from './format.js';
@@ -107,6 +110,9 @@ td.msg { min-width: 12rem; overflow-wrap: anywhere; }
 .badge[data-status=skipped] { color: var(--mr-stale); }
 .badge[data-status=unchanged] { color: var(--mr-unchanged); }
 .badge[data-status=running] { color: var(--mr-running); }
+.state-note { margin-left: .35rem; font-weight: 400; }
+tr[data-status=unchanged] td { color: var(--mr-muted); }
+.sub { display: block; color: var(--mr-muted); font-size: .8rem; }
 dl.stats { display: grid; grid-template-columns: repeat(auto-fill, minmax(8.5rem, 1fr)); gap: .5rem 1rem; }
 dl.stats > div { display: block; }
 dl.stats dt { font-size: .85rem; }
@@ -124,10 +130,11 @@ const HTML = `
 <section class="card" aria-labelledby="mr-monitor">
 	<header><h2 id="mr-monitor">Metrics Refresh Monitor</h2><span class="view" data-field="view"></span></header>
 	<dl>
-		<div><dt>Status</dt><dd><span class="status" data-field="status" data-status="loading"><span class="dot" aria-hidden="true">●</span> <span data-field="status-label">Loading…</span></span></dd></div>
+		<div><dt>Status</dt><dd><span class="status" data-field="status" data-status="loading"><span class="dot" aria-hidden="true">●</span> <span data-field="status-label">Loading…</span></span><span class="badge state-note" data-field="state-note" data-status="unchanged" hidden>Unchanged</span></dd></div>
 		<div><dt>Last Refresh</dt><dd data-field="last-refresh">${fmt.DASH}</dd></div>
 		<div data-row="fresh-as-of" hidden><dt>Fresh as of</dt><dd data-field="fresh-as-of"></dd></div>
 		<div><dt>Success Rate</dt><dd data-field="success-rate">${fmt.DASH}</dd></div>
+		<div data-row="unchanged-runs" hidden><dt>Unchanged Runs</dt><dd data-field="unchanged-runs"></dd></div>
 		<div><dt>Avg Duration</dt><dd data-field="avg-duration">${fmt.DASH}</dd></div>
 		<div data-row="last-error" hidden><dt>Last Error</dt><dd class="error-text" data-field="last-error"></dd></div>
 	</dl>
@@ -154,7 +161,8 @@ const HTML = `
 	</div>
 	<p class="muted" data-field="perf-empty" hidden>No data to show.</p>
 	<figure data-field="figure">
-		<figcaption>Execution duration per <span data-field="bucket-label"></span>: average and maximum</figcaption>
+		<figcaption>Per <span data-field="bucket-label"></span>: average and maximum refresh duration (lines, left axis);
+		refreshes and unchanged runs (bars, right axis)</figcaption>
 		<div class="chart" data-field="chart"></div>
 	</figure>
 	<details data-field="details">
@@ -167,7 +175,7 @@ const HTML = `
 	</details>
 	<h3>Statistics</h3>
 	<dl class="stats" data-field="stats">
-		<div><dt>Total Refreshes</dt><dd data-field="total">${fmt.DASH}</dd></div>
+		<div><dt>Total Runs</dt><dd data-field="total">${fmt.DASH}</dd></div>
 		<div><dt>Successful</dt><dd data-field="successful">${fmt.DASH}</dd></div>
 		<div data-row="unchanged" hidden><dt>Unchanged</dt><dd data-field="unchanged"></dd></div>
 		<div><dt>Failed</dt><dd data-field="failed">${fmt.DASH}</dd></div>
@@ -177,12 +185,13 @@ const HTML = `
 		<div><dt>Min Duration</dt><dd data-field="min">${fmt.DASH}</dd></div>
 		<div><dt>p95 Duration</dt><dd data-field="p95">${fmt.DASH}</dd></div>
 	</dl>
+	<p class="note" data-field="durations-note" hidden>Durations are those of the refreshes: unchanged runs refreshed nothing and are left out.</p>
 </section>
 <section class="card wide" id="mr-logs-section" aria-labelledby="mr-logs" hidden>
 	<header><h2 id="mr-logs" tabindex="-1">Refresh Log</h2><span class="muted" data-field="logs-range"></span></header>
 	<div class="scroll" tabindex="0" role="region" aria-label="Refresh log">
 		<table><thead><tr><th>Run</th><th>Started</th><th>Source</th><th>Status</th><th>Method</th>
-		<th>Duration</th><th>By</th><th data-col="cascade" hidden>Cascade</th><th>Message</th></tr></thead>
+		<th>Duration</th><th>By</th><th>Message</th></tr></thead>
 		<tbody data-field="logs"></tbody></table>
 	</div>
 	<div class="pager">
@@ -221,6 +230,10 @@ function el(tag, { dataset, ...props } = {}, ...children) {
 	return node;
 }
 
+function badge(status) {
+	return el('span', { className: 'badge', textContent: status, dataset: { status } });
+}
+
 function timeEl(iso) {
 	return el('time', { dateTime: iso ?? '', title: fmt.dateTime(iso), textContent: fmt.ago(iso) });
 }
@@ -239,7 +252,9 @@ export class MetricsRefreshDashboard extends HTMLElement {
 	#overview = undefined;
 	#chart = null;
 	#run = null;             // the background run being followed: {id, wake}
-	#logs = { open: false, offset: 0 };
+	// The log's pages: cursors[i] is the before_id that reads page i (null:
+	// the newest runs); index is the page shown.
+	#logs = { open: false, cursors: [null], index: 0 };
 	#restartQueued = false;
 	#eventTimer = null;      // a reload soon after a burst of events
 
@@ -296,7 +311,8 @@ export class MetricsRefreshDashboard extends HTMLElement {
 
 	#start() {
 		this.#status = null;
-		this.#logs.offset = 0;
+		this.#logs.cursors = [null];
+		this.#logs.index = 0;
 		this.#abort = new AbortController();
 		const { signal } = this.#abort;
 		this.#field('view').textContent = this.#view;
@@ -514,8 +530,10 @@ export class MetricsRefreshDashboard extends HTMLElement {
 			progress.textContent = `Run ${runId} is no longer in the log.`;
 			return;
 		}
-		const what = r.status === 'success' ? 'succeeded' : r.status;
-		progress.textContent = `Run ${r.run_id ?? runId} ${what}: ${r.message ?? ''}`.trim();
+		// "Run 7 succeeded: refreshed …", "Run 8 error: division by zero",
+		// "Run 9: unchanged: no source changed since run 7" (its message says it).
+		const what = { success: ' succeeded', unchanged: '' }[r.status] ?? ` ${r.status}`;
+		progress.textContent = `Run ${r.run_id ?? runId}${what}: ${r.message ?? ''}`.trim();
 		progress.dataset.status = r.status;
 		if (r.status === 'error')
 			this.#showProblem(this.#field('action-error'), new RpcError(null, {
@@ -538,20 +556,40 @@ export class MetricsRefreshDashboard extends HTMLElement {
 		}
 		if (s?.view)
 			this.#field('view').textContent = s.view;
+		// The "unchanged" state: the last run found no source changed, so the
+		// contents are those of the last refresh, still current.
+		const unchangedState = s?.last_status === 'unchanged' && !['unknown', 'failing'].includes(s.status);
+		const note = this.#field('state-note');
+		note.hidden = !unchangedState;
+		note.title = unchangedState
+			? 'The last run found that no source had changed, so it refreshed nothing: the contents are still current.'
+			: '';
 		const last = this.#field('last-refresh');
 		last.replaceChildren();
 		if (s) {
 			last.append(timeEl(s.last_refresh_at));
 			if (s.last_status && s.last_status !== 'success')
-				last.append(` (${s.last_status})`);
+				last.append(' ', badge(s.last_status));
 		} else {
 			last.textContent = fmt.DASH;
 		}
+		// fresh_as_of (1.1.0): the latest finish of a refresh or of an
+		// unchanged run; with the last refresh itself when that is older.
 		const fresh = s && 'fresh_as_of' in s;
 		this.shadowRoot.querySelector('[data-row=fresh-as-of]').hidden = !fresh;
-		if (fresh)
-			this.#field('fresh-as-of').replaceChildren(timeEl(s.fresh_as_of));
+		const freshField = this.#field('fresh-as-of');
+		freshField.replaceChildren();
+		if (fresh) {
+			freshField.append(timeEl(s.fresh_as_of));
+			if (s.fresh_as_of && s.last_success_at && Date.parse(s.last_success_at) < Date.parse(s.fresh_as_of))
+				freshField.append(el('span', { className: 'sub' }, 'contents refreshed ', timeEl(s.last_success_at)));
+		}
 		this.#field('success-rate').textContent = s ? fmt.successRate(s.success_rate, s.successful, s.failed) : fmt.DASH;
+		const unchangedRuns = Number(s?.unchanged ?? 0);
+		this.shadowRoot.querySelector('[data-row=unchanged-runs]').hidden = !(unchangedRuns > 0);
+		this.#field('unchanged-runs').textContent = unchangedRuns > 0
+			? `${fmt.count(unchangedRuns)} of ${fmt.count(s.total)} runs (no source changed)`
+			: '';
 		this.#field('avg-duration').textContent = s ? fmt.duration(s.avg_duration_ms) : fmt.DASH;
 		const showError = Boolean(s?.last_error) && s.status !== 'healthy';
 		this.shadowRoot.querySelector('[data-row=last-error]').hidden = !showError;
@@ -567,6 +605,7 @@ export class MetricsRefreshDashboard extends HTMLElement {
 		set('skipped', s ? fmt.count(s.skipped) : fmt.DASH);
 		this.shadowRoot.querySelector('[data-row=unchanged]').hidden = !(s && 'unchanged' in s);
 		set('unchanged', s && 'unchanged' in s ? fmt.count(s.unchanged) : '');
+		this.#field('durations-note').hidden = !(Number(s?.unchanged ?? 0) > 0);
 		set('avg', fmt.duration(s?.avg_duration_ms));
 		set('max', fmt.duration(s?.max_duration_ms));
 		set('min', fmt.duration(s?.min_duration_ms));
@@ -595,8 +634,11 @@ export class MetricsRefreshDashboard extends HTMLElement {
 			el('td', { textContent: fmt.duration(r.avg_duration_ms) }),
 			el('td', { textContent: fmt.duration(r.max_duration_ms) }))));
 
+		// Bars first, so that the duration lines are drawn over them.
 		const data = [
 			rows.map((r) => Date.parse(r.bucket_start) / 1000),
+			rows.map((r) => Number(r.successes ?? 0) + Number(r.failures ?? 0)),
+			rows.map((r) => ('unchanged' in r ? Number(r.unchanged) : null)),
 			rows.map((r) => r.avg_duration_ms ?? null),
 			rows.map((r) => r.max_duration_ms ?? null),
 		];
@@ -607,18 +649,39 @@ export class MetricsRefreshDashboard extends HTMLElement {
 			return;
 		}
 		const dur = (u, v) => (v === null || v === undefined ? fmt.DASH : fmt.duration(v));
+		const runs = (u, v) => (v === null || v === undefined ? fmt.DASH : fmt.count(v));
+		const axis = { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' } };
+		// Side by side around the bucket's start: refreshes left, unchanged right.
+		const bars = (align) => uPlot.paths.bars({ size: [0.42, 14], align });
 		this.#chart = new uPlot({
 			width: Math.max(box.clientWidth, 240),
 			height: 200,
-			scales: { y: { range: (u, min, max) => [0, Math.max(max ?? 0, 1) * 1.1] } },
+			scales: {
+				// Half a bucket of room at both ends, for the bars around the
+				// first and the last bucket's start.
+				x: { time: true, range: (u, min, max) => {
+					const xs = u.data[0];
+					const half = xs.length > 1 ? (xs[1] - xs[0]) / 2 : 1800;
+					return [min - half, max + half];
+				} },
+				y: { range: (u, min, max) => [0, Math.max(max ?? 0, 1) * 1.1] },
+				// The bars keep to the lower part, under the lines.
+				runs: { range: (u, min, max) => [0, Math.max(max ?? 0, 1) * 2.5] },
+			},
 			axes: [
-				{ stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' } },
-				{ stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' },
-					size: 58, values: (u, splits) => splits.map(fmt.axisDuration) },
+				axis,
+				{ ...axis, size: 58, values: (u, splits) => splits.map(fmt.axisDuration) },
+				{ ...axis, scale: 'runs', side: 1, size: 36, grid: { show: false },
+					incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000],
+					values: (u, splits) => splits.map((v) => (v <= u.scales.runs.max / 2.5 ? fmt.count(v) : '')) },
 			],
 			series: [
 				{ label: 'Bucket', value: (u, v) => (v === null ? fmt.DASH : fmt.dateTime(new Date(v * 1000).toISOString())) },
-				{ label: 'Avg', stroke: '#1d4ed8', width: 2, fill: 'rgba(29, 78, 216, 0.08)', points: { show: true, size: 5 }, value: dur },
+				{ label: 'Refreshes', scale: 'runs', paths: bars(-1), points: { show: false },
+					fill: 'rgba(21, 128, 61, 0.30)', stroke: 'rgba(21, 128, 61, 0.6)', width: 1, value: runs },
+				{ label: 'Unchanged', scale: 'runs', paths: bars(1), points: { show: false },
+					fill: 'rgba(14, 116, 144, 0.55)', stroke: '#0e7490', width: 1, value: runs },
+				{ label: 'Avg', stroke: '#1d4ed8', width: 2, points: { show: true, size: 5 }, value: dur },
 				{ label: 'Max', stroke: '#7e22ce', width: 1.5, dash: [5, 4], points: { show: true, size: 4 }, value: dur },
 			],
 			legend: { show: true, live: true },
@@ -724,7 +787,8 @@ export class MetricsRefreshDashboard extends HTMLElement {
 		button.textContent = this.#logs.open ? 'Hide Logs' : 'View Logs';
 		section.hidden = !this.#logs.open;
 		if (this.#logs.open) {
-			this.#logs.offset = 0;
+			this.#logs.cursors = [null];
+			this.#logs.index = 0;
 			this.#loadLogs();
 		}
 	}
@@ -733,45 +797,56 @@ export class MetricsRefreshDashboard extends HTMLElement {
 		const button = this.#q(`[data-action=${direction < 0 ? 'newer' : 'older'}]`);
 		if (button.getAttribute('aria-disabled') === 'true')
 			return;
-		this.#logs.offset = Math.max(0, this.#logs.offset + direction * this.#pageSize);
+		const index = this.#logs.index + direction;
+		if (index < 0 || index >= this.#logs.cursors.length)
+			return;
+		this.#logs.index = index;
 		this.#loadLogs();
 	}
 
-	// metrics_refresh_history has only max_rows: a page is read as the first
-	// offset + size + 1 rows, of which the last tells whether there are more.
+	// One page of metrics_refresh_history, newest first: size + 1 rows before
+	// the page's cursor (the id of the previous page's last run), the extra
+	// one telling whether there is an older page.  A page stays the same
+	// while new runs are logged; only the first page shows them.
 	async #loadLogs() {
 		const size = this.#pageSize;
-		const offset = this.#logs.offset;
+		const index = this.#logs.index;
+		const before = this.#logs.cursors[index];
 		const errorBox = this.#field('logs-error');
+		const args = { view: this.#view, max_rows: size + 1 };
+		if (before !== null)
+			args.before_id = before;
 		let rows;
 		try {
-			rows = await this.#call('metrics_refresh_history', { view: this.#view, max_rows: offset + size + 1 });
+			rows = await this.#call('metrics_refresh_history', args);
 		} catch (err) {
 			if (err.name !== 'AbortError')
 				this.#showProblem(errorBox, err);
 			return;
 		}
-		if (offset !== this.#logs.offset)
+		if (index !== this.#logs.index || before !== this.#logs.cursors[index])
 			return;
 		errorBox.hidden = true;
-		const page = rows.slice(offset, offset + size);
-		const more = rows.length > offset + size;
-		const hasCascade = page.some((r) => 'cascade_id' in r);
-		this.shadowRoot.querySelector('th[data-col=cascade]').hidden = !hasCascade;
-		this.#field('logs').replaceChildren(...page.map((r) => el('tr', { dataset: { run: String(r.id) } },
+		const page = rows.slice(0, size);
+		const more = rows.length > size;
+		this.#logs.cursors.length = index + 1;
+		if (more)
+			this.#logs.cursors.push(page[page.length - 1].id);
+		this.#field('logs').replaceChildren(...page.map((r) => el('tr', { dataset: { run: String(r.id), status: r.status } },
 			el('td', { textContent: String(r.id) }),
 			el('td', {}, el('time', { dateTime: r.started_at, textContent: fmt.dateTime(r.started_at) })),
-			el('td', { textContent: r.source ?? fmt.DASH }),
-			el('td', {}, el('span', { className: 'badge', textContent: r.status, dataset: { status: r.status } })),
+			el('td', {}, r.source ?? fmt.DASH,
+				r.cascade_id !== null && r.cascade_id !== undefined
+					? el('span', { className: 'sub', textContent: `cascade of run ${r.cascade_id}` }) : null),
+			el('td', {}, badge(r.status)),
 			el('td', { textContent: r.method ?? fmt.DASH }),
 			el('td', { textContent: fmt.duration(r.duration_ms) }),
 			el('td', { textContent: r.triggered_by ?? fmt.DASH }),
-			hasCascade ? el('td', { textContent: r.cascade_id ?? fmt.DASH }) : null,
 			el('td', { className: 'msg' }, ...this.#logMessage(r)))));
-		const first = page.length ? offset + 1 : 0;
-		this.#field('page').textContent = page.length ? `Runs ${first}–${offset + page.length}` : 'No runs logged';
+		const first = index * size + 1;
+		this.#field('page').textContent = page.length ? `Runs ${first}–${first + page.length - 1}` : 'No runs logged';
 		this.#field('logs-range').textContent = `newest first, ${size} per page`;
-		this.#q('[data-action=newer]').setAttribute('aria-disabled', String(offset === 0));
+		this.#q('[data-action=newer]').setAttribute('aria-disabled', String(index === 0));
 		this.#q('[data-action=older]').setAttribute('aria-disabled', String(!more));
 	}
 
@@ -783,7 +858,8 @@ export class MetricsRefreshDashboard extends HTMLElement {
 				r.error_hint ? el('div', { className: 'muted', textContent: `Hint: ${r.error_hint}` }) : null,
 			].filter(Boolean);
 		}
-		return [r.skip_reason ?? r.message ?? ''];
+		// skipped and unchanged runs say why in skip_reason
+		return [r.skip_reason ?? ''];
 	}
 }
 
