@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, test as nodeTest } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { chromium } from 'playwright-core';
@@ -18,6 +18,11 @@ const artifacts = process.env.MR_WEB_ARTIFACTS ?? mkdtempSync('/tmp/metrics_refr
 const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const VIEW = 'public.platform_metrics';
 const BROKEN = 'public.broken_metrics';
+
+// Every test has a time limit (node 18's runner has no --test-timeout).
+const test = (name, options, fn) => (fn
+	? nodeTest(name, { timeout: 60000, ...options }, fn)
+	: nodeTest(name, { timeout: 60000 }, options));
 
 let browser, db, profile;
 const consoleProblems = [];   // console errors and page errors of every page opened
@@ -87,6 +92,15 @@ async function retry(fn, again = async () => {}) {
 			await again();
 		}
 	}
+}
+
+// The chart's data by series label (x: the bucket starts).
+function chartData(page) {
+	return page.locator('metrics-refresh-dashboard').evaluate((el) => {
+		const out = { x: el.chart.data[0], points: el.shadowRoot.querySelector('.chart').dataset.points };
+		el.chart.series.forEach((s, i) => { if (i > 0) out[s.label] = el.chart.data[i]; });
+		return out;
+	});
 }
 
 async function reload(page) {
@@ -188,8 +202,17 @@ test('the monitor card matches metrics_refresh_status', async () => {
 		assert.equal(await text(page, 'max'), secs(s.max_duration_ms));
 		assert.equal(await text(page, 'min'), secs(s.min_duration_ms));
 		assert.equal(await text(page, 'rate-pct'), pct(s.success_rate));
-		assert.equal(await field(page, 'fresh-as-of').isVisible(), 'fresh_as_of' in s);
-		assert.equal(await field(page, 'unchanged').isVisible(), 'unchanged' in s);
+		// 1.1.0: fresh_as_of, and the unchanged runs (simulated ones, from
+		// tools/web's history) counted apart from the successful refreshes.
+		assert.equal(Date.parse(await field(page, 'fresh-as-of').locator('time').first().getAttribute('datetime')),
+			Date.parse(s.fresh_as_of));
+		assert.ok(s.unchanged > 0, 'tools/web\'s history has unchanged runs');
+		assert.equal(await text(page, 'unchanged'), String(s.unchanged));
+		assert.equal(await text(page, 'unchanged-runs'), `${s.unchanged} of ${s.total} runs (no source changed)`);
+		assert.equal(s.total, s.successful + s.failed + s.skipped + s.unchanged);
+		assert.equal(await field(page, 'durations-note').isVisible(), true);
+		assert.equal(s.last_status, 'success');
+		assert.equal(await field(page, 'state-note').isVisible(), false, 'the last run refreshed');
 		assert.equal(await page.locator('[data-field="last-error"]').isVisible(), false);
 	}, () => reload(page));
 	await shot(page, 'dashboard-admin');
@@ -213,15 +236,19 @@ test('the overview shows platform_metrics', async () => {
 test('the chart has one point per bucket of metrics_refresh_timeline', async () => {
 	const page = await open(info.admin_token);
 	await retry(async () => {
-		const rows = await sql('SELECT bucket_start, avg_duration_ms FROM metrics_refresh_timeline($1)', [VIEW]);
+		const rows = await sql('SELECT * FROM metrics_refresh_timeline($1)', [VIEW]);
 		assert.equal(rows.length, 25, '24 hours in 1-hour buckets');
-		const chart = await page.locator('metrics-refresh-dashboard').evaluate((el) => ({
-			xs: el.chart.data[0], avg: el.chart.data[1], points: el.shadowRoot.querySelector('.chart').dataset.points,
-		}));
-		assert.equal(chart.xs.length, rows.length);
+		const chart = await chartData(page);
+		assert.equal(chart.x.length, rows.length);
 		assert.equal(Number(chart.points), rows.length);
-		assert.deepEqual(chart.xs, rows.map((r) => r.bucket_start.getTime() / 1000));
-		assert.deepEqual(chart.avg, rows.map((r) => r.avg_duration_ms));
+		for (const label of ['Avg', 'Max', 'Refreshes', 'Unchanged'])
+			assert.equal(chart[label].length, rows.length, label);
+		assert.deepEqual(chart.x, rows.map((r) => r.bucket_start.getTime() / 1000));
+		assert.deepEqual(chart.Avg, rows.map((r) => r.avg_duration_ms));
+		assert.deepEqual(chart.Max, rows.map((r) => r.max_duration_ms));
+		assert.deepEqual(chart.Refreshes, rows.map((r) => Number(r.successes) + Number(r.failures)));
+		assert.deepEqual(chart.Unchanged, rows.map((r) => Number(r.unchanged)));
+		assert.ok(rows.some((r) => r.unchanged > 0), 'some bucket has unchanged runs');
 		assert.equal(await field(page, 'timeline').locator('tr').count(), rows.length);
 		assert.equal(await page.locator('.uplot canvas').count(), 1);
 	}, () => reload(page));
@@ -358,7 +385,8 @@ test('a failing view shows its last error', async () => {
 	assert.equal(await text(page, 'status-label'), 'Failing');
 	assert.equal(await text(page, 'last-error'), s.last_error);
 	assert.equal(s.last_error, 'division by zero');
-	assert.match(await text(page, 'last-refresh'), /\(error\)$/);
+	assert.equal(await field(page, 'last-refresh').locator('.badge[data-status=error]').textContent(), 'error');
+	assert.equal(await text(page, 'fresh-as-of'), 'never', 'never refreshed');
 
 	await page.locator('[data-action=logs]').click();
 	const first = field(page, 'logs').locator('tr').first();
@@ -374,14 +402,24 @@ test('a failing view shows its last error', async () => {
 	await close(page);
 });
 
-test('View Logs pages through the history', async () => {
+test('View Logs pages through the history with before_id', async () => {
 	const page = await open(info.admin_token);
+	// What the page asks for: the history calls of the log (not the card's
+	// max_rows 1 look-up of a running run).
+	const asked = [];
+	page.on('request', (r) => {
+		if (r.url().endsWith('/rpc/metrics_refresh_history')) {
+			const args = JSON.parse(r.postData());
+			if (args.max_rows !== 1)
+				asked.push(args);
+		}
+	});
 	const logs = page.locator('[data-action=logs]');
 	await logs.click();
 	assert.equal(await logs.getAttribute('aria-expanded'), 'true');
 	const ids = (rows) => rows.map((r) => String(r.id));
 	const shownIds = async () => field(page, 'logs').locator('tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.run));
-	const all = await sql('SELECT id FROM metrics_refresh_history($1, 30)', [VIEW]);
+	const all = await sql('SELECT id, status FROM metrics_refresh_history($1, 30)', [VIEW]);
 
 	await field(page, 'page').filter({ hasText: 'Runs 1–10' }).waitFor();
 	assert.deepEqual(await shownIds(), ids(all.slice(0, 10)));
@@ -394,9 +432,23 @@ test('View Logs pages through the history', async () => {
 	await page.locator('[data-action=older]').click();
 	await field(page, 'page').filter({ hasText: 'Runs 21–30' }).waitFor();
 	assert.deepEqual(await shownIds(), ids(all.slice(20, 30)));
+	// Each page after the first starts before the previous page's last run.
+	const page3 = await sql('SELECT id FROM metrics_refresh_history($1, 10, $2)', [VIEW, all[19].id]);
+	assert.deepEqual(ids(page3), ids(all.slice(20, 30)));
+	const cursors = asked.map((a) => a.before_id ?? null).filter((c, i, list) => i === 0 || c !== list[i - 1]);
+	assert.deepEqual(cursors, [null, Number(all[9].id), Number(all[19].id)]);
+	assert.ok(asked.every((a) => a.max_rows === 11), JSON.stringify(asked));
+
+	// A run logged meanwhile does not move the page shown; Newer goes back.
+	await sql("SELECT metrics_refresh_run($1, 'scheduled')", [VIEW]);
 	await page.locator('[data-action=newer]').click();
 	await field(page, 'page').filter({ hasText: 'Runs 11–20' }).waitFor();
 	assert.deepEqual(await shownIds(), ids(all.slice(10, 20)));
+	await page.locator('[data-action=newer]').click();
+	await field(page, 'page').filter({ hasText: 'Runs 1–10' }).waitFor();
+	const latest = await sql('SELECT id FROM metrics_refresh_history($1, 10)', [VIEW]);
+	await retry(async () => assert.deepEqual(await shownIds(), ids(latest)),
+		() => new Promise((resolve) => setTimeout(resolve, 500)));
 
 	// The last page: Older is disabled.
 	const brokenPage = await open(info.admin_token, { view: BROKEN });
@@ -425,41 +477,69 @@ test('usable at 375 px wide: no horizontal overflow', async () => {
 	await close(page);
 });
 
-// Version 1.1.0 adds unchanged runs, fresh_as_of and cascade_id.  Until the
-// installed extension has them, the browser adds them to the real answers.
-test('renders 1.1.0\'s unchanged runs, fresh_as_of and cascade ids', async () => {
-	const extend = (fn, change) => async (page) => page.route(`**/rpc/${fn}`, async (route) => {
-		const response = await route.fetch();
-		await route.fulfill({ response, json: change(await response.json()) });
-	});
-	const page = await open(info.admin_token, {
-		setup: async (p) => {
-			await extend('metrics_refresh_status', (s) => ({ unchanged: 7, fresh_as_of: s.last_refresh_at, ...s,
-				last_status: 'unchanged' }))(p);
-			await extend('metrics_refresh_timeline', (rows) => rows.map((r) => ({ unchanged: 2, ...r })))(p);
-			await extend('metrics_refresh_history', (rows) => rows.map((r, i) => ({ cascade_id: null, ...r,
-				...(i === 1 ? { status: 'unchanged', method: null, cascade_id: r.id, skip_reason: 'unchanged: no source changed since run 1' } : {}),
-			})))(p);
-		},
-	});
-	const [{ s }] = await sql('SELECT metrics_refresh_status($1) AS s', [VIEW]);
-	const fresh = field(page, 'fresh-as-of');
-	await fresh.waitFor();
-	assert.equal(Date.parse(await fresh.locator('time').getAttribute('datetime')), Date.parse(s.fresh_as_of ?? s.last_refresh_at));
-	assert.equal(await text(page, 'unchanged'), String(s.unchanged ?? 7));
-	assert.match(await text(page, 'last-refresh'), /\(unchanged\)$/);
-	assert.equal(await text(page, 'status-label'), 'Healthy');
-	await page.locator('summary').filter({ hasText: 'Data per bucket' }).click();
-	assert.equal(await page.locator('th[data-col=unchanged]').isVisible(), true);
-	assert.deepEqual([...new Set(await field(page, 'timeline').locator('td:nth-child(5)').allTextContents())], ['2']);
+test('unchanged runs (skip_unchanged) show apart from refreshes: card, chart, log', async () => {
+	// The option, set as the tables' owner (tools/web's demo.sql sets it
+	// too: setting it again changes nothing).  It puts triggers on the tables
+	// the view reads, which takes their TRIGGER privilege: the API's admins
+	// (role authenticated) have not got it.
+	const [{ c }] = await sql('SELECT metrics_refresh_configure($1, skip_unchanged => true) AS c', [VIEW]);
+	assert.equal(c.skip_unchanged, true);
+	assert.deepEqual([...c.sources].sort(), ['public.accounts', 'public.assets', 'public.users']);
 
+	const page = await open(info.admin_token);
+	await field(page, 'updates').filter({ hasText: 'Live updates' }).waitFor();
+	// Two runs as pg_cron makes them, with no change in between: the second
+	// one finds no source changed.
+	const [{ first }] = await sql("SELECT metrics_refresh_run($1, 'scheduled') AS first", [VIEW]);
+	const [{ second }] = await sql("SELECT metrics_refresh_run($1, 'scheduled') AS second", [VIEW]);
+	assert.ok(['success', 'unchanged'].includes(first.status), first.status);
+	assert.equal(second.status, 'unchanged');
+	assert.equal(second.success, true);
+	assert.equal(second.method, undefined);
+	assert.match(second.message, /^unchanged: no source changed since run \d+$/);
+
+	// The card: still Healthy (an unchanged run counts as a success), the
+	// Unchanged state, fresh_as_of = the unchanged run's finish, and the
+	// last real refresh under it.
+	await field(page, 'last-refresh').locator(`time[datetime="${second.finished_at}"]`).waitFor({ timeout: 5000 });
+	const [{ s }] = await sql('SELECT metrics_refresh_status($1) AS s', [VIEW]);
+	assert.equal(s.status, 'healthy');
+	assert.equal(s.last_status, 'unchanged');
+	assert.equal(s.fresh_as_of, second.finished_at);
+	assert.equal(await text(page, 'status-label'), 'Healthy');
+	assert.equal(await field(page, 'state-note').isVisible(), true);
+	assert.equal(await text(page, 'state-note'), 'Unchanged');
+	assert.equal(await field(page, 'last-refresh').locator('.badge').textContent(), 'unchanged');
+	const freshTimes = await field(page, 'fresh-as-of').locator('time').evaluateAll((ts) => ts.map((t) => t.dateTime));
+	assert.deepEqual(freshTimes, [s.fresh_as_of, s.last_success_at]);
+	assert.match(await text(page, 'fresh-as-of'), /contents refreshed/);
+	assert.equal(await text(page, 'unchanged-runs'), `${s.unchanged} of ${s.total} runs (no source changed)`);
+	assert.equal(await text(page, 'success-rate'), `${pct(s.success_rate)} (${s.successful}/${s.successful + s.failed})`,
+		'unchanged runs are not in the success rate');
+	assert.equal(await text(page, 'unchanged'), String(s.unchanged));
+	assert.equal(await text(page, 'successful'), s.successful.toLocaleString('en-US'));
+	await shot(page, 'dashboard-unchanged');
+
+	// The chart: the current bucket's Unchanged bar counts the new run.
+	const rows = await sql('SELECT * FROM metrics_refresh_timeline($1)', [VIEW]);
+	const chart = await chartData(page);
+	assert.deepEqual(chart.Unchanged, rows.map((row) => Number(row.unchanged)));
+	assert.deepEqual(chart.Refreshes, rows.map((row) => Number(row.successes) + Number(row.failures)));
+	assert.ok(chart.Unchanged.at(-1) >= 1);
+
+	// The log: the run, as unchanged, with its message and no method.
 	await page.locator('[data-action=logs]').click();
-	const second = field(page, 'logs').locator('tr').nth(1);
-	await second.waitFor();
-	assert.equal(await page.locator('th[data-col=cascade]').isHidden(), false);
-	assert.equal(await second.locator('.badge').textContent(), 'unchanged');
-	assert.match(await second.textContent(), /unchanged: no source changed since run 1/);
-	await shot(page, 'dashboard-1.1.0-fields');
+	const row = field(page, 'logs').locator(`tr[data-run="${second.run_id}"]`);
+	await row.waitFor();
+	assert.equal(await row.getAttribute('data-status'), 'unchanged');
+	assert.equal(await row.locator('.badge').textContent(), 'unchanged');
+	const cells = await row.locator('td').allTextContents();
+	assert.deepEqual([cells[2], cells[4], cells[7]], ['scheduled', '–', second.message]);
+
+	// Refresh Now always refreshes, and the Unchanged state goes.
+	await page.locator('[data-action=refresh]').click();
+	await field(page, 'progress').filter({ hasText: /Run \d+ succeeded/ }).waitFor({ timeout: 10000 });
+	await field(page, 'state-note').waitFor({ state: 'hidden', timeout: 5000 });
 	await close(page);
 });
 
@@ -467,9 +547,15 @@ test('no console errors on the admin pages', () => {
 	assert.deepEqual(consoleProblems, []);
 });
 
+// web/docs/dashboard.png, the README's picture: only when asked
+// (MR_WEB_DOCS_SHOT=1 bash test/web.sh), after the tests above, with one
+// more unchanged run and the log open.
 test('screenshot for the README (MR_WEB_DOCS_SHOT=1)', { skip: process.env.MR_WEB_DOCS_SHOT !== '1' }, async () => {
-	const page = await open(info.admin_token, { width: 900, height: 700 });
+	await sql("SELECT metrics_refresh_run($1, 'scheduled')", [VIEW]);
+	const page = await open(info.admin_token, { width: 1000, height: 800 });
 	await page.locator('dl[data-field=overview] dd').first().waitFor();
+	await page.locator('[data-action=logs]').click();
+	await field(page, 'page').filter({ hasText: 'Runs 1–' }).waitFor();
 	await page.screenshot({ path: path.join(WEB, 'docs/dashboard.png'), fullPage: true });
 	await close(page);
 });
