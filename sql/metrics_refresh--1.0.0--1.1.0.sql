@@ -574,7 +574,12 @@ CREATE TABLE @extschema@.metrics_refresh_counters (
     fresh_as_of        timestamptz,
     last_error_at      timestamptz,
     last_error         text,
-    stats_reset        timestamptz NOT NULL DEFAULT pg_catalog.now()
+    stats_reset        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- "Last" means latest started (a lost run is found, and finished, late):
+    -- the start times of the last run, last outcome and last error.
+    last_run_started     timestamptz,
+    last_outcome_started timestamptz,
+    last_error_started   timestamptz
 );
 
 COMMENT ON TABLE @extschema@.metrics_refresh_counters IS
@@ -643,8 +648,8 @@ CREATE FUNCTION @extschema@.metrics_refresh_timeline(
     time_window interval DEFAULT '24 hours',
     bucket interval DEFAULT '1 hour',
     OUT bucket_start timestamptz, OUT runs bigint, OUT successes bigint,
-    OUT failures bigint, OUT unchanged bigint, OUT avg_duration_ms double precision,
-    OUT max_duration_ms double precision)
+    OUT failures bigint, OUT avg_duration_ms double precision,
+    OUT max_duration_ms double precision, OUT unchanged bigint)
 RETURNS SETOF record
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_timeline';
@@ -812,7 +817,7 @@ COMMENT ON AGGREGATE @extschema@.metrics_refresh_histogram(double precision) IS
 -- (success and error).
 CREATE VIEW @extschema@.metrics_refresh_counters_current AS
 WITH u AS (
-    SELECT view_name, status, error_message,
+    SELECT view_name, status, error_message, started_at,
            coalesce(finished_at, started_at) AS finished_at,
            CASE WHEN status IN ('success', 'error') THEN duration_ms END AS duration_ms
     FROM @extschema@.metrics_refresh_log
@@ -833,14 +838,17 @@ p AS (
         count(*) FILTER (WHERE duration_ms <= 60000) AS duration_le_60s,
         count(*) FILTER (WHERE duration_ms <= 300000) AS duration_le_300s,
         count(*) FILTER (WHERE duration_ms <= 1800000) AS duration_le_1800s,
-        max(finished_at) AS last_run_at,
-        (array_agg(status ORDER BY finished_at DESC))[1] AS last_status,
-        max(finished_at) FILTER (WHERE status <> 'skipped') AS last_outcome_at,
-        (array_agg(status ORDER BY finished_at DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
+        max(started_at) AS last_run_started,
+        (array_agg(finished_at ORDER BY started_at DESC))[1] AS last_run_at,
+        (array_agg(status ORDER BY started_at DESC))[1] AS last_status,
+        max(started_at) FILTER (WHERE status <> 'skipped') AS last_outcome_started,
+        (array_agg(finished_at ORDER BY started_at DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome_at,
+        (array_agg(status ORDER BY started_at DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
         max(finished_at) FILTER (WHERE status = 'success') AS last_success_at,
         max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')) AS fresh_as_of,
-        max(finished_at) FILTER (WHERE status = 'error') AS last_error_at,
-        (array_agg(error_message ORDER BY finished_at DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
+        max(started_at) FILTER (WHERE status = 'error') AS last_error_started,
+        (array_agg(finished_at ORDER BY started_at DESC) FILTER (WHERE status = 'error'))[1] AS last_error_at,
+        (array_agg(error_message ORDER BY started_at DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
         min(finished_at) AS first_at
     FROM u
     GROUP BY view_name)
@@ -860,17 +868,20 @@ SELECT coalesce(c.view_name, p.view_name) AS view_name,
     coalesce(c.duration_le_60s, 0) + coalesce(p.duration_le_60s, 0) AS duration_le_60s,
     coalesce(c.duration_le_300s, 0) + coalesce(p.duration_le_300s, 0) AS duration_le_300s,
     coalesce(c.duration_le_1800s, 0) + coalesce(p.duration_le_1800s, 0) AS duration_le_1800s,
-    greatest(c.last_run_at, p.last_run_at) AS last_run_at,
-    CASE WHEN p.last_run_at >= c.last_run_at OR c.last_run_at IS NULL
+    CASE WHEN p.last_run_started >= c.last_run_started OR c.last_run_started IS NULL
+         THEN p.last_run_at ELSE c.last_run_at END AS last_run_at,
+    CASE WHEN p.last_run_started >= c.last_run_started OR c.last_run_started IS NULL
          THEN p.last_status ELSE c.last_status END AS last_status,
-    greatest(c.last_outcome_at, p.last_outcome_at) AS last_outcome_at,
-    CASE WHEN p.last_outcome_at >= c.last_outcome_at OR c.last_outcome_at IS NULL
-         THEN coalesce(p.last_outcome, c.last_outcome) ELSE c.last_outcome END AS last_outcome,
+    CASE WHEN p.last_outcome_started >= c.last_outcome_started OR c.last_outcome_started IS NULL
+         THEN p.last_outcome_at ELSE c.last_outcome_at END AS last_outcome_at,
+    CASE WHEN p.last_outcome_started >= c.last_outcome_started OR c.last_outcome_started IS NULL
+         THEN p.last_outcome ELSE c.last_outcome END AS last_outcome,
     greatest(c.last_success_at, p.last_success_at) AS last_success_at,
     greatest(c.fresh_as_of, p.fresh_as_of) AS fresh_as_of,
-    greatest(c.last_error_at, p.last_error_at) AS last_error_at,
-    CASE WHEN p.last_error_at >= c.last_error_at OR c.last_error_at IS NULL
-         THEN coalesce(p.last_error, c.last_error) ELSE c.last_error END AS last_error,
+    CASE WHEN p.last_error_started >= c.last_error_started OR c.last_error_started IS NULL
+         THEN p.last_error_at ELSE c.last_error_at END AS last_error_at,
+    CASE WHEN p.last_error_started >= c.last_error_started OR c.last_error_started IS NULL
+         THEN p.last_error ELSE c.last_error END AS last_error,
     coalesce(c.stats_reset, p.first_at) AS stats_reset
 FROM @extschema@.metrics_refresh_counters c
 FULL JOIN p ON p.view_name = c.view_name;

@@ -318,7 +318,7 @@ mr_timeline_rows(const MrExtension *ext, FunctionCallInfo fcinfo, const char *vi
 				   "WHERE view_name = $1 AND started_at >= $3 "
 				   "GROUP BY 1) "
 				   "SELECT g, COALESCE(r.runs, 0), COALESCE(r.successes, 0), COALESCE(r.failures, 0), "
-				   "COALESCE(r.unchanged, 0), round(r.avg_ms::numeric, 3)::float8, r.max_ms "
+				   "round(r.avg_ms::numeric, 3)::float8, r.max_ms, COALESCE(r.unchanged, 0) "
 				   "FROM generate_series($3, $4, $2) AS g "
 				   "LEFT JOIN r ON r.b = g ORDER BY g", ext->nspname_q);
 	values[0] = CStringGetTextDatum(view_name);
