@@ -723,8 +723,13 @@ metrics_refresh_configure(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_cascade(PG_FUNCTION_ARGS)
 {
+	/*
+	 * Like metrics_refresh_run, and unlike "Refresh Now", a cascade's first
+	 * view may come back unchanged (DESIGN: only metrics_refresh_trigger
+	 * and trigger_platform_metrics_refresh always refresh).
+	 */
 	RefreshEntry entry = {.target = TARGET_VIEW, .source = MR_SOURCE_MANUAL,
-	.access = ACCESS_ADMINS, .cascade = CASCADE_ALWAYS};
+	.access = ACCESS_ADMINS, .cascade = CASCADE_ALWAYS, .may_skip = true};
 
 	require_arg(fcinfo, 0, "view");
 	require_arg(fcinfo, 1, "wait");
