@@ -403,7 +403,9 @@ SELECT count(*) AS still_running FROM metrics_refresh_log WHERE status = 'runnin
 SELECT cs_no_worker() AS worker_gone;
 
 DROP EXTENSION metrics_refresh;
+SET client_min_messages = warning;
 DROP MATERIALIZED VIEW cs_a, cs_other, cs_dm_top, cs_fl_root, cs_ow_base, cs_bg_root, cs_su_root CASCADE;
+RESET client_min_messages;
 DROP TABLE cs_src, cs_fl_knob, cs_bg_knob, cs_su_extra;
 DROP FUNCTION cs_runs(bigint), cs_summary(jsonb), cs_bg_nap(), cs_sleeping_worker(text), cs_no_worker();
 RESET metrics_refresh.admin_role;
