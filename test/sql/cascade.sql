@@ -91,6 +91,12 @@ SELECT a.id, src.v AS src, a.v AS a, b.v AS b, c.v AS c, s.v AS sib
 FROM cs_src src JOIN cs_a a USING (id) JOIN cs_b b USING (id) JOIN cs_c c USING (id)
 JOIN cs_sib s USING (id) ORDER BY id;
 SELECT view_name, count(*) AS runs FROM metrics_refresh_log GROUP BY view_name ORDER BY view_name;
+-- Waited for from a REPEATABLE READ transaction, whose snapshot is older
+-- than the worker's runs: the result object still describes them.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT metrics_refresh_cascade('cs_b') AS r \gset
+COMMIT;
+SELECT * FROM cs_summary(:'r');
 -- A leaf alone is a cascade of one.
 SELECT (metrics_refresh_cascade('cs_c'))->'counts' AS leaf_counts;
 SELECT * FROM cs_runs();
