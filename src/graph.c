@@ -36,6 +36,7 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/primnodes.h"
 #include "rewrite/prs2lock.h"
+#include "rewrite/rewriteSupport.h"
 #include "utils/builtins.h"
 #include "funcapi.h"
 #include "utils/fmgroids.h"
@@ -464,7 +465,10 @@ mr_chain_fingerprint(Oid viewoid, const MrChain *chain)
 /*
  * The materialized views that read relid directly or through plain views
  * (not through another materialized view), by OID.  Follows pg_depend from
- * relid to the rules that use it, and from a plain view's rule on.
+ * relid to the views' SELECT rules (_RETURN) that use it, and from a plain
+ * view's rule on: the same edges as mr_upstream_matviews() walks the other
+ * way.  A plain view's other rules (ON INSERT ... DO INSTEAD ...) are not
+ * what it reads.
  */
 List *
 mr_dependent_matviews(Oid relid)
@@ -502,7 +506,9 @@ mr_dependent_matviews(Oid relid)
 						F_OIDEQ, ObjectIdGetDatum(dep->objid));
 			rscan = systable_beginscan(rewrite, RewriteOidIndexId, true, NULL, 1, &rkey);
 			rtup = systable_getnext(rscan);
-			if (HeapTupleIsValid(rtup))
+			/* A view's query only: not its INSERT/UPDATE/DELETE rules. */
+			if (HeapTupleIsValid(rtup) &&
+				strcmp(NameStr(((Form_pg_rewrite) GETSTRUCT(rtup))->rulename), ViewSelectRuleName) == 0)
 				user = ((Form_pg_rewrite) GETSTRUCT(rtup))->ev_class;
 			systable_endscan(rscan);
 			if (!OidIsValid(user) || list_member_oid(seen, user))
