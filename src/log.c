@@ -48,6 +48,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "metrics_refresh.h"
 
@@ -806,8 +807,9 @@ mr_log_reap(const MrExtension *ext, const char *view_name)
 /*
  * metrics_refresh_prune: delete finished runs that started before
  * now() - older_than; returns how many.  'running' rows are kept, and the
- * statistics keep counting the deleted runs (they are folded first; under
- * REPEATABLE READ or SERIALIZABLE, runs not counted yet are kept).
+ * statistics keep counting the deleted runs: they are folded first, and a
+ * run not counted yet (under REPEATABLE READ or SERIALIZABLE, or while
+ * another session holds the fold) is kept for a later prune.
  * Preconditions: access checked, SPI connected, search_path pinned.
  */
 int64
@@ -821,7 +823,7 @@ mr_log_prune(const MrExtension *ext, Datum older_than)
 	mr_check_interval_arg(older_than, "older_than", true);
 	sql = psprintf("DELETE FROM %s.metrics_refresh_log "
 				   "WHERE started_at < now() - $1 AND status <> 'running'%s", ext->nspname_q,
-				   ext->version >= 10100 && IsolationUsesXactSnapshot() ? " AND counted" : "");
+				   ext->version >= 10100 ? " AND counted" : "");
 	mr_become_extension_owner(ext, &saved);
 	/* Pruned runs stay in the statistics: count them first. */
 	if (!IsolationUsesXactSnapshot())
@@ -917,6 +919,12 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
 	Datum		d;
 
 	mr_become_extension_owner(ext, &saved);
+	/*
+	 * The runs are committed by other transactions (the worker's, one per
+	 * view): read them with a new snapshot, which a REPEATABLE READ or
+	 * SERIALIZABLE caller's would not be.
+	 */
+	PushActiveSnapshot(GetLatestSnapshot());
 	ret = SPI_execute_with_args(psprintf("WITH r AS (SELECT id, view_name, status, skip_reason "
 										 "  FROM %s.metrics_refresh_log WHERE cascade_id = $1), "
 										 "c AS (SELECT status, count(*) AS n FROM r GROUP BY status), "
@@ -937,7 +945,8 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
 										 "'message', 'cascade from ' || (SELECT view_name FROM root) || ': ' || "
 										 "  (SELECT string_agg(n || ' ' || status, ', ' ORDER BY status) FROM c))",
 										 ext->nspname_q),
-								1, &type, &value, NULL, false, 1);
+								1, &type, &value, NULL, true, 1);
+	PopActiveSnapshot();
 	mr_restore_user(&saved);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_with_args failed for a cascade's result: %s",

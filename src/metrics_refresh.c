@@ -266,7 +266,13 @@ refresh_entry(const RefreshEntry *entry)
 	req.may_skip = entry->may_skip;
 	req.max_skip = opts.max_skip;
 
-	if (entry->cascade == CASCADE_ALWAYS || opts.cascade)
+	/*
+	 * A cascade refreshes other views, maybe other roles' (each as its
+	 * owner): only admins start one.  The view's owner who is not an admin
+	 * refreshes the view alone, even with the option on.
+	 */
+	if (entry->cascade == CASCADE_ALWAYS ||
+		(opts.cascade && (entry->access == ACCESS_ADMINS || mr_is_admin())))
 		result = cascade_entry(&ext, &req, entry->wait, view_name);
 	else if (entry->wait)
 		result = mr_run_logged(&ext, &req, NULL);
