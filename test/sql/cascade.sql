@@ -385,6 +385,26 @@ SET ROLE regress_cs_admin;
 SELECT metrics_refresh_is_admin() AS admin_is_admin,
        (metrics_refresh_cascade('cs_b'))->'counts' AS admin_counts;
 RESET ROLE;
+-- Nor does the cascade option: the owner of a view with it who is not an
+-- admin gets a refresh of that view alone from metrics_refresh_run (cs_c,
+-- which reads cs_b, is not refreshed); an admin's run of it cascades.
+ALTER MATERIALIZED VIEW cs_b OWNER TO regress_cs_owner;
+GRANT SELECT ON cs_av TO regress_cs_owner;
+SELECT metrics_refresh_configure('cs_b', "cascade" => true)->'cascade' AS cascade_on;
+SELECT max(id) AS last_id FROM metrics_refresh_log \gset
+SET ROLE regress_cs_owner;
+SELECT r->>'status' AS status, r ? 'cascade_id' AS in_a_cascade
+FROM (SELECT metrics_refresh_run('cs_b') AS r) x;
+RESET ROLE;
+SELECT view_name, status, source FROM metrics_refresh_log WHERE id > :last_id ORDER BY id;
+SELECT max(id) AS last_id FROM metrics_refresh_log \gset
+SET ROLE regress_cs_admin;
+SELECT (metrics_refresh_run('cs_b'))->'counts' AS admin_run_counts;
+RESET ROLE;
+SELECT view_name, status, source FROM metrics_refresh_log WHERE id > :last_id ORDER BY id;
+SELECT metrics_refresh_configure('cs_b', "cascade" => false)->'cascade' AS cascade_on;
+ALTER MATERIALIZED VIEW cs_b OWNER TO CURRENT_USER;
+REVOKE SELECT ON cs_av FROM regress_cs_owner;
 
 --
 -- Bad input raises at once and logs nothing: a NULL view or wait (22004),
