@@ -901,8 +901,10 @@ mr_log_set_cascade(const MrExtension *ext, int64 run_id)
 
 /*
  * The result object of a cascade, from its log rows: success (no run
- * failed, and the first was not skipped), status ("success", "error", or
- * "skipped" when the first run was busy), cascade_id, run_id and view of
+ * failed or was skipped: every view is refreshed or unchanged), status
+ * ("skipped" when the first run was, else "error" when a run failed,
+ * "running" while one runs, "skipped" when a view was skipped (busy, or
+ * below a busy one), else "success"), cascade_id, run_id and view of
  * the first run, counts by status, the run ids in order, each run's view
  * and status, and a message.  Allocated in the memory context that was
  * current at SPI_connect().  Preconditions: SPI connected, search_path
@@ -930,11 +932,11 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
 										 "c AS (SELECT status, count(*) AS n FROM r GROUP BY status), "
 										 "root AS (SELECT * FROM r WHERE id = $1) "
 										 "SELECT jsonb_build_object("
-										 "'success', NOT EXISTS (SELECT FROM r WHERE status = 'error') "
-										 "  AND (SELECT status FROM root) <> 'skipped', "
+										 "'success', NOT EXISTS (SELECT FROM r WHERE status IN ('error', 'skipped')), "
 										 "'status', CASE WHEN (SELECT status FROM root) = 'skipped' THEN 'skipped' "
 										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'error') THEN 'error' "
 										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'running') THEN 'running' "
+										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'skipped') THEN 'skipped' "
 										 "  ELSE 'success' END, "
 										 "'cascade_id', $1, 'run_id', $1, 'view', (SELECT view_name FROM root), "
 										 "'counts', (SELECT jsonb_object_agg(status, n) FROM c), "
