@@ -126,8 +126,8 @@ has_usable_unique_index(Relation matview)
  * restricts itself before it runs the view's query.
  */
 static void
-refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
-				 MrMethod *method)
+refresh_as_owner(Oid viewoid, const char *view_name, bool populated, Oid owner,
+				 int save_sec, MrMethod *method)
 {
 	LOCKMODE	mode = populated ? ExclusiveLock : AccessExclusiveLock;
 	Relation	rel;
@@ -141,7 +141,8 @@ refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
 	if (rel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", viewoid)));
+				 errmsg("materialized view \"%s\" was dropped before it could be refreshed",
+						mr_label(view_name))));
 	qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 										  RelationGetRelationName(rel));
 	if (rel->rd_rel->relkind != RELKIND_MATVIEW)
@@ -271,7 +272,7 @@ refresh_view(RefreshCall *call)
 						   SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		refresh_as_owner(viewoid, populated, owner, save_sec, &call->method);
+		refresh_as_owner(viewoid, call->view_name, populated, owner, save_sec, &call->method);
 	}
 	PG_FINALLY();
 	{
