@@ -439,26 +439,26 @@ is( $node->safe_psql('cron_db',
 	'the overview shows the runs logged before the update');
 
 # The job 1.0.0 created runs after the update, and logs a scheduled success.
-my $run_sql = qq{
-SELECT count(*) FROM metrics_refresh_log
-WHERE view_name = 'app.every_minute' AND source = 'scheduled' AND status = 'success'
-  AND started_at > '$updated_at'};
-my $ran = 0;
-foreach (1 .. 75)
+my $ran_sql = qq{
+SELECT EXISTS (SELECT FROM metrics_refresh_log
+               WHERE view_name = 'app.every_minute' AND source = 'scheduled'
+                 AND status = 'success' AND started_at > '$updated_at')};
+# (pg_cron records the run's end just after the job's transaction commits.)
+my $job_status_sql = q{
+SELECT string_agg(DISTINCT d.status, ',') FROM cron.job_run_details d
+JOIN cron.job j USING (jobid) WHERE j.jobname = 'metrics_refresh app.every_minute'};
+my ($ran, $succeeded);
 {
-	last if ($ran = $node->safe_psql('cron_db', $run_sql)) > 0;
-	sleep 1;
+	local $PostgreSQL::Test::Utils::timeout_default = 75;
+	$ran = $node->poll_query_until('cron_db', $ran_sql);
+	$succeeded = $ran && $node->poll_query_until('cron_db', $job_status_sql, 'succeeded');
 }
-ok($ran > 0, "the 1.0.0 job ran after the update and logged a success") or diag(
+ok($ran, "the 1.0.0 job ran after the update and logged a success") or diag(
 	$node->safe_psql(
 		'cron_db',
 		q{SELECT string_agg(concat_ws('|', runid, jobid, status, return_message, start_time), E'\n')
 		  FROM cron.job_run_details}));
-is( $node->safe_psql('cron_db',
-		q{SELECT string_agg(DISTINCT d.status, ',') FROM cron.job_run_details d
-		  JOIN cron.job j USING (jobid) WHERE j.jobname = 'metrics_refresh app.every_minute'}),
-	'succeeded',
-	'pg_cron reports the job as succeeded');
+ok($succeeded, 'pg_cron reports the job as succeeded');
 cmp_ok($node->safe_psql('cron_db', "SELECT min(id) FROM metrics_refresh_log WHERE started_at > '$updated_at'"),
 	'>', $node->safe_psql('cron_db', "SELECT max(id) FROM metrics_refresh_log WHERE started_at <= '$updated_at'"),
 	'new runs get new ids');
