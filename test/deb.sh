@@ -107,7 +107,7 @@ for f in "${files[@]}"; do
 	check "the package holds $f" "$f" "$(grep -xF -- "$f" <<<"$contents")"
 done
 check "the package depends on postgresql-$PG_MAJOR" 1 \
-	"$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -cx " *postgresql-$PG_MAJOR")"
+	"$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -cE "^ *postgresql-$PG_MAJOR( |$)")"
 
 # Install it where tools/test's "make install" has put the same files:
 # remove those first, so that what is tested below is the package's.
