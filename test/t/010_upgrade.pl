@@ -324,14 +324,14 @@ is($node->safe_psql('fresh', "SELECT extversion FROM pg_extension WHERE extname 
 	'1.1.0', 'fresh install of 1.1.0');
 
 my $facts = same_catalog('upgraded', 'fresh', 'updated 1.0.0 = fresh 1.1.0, object by object');
-# The comparison must have compared something of each kind.
-my $kinds = $node->safe_psql('fresh',
-	"SELECT string_agg(DISTINCT split_part(line, '|', 1), ',') FROM ("
-	  . ($catalog_sql =~ s/;\s*$//r) . ") AS f(line)");
-is( $kinds,
-	'aggregate,column,comment,config dump,constraint,event trigger,extension,function,index,'
-	  . 'initial privileges,member,relation,sequence',
-	"kinds of facts compared ($facts facts)");
+# The comparison must have compared something of each kind the extension
+# has everywhere (some versions add kinds, e.g. member types on 17).
+my %kinds = map { $_ => 1 } split /\n/, $node->safe_psql('fresh',
+	"SELECT DISTINCT split_part(line, '|', 1) FROM (" . ($catalog_sql =~ s/;\s*$//r) . ") AS f(line)");
+is( join(',', grep { !$kinds{$_} } qw(aggregate column comment constraint extension
+		  function index member relation sequence), 'config dump', 'event trigger', 'initial privileges'),
+	'',
+	"kinds of facts compared: " . join(', ', sort keys %kinds) . " ($facts facts)");
 
 #
 # (b) A 1.0.0 database in use: log, schedules, pg_cron jobs.
@@ -390,6 +390,47 @@ is( $node->safe_psql('cron_db', $commands_sql),
 	  . "metrics_refresh app.nightly: SELECT public.metrics_refresh_run('app.nightly'::pg_catalog.regclass, 'scheduled')\n"
 	  . "not ours: SELECT 1",
 	'1.0.0 jobs call metrics_refresh_run by name');
+
+# Between installing the 1.1.0 files and ALTER EXTENSION ... UPDATE (a
+# package upgrade replaces the library of every database at once), the 1.1.0
+# library serves the 1.0.0 objects: refreshes and schedules (above), status
+# and history work; the overview needs the 1.1.0 objects and says so.
+is( $node->safe_psql('cron_db',
+		q{SELECT concat_ws('|', r->>'status', r->>'total', r->>'successful')
+		  FROM metrics_refresh_status('app.every_minute') r}),
+	'healthy|2|2',
+	'before the update: metrics_refresh_status');
+is($node->safe_psql('cron_db', 'SELECT count(*) FROM metrics_refresh_history(NULL, 100)'),
+	'5', 'before the update: metrics_refresh_history');
+# The result of one statement, or its error.
+sub result_or_error
+{
+	my ($db, $sql) = @_;
+	my ($out, $err) = ('', '');
+	$node->psql($db, $sql, stdout => \$out, stderr => \$err);
+	return $err =~ /ERROR:  (.*)$/m ? "ERROR: $1" : $out;
+}
+TODO:
+{
+	# src/monitor.c, mr_timeline_rows: the query always returns 1.1.0's seven
+	# columns (unchanged last), 1.0.0's function declares six.
+	local $TODO = 'metrics_refresh_timeline returns 1.1.0\'s columns to 1.0.0\'s declaration';
+	is(result_or_error('cron_db',
+			q{SELECT sum(runs) || '|' || sum(successes) FROM metrics_refresh_timeline('app.every_minute')}),
+		'2|2', 'before the update: metrics_refresh_timeline');
+	like(result_or_error('cron_db', "SELECT metrics_refresh_dashboard('app.every_minute')"),
+		qr/Metrics Refresh Monitor.*Success Rate: 100% \(2\/2\)/s, 'before the update: the dashboard');
+}
+my ($overview_out, $overview_err) = ('', '');
+$node->psql(
+	'cron_db', "SELECT * FROM metrics_refresh_overview;\n\\echo :LAST_ERROR_SQLSTATE",
+	stdout => \$overview_out,
+	stderr => \$overview_err,
+	on_error_stop => 0);
+is( $overview_out . '|' . join('|', $overview_err =~ /^(?:psql:\S+ )?(?:ERROR|HINT):  (.*)$/mg),
+	"55000|the metrics_refresh overview needs the extension's version 1.1.0 objects"
+	  . '|Run ALTER EXTENSION metrics_refresh UPDATE.',
+	'before the update: the overview asks for the update');
 
 update_extension('cron_db');
 my $updated_at = $node->safe_psql('cron_db', 'SELECT now()');
