@@ -54,11 +54,14 @@ give_up() {
 	exit 1
 }
 
-# The build's tools and the package's Build-Depends (apt-get build-dep reads
-# them from debian/control: if they miss something, the build fails).
+# The build's tools: dpkg-buildpackage, and pg_buildext to generate
+# debian/control (postgresql-server-dev-all brings it: from postgresql-common
+# up to trixie, from postgresql-common-dev in sid).  The rest of the
+# Build-Depends comes with apt-get build-dep below, from debian/control: if
+# they miss something, the build fails.
 apt-get update -qq >"$tmp/apt.log" 2>&1 &&
-	apt-get install -y -qq --no-install-recommends dpkg-dev >>"$tmp/apt.log" 2>&1 ||
-	give_up "apt-get could not install dpkg-dev" "$tmp/apt.log"
+	apt-get install -y -qq --no-install-recommends dpkg-dev postgresql-server-dev-all >>"$tmp/apt.log" 2>&1 ||
+	give_up "apt-get could not install dpkg-dev and postgresql-server-dev-all" "$tmp/apt.log"
 
 mkdir -p "$src"
 (cd "$REPO_ROOT" && tar --exclude=.git -cf - .) | tar -C "$src" -xf -
