@@ -3,8 +3,8 @@
 # (a) A database where 1.0.0 was created and then updated has exactly the
 #     objects of a fresh 1.1.0 install: both catalogs are described object by
 #     object (functions with their definitions and properties, grants, tables,
-#     columns, defaults, constraints, indexes, views, sequences, comments,
-#     aggregates, triggers, event triggers, initial privileges, the
+#     columns, defaults, constraints, indexes, views, sequences, domains,
+#     comments, aggregates, triggers, event triggers, initial privileges, the
 #     extension's config-dump marks and members) and the descriptions must be
 #     equal; the differences are printed when they are not.
 # (b) A 1.0.0 database in use (log rows, schedules, pg_cron jobs, a pg_cron
@@ -65,9 +65,12 @@ rels AS (
 -- extension; triggers anywhere that call one of its functions count too.
 idx AS (
     SELECT i.* FROM pg_catalog.pg_index i WHERE i.indrelid IN (SELECT oid FROM rels)),
+types AS (
+    SELECT t.* FROM pg_catalog.pg_type t
+    WHERE t.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_type'::regclass)),
 cons AS (
     SELECT co.* FROM pg_catalog.pg_constraint co
-    WHERE co.conrelid IN (SELECT oid FROM rels)),
+    WHERE co.conrelid IN (SELECT oid FROM rels) OR co.contypid IN (SELECT oid FROM types)),
 trigs AS (
     SELECT t.* FROM pg_catalog.pg_trigger t
     WHERE NOT t.tgisinternal
@@ -184,7 +187,10 @@ UNION ALL
                         AND refclassid = 'pg_catalog.pg_class'::regclass AND deptype IN ('a', 'i'))))
         AS x(property, value)
 UNION ALL
-    SELECT 'constraint', co.conrelid::regclass::text || ' ' || co.conname, x.property, x.value
+    SELECT 'constraint',
+           CASE WHEN co.conrelid <> 0 THEN co.conrelid::regclass::text
+                ELSE co.contypid::regtype::text END || ' ' || co.conname,
+           x.property, x.value
     FROM cons co, LATERAL (VALUES
         ('definition', pg_catalog.pg_get_constraintdef(co.oid)),
         ('type', co.contype::text),
@@ -231,11 +237,15 @@ UNION ALL
         ('tags', e.evttags::text),
         ('owner', e.evtowner::regrole::text)) AS x(property, value)
 UNION ALL
+    -- Domains (and, from PostgreSQL 17 on, the relations' row types).
     SELECT 'type', t.oid::regtype::text, x.property, x.value
-    FROM pg_catalog.pg_type t
-    JOIN members m ON m.classid = 'pg_catalog.pg_type'::regclass AND m.objid = t.oid,
-    LATERAL (VALUES
+    FROM types t, LATERAL (VALUES
         ('kind', t.typtype::text),
+        ('base type', CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END),
+        ('not null', t.typnotnull::text),
+        ('default', t.typdefault),
+        ('collation', t.typcollation::regcollation::text),
+        ('owner', t.typowner::regrole::text),
         ('acl', t.typacl::text)) AS x(property, value)
 UNION ALL
     -- Comments on the objects, their columns, indexes, constraints, triggers.
