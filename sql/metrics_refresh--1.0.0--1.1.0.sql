@@ -849,7 +849,7 @@ COMMENT ON AGGREGATE @extschema@.metrics_refresh_histogram(double precision) IS
 -- (success and error).
 CREATE VIEW @extschema@.metrics_refresh_counters_current AS
 WITH u AS (
-    SELECT view_name, status, error_message, started_at,
+    SELECT id, view_name, status, error_message, started_at,
            coalesce(finished_at, started_at) AS finished_at,
            CASE WHEN status IN ('success', 'error') THEN duration_ms END AS duration_ms
     FROM @extschema@.metrics_refresh_log
@@ -871,16 +871,16 @@ p AS (
         count(*) FILTER (WHERE duration_ms <= 300000) AS duration_le_300s,
         count(*) FILTER (WHERE duration_ms <= 1800000) AS duration_le_1800s,
         max(started_at) AS last_run_started,
-        (array_agg(finished_at ORDER BY started_at DESC))[1] AS last_run_at,
-        (array_agg(status ORDER BY started_at DESC))[1] AS last_status,
+        (array_agg(finished_at ORDER BY started_at DESC, id DESC))[1] AS last_run_at,
+        (array_agg(status ORDER BY started_at DESC, id DESC))[1] AS last_status,
         max(started_at) FILTER (WHERE status <> 'skipped') AS last_outcome_started,
-        (array_agg(finished_at ORDER BY started_at DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome_at,
-        (array_agg(status ORDER BY started_at DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
+        (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome_at,
+        (array_agg(status ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
         max(finished_at) FILTER (WHERE status = 'success') AS last_success_at,
         max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')) AS fresh_as_of,
         max(started_at) FILTER (WHERE status = 'error') AS last_error_started,
-        (array_agg(finished_at ORDER BY started_at DESC) FILTER (WHERE status = 'error'))[1] AS last_error_at,
-        (array_agg(error_message ORDER BY started_at DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
+        (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1] AS last_error_at,
+        (array_agg(error_message ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
         min(finished_at) AS first_at
     FROM u
     GROUP BY view_name)
