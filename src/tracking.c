@@ -37,7 +37,15 @@
  *   it again.
  * - Under REPEATABLE READ or SERIALIZABLE the refresh's snapshot may be
  *   older than the key lock, so no decision is "unchanged" and nothing is
- *   consumed: the view is simply refreshed.
+ *   consumed: the view is simply refreshed.  Such a refresh can write older
+ *   contents than the last tracked one did, so it must not leave that
+ *   one's fingerprint standing: see the next rule.
+ * - Every REFRESH of the view writes a new version of its pg_class row
+ *   (core marks it populated, or not, each time).  The fingerprint stored
+ *   after a tracked refresh includes the writer of that row, so any other
+ *   REFRESH of the view - ours under REPEATABLE READ or SERIALIZABLE, a
+ *   plain one by its owner from an old snapshot, WITH NO DATA - makes the
+ *   next run refresh.
  *
  *-------------------------------------------------------------------------
  */
@@ -396,6 +404,24 @@ tracking_fingerprint(const MrExtension *ext, Oid viewoid, const MrChain *chain,
 }
 
 /*
+ * Mix the writer of the view's own pg_class row into a fingerprint: every
+ * REFRESH of the view, by anyone, writes a new version of that row.
+ */
+static uint64
+with_view_row(uint64 h, Oid viewoid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(viewoid));
+	TransactionId xmin = InvalidTransactionId;
+
+	if (HeapTupleIsValid(tup))
+	{
+		xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
+		ReleaseSysCache(tup);
+	}
+	return hash_bytes_extended((const unsigned char *) &xmin, sizeof(xmin), h);
+}
+
+/*
  * Put our trigger on a table (as the extension owner), firing always.
  * Takes a SHARE ROW EXCLUSIVE lock on the table, as CREATE TRIGGER does.
  */
@@ -676,8 +702,10 @@ mr_track_unchanged(const MrExtension *ext, Oid viewoid, Datum max_skip, int64 *s
 		return false;			/* older than max_skip */
 
 	mr_chain_of(viewoid, &chain, false);
-	if ((int64) tracking_fingerprint(ext, viewoid, &chain, &complete) != stored || !complete)
-		return false;			/* a definition changed, or a trigger is missing */
+	if ((int64) with_view_row(tracking_fingerprint(ext, viewoid, &chain, &complete), viewoid) != stored ||
+		!complete)
+		return false;			/* a definition changed, the view was refreshed
+								 * by someone else, or a trigger is missing */
 	return true;
 }
 
@@ -726,9 +754,11 @@ mr_track_consume(const MrExtension *ext, Oid viewoid, const char *view_name)
 
 /*
  * After a successful refresh of a tracked view: store the fingerprint
- * computed before its snapshot (0: none, so the next run refreshes), and
- * the run.  In the run's transaction.  Under REPEATABLE READ or
- * SERIALIZABLE does nothing.
+ * computed before its snapshot (0: none, so the next run refreshes), with
+ * the view's pg_class row as this refresh wrote it, and the run.  In the
+ * run's transaction.  Under REPEATABLE READ or SERIALIZABLE does nothing:
+ * the stored fingerprint no longer matches the view's row, so the next run
+ * refreshes.
  */
 void
 mr_track_refreshed(const MrExtension *ext, Oid viewoid, uint64 fingerprint, int64 run_id)
@@ -741,6 +771,8 @@ mr_track_refreshed(const MrExtension *ext, Oid viewoid, uint64 fingerprint, int6
 
 	if (IsolationUsesXactSnapshot())
 		return;
+	if (fingerprint != 0)
+		fingerprint = with_view_row(fingerprint, viewoid);
 	values[0] = ObjectIdGetDatum(viewoid);
 	values[1] = Int64GetDatum((int64) fingerprint);
 	nulls[1] = fingerprint == 0 ? 'n' : ' ';
