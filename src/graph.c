@@ -353,7 +353,7 @@ note_function(Oid funcid, void *context)
 		 /* follows TimeZone only */ ;
 	else
 		c->problems = lappend(c->problems,
-							  psprintf("%s function %s()",
+							  psprintf("%s function %s",
 									   volatility == PROVOLATILE_STABLE ? "STABLE" : "VOLATILE",
 									   format_procedure(funcid)));
 	return false;
@@ -384,25 +384,56 @@ chain_walker(Node *node, void *context)
 
 		if (w->analyze)
 		{
+			const char *clock = NULL;
+			const char *other = NULL;
+
 			switch (svf->op)
 			{
 				case SVFOP_CURRENT_DATE:
+					clock = "CURRENT_DATE";
+					break;
 				case SVFOP_CURRENT_TIME:
 				case SVFOP_CURRENT_TIME_N:
+					clock = "CURRENT_TIME";
+					break;
 				case SVFOP_CURRENT_TIMESTAMP:
 				case SVFOP_CURRENT_TIMESTAMP_N:
+					clock = "CURRENT_TIMESTAMP";
+					break;
 				case SVFOP_LOCALTIME:
 				case SVFOP_LOCALTIME_N:
+					clock = "LOCALTIME";
+					break;
 				case SVFOP_LOCALTIMESTAMP:
 				case SVFOP_LOCALTIMESTAMP_N:
-					w->chain->time_functions = lappend(w->chain->time_functions,
-													   pstrdup("CURRENT_DATE/TIME/TIMESTAMP"));
+					clock = "LOCALTIMESTAMP";
+					break;
+				case SVFOP_CURRENT_ROLE:
+					other = "CURRENT_ROLE";
+					break;
+				case SVFOP_CURRENT_USER:
+					other = "CURRENT_USER";
+					break;
+				case SVFOP_USER:
+					other = "USER";
+					break;
+				case SVFOP_SESSION_USER:
+					other = "SESSION_USER";
+					break;
+				case SVFOP_CURRENT_CATALOG:
+					other = "CURRENT_CATALOG";
+					break;
+				case SVFOP_CURRENT_SCHEMA:
+					other = "CURRENT_SCHEMA";
 					break;
 				default:
-					w->chain->problems = lappend(w->chain->problems,
-												 pstrdup("CURRENT_USER, SESSION_USER, CURRENT_SCHEMA or CURRENT_CATALOG"));
 					break;
 			}
+			if (clock != NULL)
+				w->chain->time_functions = lappend(w->chain->time_functions, pstrdup(clock));
+			else
+				w->chain->problems = lappend(w->chain->problems,
+											 pstrdup(other != NULL ? other : "a SQL value function"));
 		}
 		return false;
 	}
