@@ -809,7 +809,7 @@ mr_track_mark_readers(const MrExtension *ext, Oid relid)
  * INHERIT): if tracked views read the parent, they read the child now too.
  * Put our trigger on it (and its own partitions) in the same transaction,
  * so that no write to it goes unseen, record it as their source, and mark
- * them changed.
+ * them changed.  Foreign tables are skipped (see below).
  */
 void
 mr_track_new_child(const MrExtension *ext, Oid parent, Oid child)
@@ -846,6 +846,15 @@ mr_track_new_child(const MrExtension *ext, Oid parent, Oid child)
 	children = find_all_inheritors(child, AccessShareLock, NULL);
 	foreach(lc, children)
 	{
+		char		relkind = get_rel_relkind(lfirst_oid(lc));
+
+		/*
+		 * A foreign table cannot carry our trigger (nor be tracked): leave
+		 * it, and the user's DDL, alone.  Its views' next refresh says they
+		 * cannot be tracked any more, and they are refreshed every time.
+		 */
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+			continue;
 		install_trigger(ext, lfirst_oid(lc), fn);
 		foreach(vc, views)
 		{
