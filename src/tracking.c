@@ -19,7 +19,11 @@
  *   that read it (event trigger metrics_refresh_track_ddl).
  * - DDL on anything in a view's chain (a source, a plain view in between, a
  *   function called, a partition attached or detached, our trigger disabled)
- *   changes the chain's catalog fingerprint.
+ *   changes the chain's catalog fingerprint.  A run never says "unchanged"
+ *   while a table of the chain lacks our trigger exactly as we create it
+ *   (dropped by the table's owner, or re-created by them with fewer
+ *   events, a WHEN condition or a column list); the next refresh puts it
+ *   back.
  *
  * The rule that makes "unchanged" safe, with transactions racing:
  * - A refresh that consumes marks takes an exclusive lock on the view's
@@ -333,11 +337,23 @@ run_as_owner(const MrExtension *ext, const char *sql, int nargs, Oid *types,
 }
 
 /*
- * Our trigger on a table: InvalidOid if there is none, else its pg_trigger
- * OID; *always tells whether it fires always, *xmin its row's writer.
+ * The events of our trigger: AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE,
+ * FOR EACH STATEMENT.
+ */
+#define TRACK_TRIGGER_TYPE \
+	(TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE | TRIGGER_TYPE_TRUNCATE)
+
+/*
+ * Our trigger on a table (named so, calling our function): InvalidOid if
+ * there is none, else its pg_trigger OID; *sound tells whether it is as we
+ * create it - the events above, no WHEN condition, no column list, no
+ * arguments, no transition tables, not a constraint trigger - and fires
+ * always.  A table's owner may drop and re-create it with fewer events (our
+ * function is theirs to call), which would let changes go unmarked.  *xmin
+ * is its row's writer.
  */
 static Oid
-track_trigger_of(Oid relid, Oid track_fn, bool *always, TransactionId *xmin)
+track_trigger_of(Oid relid, Oid track_fn, bool *sound, TransactionId *xmin)
 {
 	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyData keys[2];
@@ -356,7 +372,13 @@ track_trigger_of(Oid relid, Oid track_fn, bool *always, TransactionId *xmin)
 		Form_pg_trigger trig = (Form_pg_trigger) GETSTRUCT(tup);
 
 		result = trig->oid;
-		*always = trig->tgenabled == TRIGGER_FIRES_ALWAYS;
+		*sound = trig->tgenabled == TRIGGER_FIRES_ALWAYS &&
+			trig->tgtype == TRACK_TRIGGER_TYPE &&
+			trig->tgnargs == 0 && trig->tgattr.dim1 == 0 &&
+			!OidIsValid(trig->tgconstraint) &&
+			heap_attisnull(tup, Anum_pg_trigger_tgqual, NULL) &&
+			heap_attisnull(tup, Anum_pg_trigger_tgoldtable, NULL) &&
+			heap_attisnull(tup, Anum_pg_trigger_tgnewtable, NULL);
 		*xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
 	}
 	systable_endscan(scan);
@@ -390,11 +412,11 @@ tracking_fingerprint(const MrExtension *ext, Oid viewoid, const MrChain *chain,
 	*complete = true;
 	foreach(lc, chain->tables)
 	{
-		bool		always = false;
+		bool		sound = false;
 		TransactionId xmin = InvalidTransactionId;
 		uint32		v[2];
 
-		if (!OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &always, &xmin)) || !always)
+		if (!OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &sound, &xmin)) || !sound)
 			*complete = false;
 		v[0] = lfirst_oid(lc);
 		v[1] = xmin;
@@ -422,25 +444,30 @@ with_view_row(uint64 h, Oid viewoid)
 }
 
 /*
- * Put our trigger on a table (as the extension owner), firing always.
+ * Put our trigger on a table (as the extension owner), firing always; one
+ * that is not sound (see track_trigger_of) is dropped and created again.
  * Takes a SHARE ROW EXCLUSIVE lock on the table, as CREATE TRIGGER does.
  */
 static void
 install_trigger(const MrExtension *ext, Oid relid, Oid track_fn)
 {
-	bool		always = false;
+	bool		sound = false;
 	TransactionId xmin;
 	char	   *table = mr_view_name(relid);
+	Oid			trigger = track_trigger_of(relid, track_fn, &sound, &xmin);
 
-	if (!OidIsValid(track_trigger_of(relid, track_fn, &always, &xmin)))
-		run_as_owner(ext, psprintf("CREATE TRIGGER " TRACK_TRIGGER
-								   " AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s"
-								   " FOR EACH STATEMENT EXECUTE FUNCTION %s." TRACK_TRIGGER "()",
-								   table, ext->nspname_q),
+	if (OidIsValid(trigger) && sound)
+		return;
+	if (OidIsValid(trigger))
+		run_as_owner(ext, psprintf("DROP TRIGGER " TRACK_TRIGGER " ON %s", table),
 					 0, NULL, NULL, SPI_OK_UTILITY);
-	if (!always)
-		run_as_owner(ext, psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER " TRACK_TRIGGER, table),
-					 0, NULL, NULL, SPI_OK_UTILITY);
+	run_as_owner(ext, psprintf("CREATE TRIGGER " TRACK_TRIGGER
+							   " AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s"
+							   " FOR EACH STATEMENT EXECUTE FUNCTION %s." TRACK_TRIGGER "()",
+							   table, ext->nspname_q),
+				 0, NULL, NULL, SPI_OK_UTILITY);
+	run_as_owner(ext, psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER " TRACK_TRIGGER, table),
+				 0, NULL, NULL, SPI_OK_UTILITY);
 }
 
 /* Remove our trigger from a table no tracked view reads any more. */
@@ -449,14 +476,14 @@ remove_trigger_if_unused(const MrExtension *ext, Oid relid, Oid track_fn)
 {
 	Oid			types[1] = {REGCLASSOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	bool		always;
+	bool		sound;
 	TransactionId xmin;
 	MrSavedUser saved;
 	int			ret;
 	bool		used;
 
 	if (get_rel_relkind(relid) == RELKIND_MATVIEW ||
-		!OidIsValid(track_trigger_of(relid, track_fn, &always, &xmin)))
+		!OidIsValid(track_trigger_of(relid, track_fn, &sound, &xmin)))
 		return;
 	mr_become_extension_owner(ext, &saved);
 	ret = SPI_execute_with_args(psprintf("SELECT FROM %s.metrics_refresh_sources WHERE source = $1",
@@ -899,10 +926,10 @@ mr_track_remove_all(const MrExtension *ext)
 	}
 	foreach(lc, tables)
 	{
-		bool		always;
+		bool		sound;
 		TransactionId xmin;
 
-		if (OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &always, &xmin)))
+		if (OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &sound, &xmin)))
 			run_as_owner(ext, psprintf("DROP TRIGGER " TRACK_TRIGGER " ON %s", mr_view_name(lfirst_oid(lc))),
 						 0, NULL, NULL, SPI_OK_UTILITY);
 	}
