@@ -196,6 +196,17 @@ SELECT metrics_refresh_configure('tc.summary', max_skip => '0')->>'max_skip' AS 
 -- "Refresh Now" always refreshes.
 SELECT tc.run('tc.summary', refresh_now => true) AS refresh_now;
 SELECT tc.run('tc.summary') AS again;
+-- The platform functions: the scheduled entry point may skip, "Refresh
+-- Now" never does, and the unlogged base refresh is a refresh of the view
+-- outside the tracked path (the next run refreshes once more).
+SET metrics_refresh.platform_view = 'tc.summary';
+SELECT refresh_platform_metrics_with_logging()->>'status' AS scheduled_entry;
+SELECT trigger_platform_metrics_refresh()->>'status' AS platform_refresh_now;
+SELECT refresh_platform_metrics_with_logging()->>'status' AS scheduled_entry;
+SELECT refresh_platform_metrics();
+SELECT tc.run('tc.summary') AS after_unlogged_base_refresh;
+SELECT tc.run('tc.summary') AS again;
+RESET metrics_refresh.platform_view;
 
 -- Partitions: one attached after the option was turned on (and a row
 -- inserted into it), one created as a partition, one detached, one
@@ -326,6 +337,31 @@ ALTER TABLE tc.docs DISABLE ROW LEVEL SECURITY;
 SELECT tc.run('tc.visible_docs') AS after_disable_rls;
 SELECT tc.run('tc.visible_docs') AS again;
 SELECT metrics_refresh_configure('tc.visible_docs', skip_unchanged => false)->'skip_unchanged' AS skip_unchanged;
+
+-- A source dropped and created again, with the views on it (DROP ...
+-- CASCADE): the view's settings go with it, and its new namesake is not
+-- tracked until the option is turned on again.
+CREATE TABLE tc.scores (id int PRIMARY KEY, score int NOT NULL);
+INSERT INTO tc.scores VALUES (1, 5);
+CREATE MATERIALIZED VIEW tc.best AS SELECT 1 AS id, max(score) AS best FROM tc.scores;
+CREATE UNIQUE INDEX ON tc.best (id);
+SELECT metrics_refresh_configure('tc.best', skip_unchanged => true)->'sources' AS sources;
+SELECT tc.run('tc.best') AS first_run;
+SELECT tc.run('tc.best') AS again;
+DROP TABLE tc.scores CASCADE;
+CREATE TABLE tc.scores (id int PRIMARY KEY, score int NOT NULL);
+INSERT INTO tc.scores VALUES (1, 7);
+CREATE MATERIALIZED VIEW tc.best AS SELECT 1 AS id, max(score) AS best FROM tc.scores;
+CREATE UNIQUE INDEX ON tc.best (id);
+SELECT tc.run('tc.best') AS created_again;
+SELECT tc.run('tc.best') AS not_tracked;
+SELECT count(*) AS triggers_on_scores FROM pg_trigger
+WHERE tgname = 'metrics_refresh_track' AND tgrelid = 'tc.scores'::regclass;
+SELECT metrics_refresh_configure('tc.best', skip_unchanged => true)->'sources' AS sources;
+SELECT tc.run('tc.best') AS first_run;
+SELECT tc.run('tc.best') AS again;
+DROP MATERIALIZED VIEW tc.best;
+DROP TABLE tc.scores;
 
 -- Tracking goes away with the option and with the view: no trigger is
 -- left on a table that no view with the option reads.  tc.members is read
