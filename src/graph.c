@@ -520,22 +520,20 @@ tuple_xmin(HeapTuple tup)
 	return HeapTupleHeaderGetRawXmin(tup->t_data);
 }
 
-/* Mix the pg_policy rows of a table. */
+/* Mix the pg_policy rows of a table; policies is pg_policy, open. */
 static uint64
-mix_policies(uint64 h, Oid relid)
+mix_policies(uint64 h, Relation policies, Oid relid)
 {
-	Relation	rel = table_open(PolicyRelationId, AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 
 	ScanKeyInit(&key, Anum_pg_policy_polrelid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(rel, PolicyPolrelidPolnameIndexId, true, NULL, 1, &key);
+	scan = systable_beginscan(policies, PolicyPolrelidPolnameIndexId, true, NULL, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		h = mix(h, PolicyRelationId, ((Form_pg_policy) GETSTRUCT(tup))->oid, tuple_xmin(tup));
 	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
 	return h;
 }
 
@@ -621,8 +619,13 @@ mr_chain_fingerprint(Oid viewoid, const MrChain *chain)
 	 * attributes decide whether policies apply.  Owners themselves are in
 	 * the pg_class rows above.
 	 */
-	foreach(lc, rels)
-		h = mix_policies(h, lfirst_oid(lc));
+	{
+		Relation	policies = table_open(PolicyRelationId, AccessShareLock);
+
+		foreach(lc, rels)
+			h = mix_policies(h, policies, lfirst_oid(lc));
+		table_close(policies, AccessShareLock);
+	}
 	h = mix_role(h, relation_owner(viewoid));
 	foreach(lc, rels)
 		if (list_member_oid(chain->views, lfirst_oid(lc)))
