@@ -285,6 +285,14 @@ INSERT INTO tc.members VALUES (5, 1);
 SELECT tc.run('tc.base') AS base_run;
 SELECT tc.run('tc.totals') AS after_base_run;
 SELECT tc.run('tc.totals') AS again;
+-- A superuser's REFRESH with session_replication_role = replica (where
+-- event triggers do not fire).
+INSERT INTO tc.members VALUES (8, 2);
+SET session_replication_role = replica;
+REFRESH MATERIALIZED VIEW CONCURRENTLY tc.base;
+RESET session_replication_role;
+SELECT tc.run('tc.totals') AS after_refresh_as_replica;
+SELECT tc.run('tc.totals') AS again;
 -- tc.base tracked too: when its own run is unchanged, so is tc.totals'.
 SELECT metrics_refresh_configure('tc.base', skip_unchanged => true)->'sources' AS sources;
 SELECT tc.run('tc.base') AS base_first_run;
