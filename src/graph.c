@@ -90,9 +90,12 @@ is_catalog_relation(Oid relid, Oid nspoid)
 		strcmp(get_namespace_name(nspoid), "information_schema") == 0;
 }
 
-/* Is a table replicated into this database by a logical subscription? */
-static bool
-is_subscribed(Oid relid)
+/*
+ * Is a table replicated into this database by a logical subscription?  (Its
+ * apply worker fires no statement-level trigger.)  One index probe.
+ */
+bool
+mr_relation_is_subscribed(Oid relid)
 {
 	Relation	rel = table_open(SubscriptionRelRelationId, AccessShareLock);
 	SysScanDesc scan;
@@ -101,7 +104,7 @@ is_subscribed(Oid relid)
 
 	ScanKeyInit(&key, Anum_pg_subscription_rel_srrelid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	scan = systable_beginscan(rel, SubscriptionRelSrrelidSrsubidIndexId, true, NULL, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -229,7 +232,7 @@ add_relation(Oid relid, RangeTblEntry *rte, ChainWalk *w)
 						c->problems = lappend(c->problems,
 											  psprintf("foreign table %s (a partition of %s)",
 													   rel_label(child), rel_label(relid)));
-					if (w->analyze && is_subscribed(child))
+					if (w->analyze && mr_relation_is_subscribed(child))
 						c->problems = lappend(c->problems,
 											  psprintf("table %s, replicated by a subscription",
 													   rel_label(child)));

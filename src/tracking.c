@@ -23,7 +23,9 @@
  *   while a table of the chain lacks our trigger exactly as we create it
  *   (dropped by the table's owner, or re-created by them with fewer
  *   events, a WHEN condition or a column list); the next refresh puts it
- *   back.
+ *   back.  Nor while a table of the chain is the target of a logical
+ *   replication subscription (added after the option was turned on): the
+ *   apply worker fires no statement-level trigger.
  *
  * The rule that makes "unchanged" safe, with transactions racing:
  * - A refresh that consumes marks takes an exclusive lock on the view's
@@ -417,6 +419,9 @@ tracking_fingerprint(const MrExtension *ext, Oid viewoid, const MrChain *chain,
 		uint32		v[2];
 
 		if (!OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &sound, &xmin)) || !sound)
+			*complete = false;
+		/* Added to a subscription since: its apply fires no trigger of ours. */
+		if (mr_relation_is_subscribed(lfirst_oid(lc)))
 			*complete = false;
 		v[0] = lfirst_oid(lc);
 		v[1] = xmin;
