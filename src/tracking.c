@@ -126,23 +126,26 @@ our_relation(Oid nsp, const char *name)
 }
 
 /*
- * Is there a change mark for the view, committed as of now (a fresh
- * snapshot, whatever the transaction's isolation)?
+ * Is there a change mark for the view, committed as of now, whatever the
+ * transaction's isolation?  Read with SnapshotSelf (committed rows, and
+ * this transaction's own), not an MVCC snapshot: in a SERIALIZABLE
+ * transaction an MVCC read would take predicate locks, and two writers
+ * each reading and writing marks at commit would fail to serialize,
+ * although neither read the other's data.  (A refresh deleting marks holds
+ * the tracking key, so none is being deleted while we look.)
  */
 static bool
 mark_exists(Oid changes, Oid changes_idx, Oid viewoid)
 {
 	Relation	rel = table_open(changes, AccessShareLock);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyData key;
 	SysScanDesc scan;
 	bool		found;
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(viewoid));
-	scan = systable_beginscan(rel, changes_idx, true, snapshot, 1, &key);
+	scan = systable_beginscan(rel, changes_idx, true, SnapshotSelf, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 	return found;
 }
