@@ -470,6 +470,9 @@ AS 'MODULE_PATHNAME', 'metrics_refresh_track';
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_track() IS
     'Trigger: note a change to a table that a view with skip_unchanged reads';
+-- Firing a trigger needs no EXECUTE; creating one does, and only the
+-- extension (as its owner) creates these.
+REVOKE EXECUTE ON FUNCTION @extschema@.metrics_refresh_track() FROM PUBLIC;
 
 -- A REFRESH of a materialized view (by anyone) marks the tracked views that
 -- read it; a new partition or child of a tracked table is tracked at once.
@@ -484,6 +487,8 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_ddl_track() IS
 CREATE EVENT TRIGGER metrics_refresh_track_ddl ON ddl_command_end
     WHEN TAG IN ('REFRESH MATERIALIZED VIEW', 'CREATE TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_track();
+-- Also under session_replication_role = replica, as the tracking triggers.
+ALTER EVENT TRIGGER metrics_refresh_track_ddl ENABLE ALWAYS;
 
 -------------------------------------------------------------------------------
 -- Cumulative statistics (version 1.1.0)

@@ -141,9 +141,18 @@ SELECT ts.run() AS after_drop_trigger;
 SELECT ts.run() AS again;
 SELECT * FROM ts.track_trigger;
 
--- The owner re-creates it with the extension's function but fewer events,
--- a WHEN condition, or a column list, so that an UPDATE would go unseen:
--- each is replaced by the real one at the next refresh, and the UPDATE is seen.
+-- The owner may not even create a trigger with the extension's function:
+-- PUBLIC has no EXECUTE on it (firing a trigger needs none).
+SET ROLE regress_trs_owner;
+CREATE TRIGGER regress_trs_own AFTER INSERT ON ts.src
+    FOR EACH STATEMENT EXECUTE FUNCTION public.metrics_refresh_track();
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+-- Were EXECUTE granted, the owner could re-create it with the extension's
+-- function but fewer events, a WHEN condition, or a column list, so that an
+-- UPDATE would go unseen: each is replaced by the real one at the next
+-- refresh, and the UPDATE is seen.
+GRANT EXECUTE ON FUNCTION public.metrics_refresh_track() TO regress_trs_owner;
 SET ROLE regress_trs_owner;
 DROP TRIGGER metrics_refresh_track ON ts.src;
 CREATE TRIGGER metrics_refresh_track AFTER INSERT ON ts.src
@@ -181,6 +190,7 @@ RESET ROLE;
 SELECT ts.run() AS after_update;
 SELECT ts.run() AS again;
 SELECT * FROM ts.track_trigger;
+REVOKE EXECUTE ON FUNCTION public.metrics_refresh_track() FROM regress_trs_owner;
 -- A trigger of the owner's own under that name: runs fail, never "unchanged".
 SET ROLE regress_trs_owner;
 DROP TRIGGER metrics_refresh_track ON ts.src;
