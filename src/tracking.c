@@ -614,6 +614,7 @@ mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name)
 	Datum		values[2];
 	List	   *names = NIL;
 	ListCell   *lc;
+	Oid			track_fn;
 
 	mr_chain_of(viewoid, &chain, true);
 	if (chain.problems != NIL)
@@ -622,7 +623,20 @@ mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name)
 				 errmsg("cannot track the sources of materialized view \"%s\"", mr_label(view_name)),
 				 errdetail("Its query reads what no trigger sees change: %s.", join_strings(chain.problems)),
 				 errhint("Leave skip_unchanged off for this view, or read those through a materialized view of their own (its refreshes are tracked).")));
+	/*
+	 * The TRIGGER privilege is needed where a trigger is to be created:
+	 * re-reading the options of a tracked view, or changing another one,
+	 * needs none on tables that already carry a sound one.
+	 */
+	track_fn = track_function(ext);
 	foreach(lc, chain.tables)
+	{
+		bool		sound = false;
+		TransactionId xmin;
+
+		if (OidIsValid(track_fn) &&
+			OidIsValid(track_trigger_of(lfirst_oid(lc), track_fn, &sound, &xmin)) && sound)
+			continue;
 		if (pg_class_aclcheck(lfirst_oid(lc), GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -632,6 +646,7 @@ mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name)
 					 errhint("GRANT TRIGGER ON %s TO %s, or let its owner or a superuser turn the option on.",
 							 mr_view_name(lfirst_oid(lc)),
 							 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+	}
 	if (chain.time_functions != NIL)
 		ereport(NOTICE,
 				(errmsg("materialized view \"%s\" calls clock functions: %s",

@@ -112,9 +112,15 @@ RESET ROLE;
 GRANT TRIGGER ON cf_src, cf_other TO regress_cf_admin;
 SET ROLE regress_cf_admin;
 SELECT (metrics_refresh_configure('cf_v', skip_unchanged => true, "cascade" => false))->'sources' AS admin_tracks;
-SELECT (metrics_refresh_configure('cf_v', skip_unchanged => false))->'skip_unchanged' AS admin_untracks;
 RESET ROLE;
 REVOKE TRIGGER ON cf_src, cf_other FROM regress_cf_admin;
+-- Once the tables carry the trigger, reading the options back and changing
+-- the others needs no TRIGGER privilege (no trigger is created).
+SET ROLE regress_cf_admin;
+SELECT (metrics_refresh_configure('cf_v'))->'skip_unchanged' AS admin_reads_back;
+SELECT (metrics_refresh_configure('cf_v', stale_after => '30 minutes'))->'stale_after' AS admin_changes_stale_after;
+SELECT (metrics_refresh_configure('cf_v', skip_unchanged => false, stale_after => '1 hour'))->'skip_unchanged' AS admin_untracks;
+RESET ROLE;
 SELECT * FROM cf_row;
 
 --
