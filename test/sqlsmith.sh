@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SQLsmith in its short form (bench/sqlsmith --short: 2,500 random queries,
+# SQLsmith in its short form (bench/sqlsmith --short: 5,000 random queries,
 # seed 1): passes when no backend died of a signal, the server did not
 # restart, the extension raised no internal error, and it still refreshes.
 # Installs the Debian package sqlsmith when missing (as root).
