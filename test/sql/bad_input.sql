@@ -237,9 +237,27 @@ SELECT metrics_refresh_schedule('bad_input.v', '*/5 * * * *', '178000000 years')
 SELECT count(*) FROM metrics_refresh_overview;
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
--- 'infinity' is an interval from PostgreSQL 17 on; before, the cast refuses it.
-SELECT left(public.regress_try($$SELECT metrics_refresh_status('bad_input.v', 'infinity')$$), 5)
-       IN ('22007', '22008', '22023') AS infinity_refused;
+-- 'infinity' is an interval from PostgreSQL 17 on; before, the cast refuses
+-- it (22007).  The outcome of each call, in a transaction rolled back
+-- (expected/bad_input_2.out holds what 17 and later answer).
+BEGIN;
+SELECT c.what, public.regress_try(c.call) AS outcome
+FROM (VALUES
+    ('status', $$SELECT metrics_refresh_status('bad_input.v', 'infinity')->>'total'$$),
+    ('status_all', $$SELECT count(*) FROM metrics_refresh_status_all('infinity')$$),
+    ('timeline window', $$SELECT count(*) FROM metrics_refresh_timeline('bad_input.v', 'infinity')$$),
+    ('timeline bucket', $$SELECT count(*) FROM metrics_refresh_timeline('bad_input.v', '1 day', 'infinity')$$),
+    ('timeline -infinity', $$SELECT count(*) FROM metrics_refresh_timeline('bad_input.v', '-infinity')$$),
+    ('dashboard', $$SELECT metrics_refresh_dashboard('bad_input.v', 'infinity') IS NOT NULL$$),
+    ('prune', $$SELECT metrics_refresh_prune('infinity')$$),
+    ('prune -infinity', $$SELECT metrics_refresh_prune('-infinity')$$),
+    ('configure max_skip', $$SELECT metrics_refresh_configure('bad_input.v', max_skip => 'infinity') IS NOT NULL$$),
+    ('configure stale_after', $$SELECT metrics_refresh_configure('bad_input.v', stale_after => 'infinity') IS NOT NULL$$),
+    ('schedule stale_after', $$SELECT metrics_refresh_schedule('bad_input.v', '*/5 * * * *', 'infinity') IS NOT NULL$$),
+    ('status, then', $$SELECT metrics_refresh_status('bad_input.v')->>'status'$$),
+    ('overview, then', $$SELECT count(*) FROM metrics_refresh_overview$$))
+    AS c(what, call);
+ROLLBACK;
 :unchanged;
 
 --
@@ -317,8 +335,6 @@ SELECT metrics_refresh_dashboard_span(-1) AS minus_one, metrics_refresh_dashboar
 \echo :LAST_ERROR_SQLSTATE
 SELECT metrics_refresh_dashboard_duration(-1) AS minus_one, metrics_refresh_dashboard_duration('NaN') AS nan,
        metrics_refresh_dashboard_duration('Infinity') AS infinity;
-\echo :LAST_ERROR_SQLSTATE
-SELECT metrics_refresh_dashboard_ago('infinity') AS future, metrics_refresh_dashboard_ago('-infinity') AS past;
 \echo :LAST_ERROR_SQLSTATE
 SELECT metrics_refresh_dashboard_bucket('1000000 years') AS huge, metrics_refresh_dashboard_bucket('-1 hour') AS negative;
 \echo :LAST_ERROR_SQLSTATE
@@ -405,8 +421,6 @@ SELECT metrics_refresh_run('a.b.c.d');
 SELECT metrics_refresh_run('bad_input."v');
 \echo :LAST_ERROR_SQLSTATE
 SELECT metrics_refresh_run('bad_input.');
-\echo :LAST_ERROR_SQLSTATE
-SELECT metrics_refresh_run('nosuchschema.v');
 \echo :LAST_ERROR_SQLSTATE
 SET metrics_refresh.platform_view = 'otherdb.bad_input.v';
 SELECT trigger_platform_metrics_refresh();
