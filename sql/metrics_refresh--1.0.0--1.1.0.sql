@@ -283,7 +283,8 @@ AS $body$
         rpad('  Failed:          ' || (status->>'failed')::bigint, 30) || 'Min Duration: '
             || @extschema@.metrics_refresh_dashboard_duration((status->>'min_duration_ms')::double precision),
         rpad('  Skipped:         ' || (status->>'skipped'), 30) || 'P95 Duration: '
-            || @extschema@.metrics_refresh_dashboard_duration((status->>'p95_duration_ms')::double precision)]
+            || @extschema@.metrics_refresh_dashboard_duration((status->>'p95_duration_ms')::double precision),
+        '  Unchanged:       ' || coalesce(status->>'unchanged', '0')]
 $body$;
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_statistics(jsonb) IS
@@ -413,11 +414,20 @@ BEGIN
         'View:         ' || (st->>'view'),
         'Status:       ' || @extschema@.metrics_refresh_dashboard_status_label(
                                 st->>'status', window_label, stale_label),
+        -- After runs that found nothing changed, the last real refresh.
         'Last Refresh: ' || @extschema@.metrics_refresh_dashboard_ago(
-                                (st->>'last_refresh_at')::timestamptz)];
+                                (CASE WHEN st->>'last_status' = 'unchanged' THEN st->>'last_success_at'
+                                      ELSE st->>'last_refresh_at' END)::timestamptz)];
     IF st->>'last_status' = 'error' OR st->>'status' = 'stale' THEN
         lines := lines || ('Last Success: ' || @extschema@.metrics_refresh_dashboard_ago(
                                                    (st->>'last_success_at')::timestamptz));
+    END IF;
+    -- Runs that found no source changed (skip_unchanged): the view is as
+    -- fresh as the latest of them, not as its last refresh.
+    IF coalesce((st->>'unchanged')::bigint, 0) > 0 OR st->>'last_status' = 'unchanged' THEN
+        lines := lines || ('Fresh As Of:  ' || @extschema@.metrics_refresh_dashboard_ago(
+                                                   (st->>'fresh_as_of')::timestamptz)
+                           || ' (' || (st->>'unchanged') || ' unchanged)');
     END IF;
     lines := lines || ('Success Rate: ' ||
                        CASE WHEN rate IS NULL THEN 'n/a (no completed runs)'
@@ -457,15 +467,36 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard(regclass, interval) IS
 -- The log: cascades, the unchanged status, statistics' bookkeeping
 -------------------------------------------------------------------------------
 
+-- The values of status, method and source: domains instead of 1.0.0's CHECK
+-- constraints, which PostgreSQL prepared anew for every INSERT (see the
+-- install script).  The type change rewrites nothing (a domain over text);
+-- the rows are checked against the domains.
+CREATE DOMAIN @extschema@.metrics_refresh_log_status AS text
+    CONSTRAINT metrics_refresh_log_status_check
+    CHECK (VALUE IN ('success', 'error', 'skipped', 'running', 'unchanged'));
+CREATE DOMAIN @extschema@.metrics_refresh_log_method AS text
+    CONSTRAINT metrics_refresh_log_method_check
+    CHECK (VALUE IN ('concurrently', 'full'));
+CREATE DOMAIN @extschema@.metrics_refresh_log_source AS text
+    CONSTRAINT metrics_refresh_log_source_check
+    CHECK (VALUE IN ('scheduled', 'manual', 'cascade'));
+
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_status IS
+    'Status of a refresh attempt in metrics_refresh_log';
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_method IS
+    'How a view was refreshed (metrics_refresh_log.method)';
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_source IS
+    'What started a refresh attempt (metrics_refresh_log.source)';
+
 ALTER TABLE @extschema@.metrics_refresh_log
     ADD COLUMN cascade_id bigint,
     ADD COLUMN counted boolean NOT NULL DEFAULT false,
     DROP CONSTRAINT metrics_refresh_log_status_check,
-    ADD CONSTRAINT metrics_refresh_log_status_check
-        CHECK (status IN ('success', 'error', 'skipped', 'running', 'unchanged')),
+    DROP CONSTRAINT metrics_refresh_log_method_check,
     DROP CONSTRAINT metrics_refresh_log_source_check,
-    ADD CONSTRAINT metrics_refresh_log_source_check
-        CHECK (source IN ('scheduled', 'manual', 'cascade'));
+    ALTER COLUMN status TYPE @extschema@.metrics_refresh_log_status,
+    ALTER COLUMN method TYPE @extschema@.metrics_refresh_log_method,
+    ALTER COLUMN source TYPE @extschema@.metrics_refresh_log_source;
 
 -- The runs of one cascade.
 CREATE INDEX metrics_refresh_log_cascade_idx
@@ -629,7 +660,8 @@ CREATE FUNCTION @extschema@.metrics_refresh_status_all(
     OUT unchanged bigint,
     OUT success_rate numeric,
     OUT avg_duration_ms double precision, OUT min_duration_ms double precision,
-    OUT max_duration_ms double precision, OUT p95_duration_ms double precision)
+    OUT max_duration_ms double precision, OUT p95_duration_ms double precision,
+    OUT stale_after interval)
 RETURNS SETOF record
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_status_all';
@@ -817,7 +849,7 @@ COMMENT ON AGGREGATE @extschema@.metrics_refresh_histogram(double precision) IS
 -- (success and error).
 CREATE VIEW @extschema@.metrics_refresh_counters_current AS
 WITH u AS (
-    SELECT view_name, status, error_message, started_at,
+    SELECT id, view_name, status, error_message, started_at,
            coalesce(finished_at, started_at) AS finished_at,
            CASE WHEN status IN ('success', 'error') THEN duration_ms END AS duration_ms
     FROM @extschema@.metrics_refresh_log
@@ -839,16 +871,16 @@ p AS (
         count(*) FILTER (WHERE duration_ms <= 300000) AS duration_le_300s,
         count(*) FILTER (WHERE duration_ms <= 1800000) AS duration_le_1800s,
         max(started_at) AS last_run_started,
-        (array_agg(finished_at ORDER BY started_at DESC))[1] AS last_run_at,
-        (array_agg(status ORDER BY started_at DESC))[1] AS last_status,
+        (array_agg(finished_at ORDER BY started_at DESC, id DESC))[1] AS last_run_at,
+        (array_agg(status ORDER BY started_at DESC, id DESC))[1] AS last_status,
         max(started_at) FILTER (WHERE status <> 'skipped') AS last_outcome_started,
-        (array_agg(finished_at ORDER BY started_at DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome_at,
-        (array_agg(status ORDER BY started_at DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
+        (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome_at,
+        (array_agg(status ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
         max(finished_at) FILTER (WHERE status = 'success') AS last_success_at,
         max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')) AS fresh_as_of,
         max(started_at) FILTER (WHERE status = 'error') AS last_error_started,
-        (array_agg(finished_at ORDER BY started_at DESC) FILTER (WHERE status = 'error'))[1] AS last_error_at,
-        (array_agg(error_message ORDER BY started_at DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
+        (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1] AS last_error_at,
+        (array_agg(error_message ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
         min(finished_at) AS first_at
     FROM u
     GROUP BY view_name)

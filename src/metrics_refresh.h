@@ -214,6 +214,7 @@ typedef struct MrCascadeNode
 
 extern void mr_chain_of(Oid viewoid, MrChain *chain, bool analyze);
 extern uint64 mr_chain_fingerprint(Oid viewoid, const MrChain *chain);
+extern bool mr_relation_is_subscribed(Oid relid);
 extern List *mr_dependent_matviews(Oid relid);
 extern List *mr_upstream_matviews(Oid relid);
 extern List *mr_cascade_plan(Oid root);

@@ -63,32 +63,18 @@ hist_upper(int k)
 }
 
 /*
- * Fold the log's finished runs that are not counted yet into
- * metrics_refresh_counters and metrics_refresh_hourly, marking them counted,
- * and forget hourly rows older than two days; at retention's pace (log.c),
- * before a prune, and before a reset, in the caller's transaction.  One
- * session folds at a time (an advisory lock taken without waiting: if
- * another session holds it, this one does nothing), so no fold waits for
- * another; a row locked by another transaction (a background run being
- * finished) is left for the next fold.  Preconditions: READ COMMITTED; SPI
- * connected; current user the extension owner.
+ * The fold itself (see mr_stats_fold); the caller holds the fold lock.
  */
-void
-mr_stats_fold(const MrExtension *ext)
+static void
+fold(const MrExtension *ext)
 {
-	LOCKTAG		tag;
 	const char *q = ext->nspname_q;
 	int			ret;
 
-	if (ext->version < 10100)
-		return;
-	mr_advisory_tag(&tag, 0, 0, MR_LOCK_FOLD);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
-		return;
 	ret = SPI_execute(psprintf("WITH d AS (UPDATE %s.metrics_refresh_log SET counted = true "
 							   "  WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
 							   "    WHERE NOT counted AND status <> 'running' FOR UPDATE SKIP LOCKED)) "
-							   "  RETURNING view_name, status, started_at, coalesce(finished_at, started_at) AS finished_at, error_message, "
+							   "  RETURNING id, view_name, status, started_at, coalesce(finished_at, started_at) AS finished_at, error_message, "
 							   "    date_bin('1 hour', started_at, '2001-01-01 00:00:00+00') AS hour, "
 							   "    CASE WHEN status IN ('success', 'error') THEN duration_ms END AS duration_ms), "
 							   "k AS (INSERT INTO %s.metrics_refresh_counters AS c "
@@ -107,16 +93,16 @@ mr_stats_fold(const MrExtension *ext)
 							   "   count(*) FILTER (WHERE duration_ms <= 1000), count(*) FILTER (WHERE duration_ms <= 10000), "
 							   "   count(*) FILTER (WHERE duration_ms <= 60000), count(*) FILTER (WHERE duration_ms <= 300000), "
 							   "   count(*) FILTER (WHERE duration_ms <= 1800000), "
-							   "   max(started_at), (array_agg(finished_at ORDER BY started_at DESC))[1], "
-							   "   (array_agg(status ORDER BY started_at DESC))[1], "
+							   "   max(started_at), (array_agg(finished_at ORDER BY started_at DESC, id DESC))[1], "
+							   "   (array_agg(status ORDER BY started_at DESC, id DESC))[1], "
 							   "   max(started_at) FILTER (WHERE status <> 'skipped'), "
-							   "   (array_agg(finished_at ORDER BY started_at DESC) FILTER (WHERE status <> 'skipped'))[1], "
-							   "   (array_agg(status ORDER BY started_at DESC) FILTER (WHERE status <> 'skipped'))[1], "
+							   "   (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1], "
+							   "   (array_agg(status ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1], "
 							   "   max(finished_at) FILTER (WHERE status = 'success'), "
 							   "   max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')), "
 							   "   max(started_at) FILTER (WHERE status = 'error'), "
-							   "   (array_agg(finished_at ORDER BY started_at DESC) FILTER (WHERE status = 'error'))[1], "
-							   "   (array_agg(error_message ORDER BY started_at DESC) FILTER (WHERE status = 'error'))[1], "
+							   "   (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1], "
+							   "   (array_agg(error_message ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1], "
 							   "   min(finished_at) "
 							   "  FROM d GROUP BY view_name "
 							   "  ON CONFLICT (view_name) DO UPDATE SET "
@@ -177,9 +163,39 @@ mr_stats_fold(const MrExtension *ext)
 }
 
 /*
+ * Fold the log's finished runs that are not counted yet into
+ * metrics_refresh_counters and metrics_refresh_hourly, marking them counted,
+ * and forget hourly rows older than two days; at retention's pace (log.c)
+ * and before a prune, in the caller's transaction.  One session folds at a
+ * time (an advisory lock taken without waiting: if another session holds
+ * it, this one does nothing), so no fold waits for another; a row locked by
+ * another transaction (a background run being finished) is left for the
+ * next fold.  So after this call, runs may still be uncounted: whoever
+ * deletes runs must delete counted ones only.  Preconditions: READ
+ * COMMITTED; SPI connected; current user the extension owner.
+ */
+void
+mr_stats_fold(const MrExtension *ext)
+{
+	LOCKTAG		tag;
+
+	if (ext->version < 10100)
+		return;
+	mr_advisory_tag(&tag, 0, 0, MR_LOCK_FOLD);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return;
+	fold(ext);
+}
+
+/*
  * metrics_refresh_stats_reset: zero the counts and durations of one view
- * (or all) and stamp stats_reset; returns the reset time.  Preconditions:
- * admin; SPI connected; search_path pinned.
+ * (or all) and stamp stats_reset; returns the reset time.  Every run the
+ * reset can see is folded first, so that none is counted after it: unlike
+ * mr_stats_fold(), this waits for the fold lock (within lock_timeout), and
+ * folds under REPEATABLE READ and SERIALIZABLE too, where a concurrent fold
+ * committed after the snapshot makes it fail with a serialization error
+ * rather than count a run twice or after the reset.  Preconditions: admin;
+ * SPI connected; search_path pinned.
  */
 TimestampTz
 mr_stats_reset(const MrExtension *ext, const char *view_name)
@@ -188,12 +204,14 @@ mr_stats_reset(const MrExtension *ext, const char *view_name)
 	Datum		value = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
 	char		null = view_name ? ' ' : 'n';
 	MrSavedUser saved;
+	LOCKTAG		tag;
 	int			ret;
 
 	mr_become_extension_owner(ext, &saved);
-	/* What was counted before the reset is counted now, then zeroed. */
-	if (!IsolationUsesXactSnapshot())
-		mr_stats_fold(ext);
+	/* What was logged before the reset is counted now, then zeroed. */
+	mr_advisory_tag(&tag, 0, 0, MR_LOCK_FOLD);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	fold(ext);
 	ret = SPI_execute_with_args(psprintf("UPDATE %s.metrics_refresh_counters SET successful = 0, failed = 0, "
 										 "skipped = 0, unchanged = 0, timed_runs = 0, total_duration_ms = 0, "
 										 "min_duration_ms = NULL, max_duration_ms = NULL, duration_le_10ms = 0, "

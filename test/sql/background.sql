@@ -306,12 +306,14 @@ SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'precedence 1', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('precedence 1', 'precedence 1 done');
+CALL bg_wait_workers(0, false);  -- its worker is gone: the next run is not busy
 ALTER ROLE regress_bg_admin IN DATABASE :"db" RESET metrics_refresh.refresh_timeout;
 ALTER DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
 SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'precedence 2', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('precedence 2', 'precedence 2 done');
+CALL bg_wait_workers(0, false);  -- its worker is gone: the next run is not busy
 ALTER ROLE regress_bg_admin RESET metrics_refresh.refresh_timeout;
 SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'precedence 3', metrics_refresh_trigger('bg_slow', wait => false);

@@ -19,10 +19,11 @@ LANGUAGE sql AS $$
                                      status, method, source, triggered_by,
                                      sqlstate, error_message, skip_reason)
     VALUES ('public.' || v, now() - ago, now() - ago + coalesce(dur, 0) * interval '1 ms',
-            dur, st, CASE WHEN st <> 'skipped' THEN 'concurrently' END,
+            dur, st, CASE WHEN st NOT IN ('skipped', 'unchanged') THEN 'concurrently' END,
             'scheduled', current_user,
             CASE WHEN st = 'error' THEN '55P03' END, err,
-            CASE WHEN st = 'skipped' THEN 'skipped: another refresh is in progress' END)
+            CASE WHEN st = 'skipped' THEN 'skipped: another refresh is in progress'
+                 WHEN st = 'unchanged' THEN 'unchanged: no source changed since run 1' END)
 $$;
 
 CREATE TABLE dash_src (id int PRIMARY KEY);
@@ -32,6 +33,7 @@ CREATE MATERIALIZED VIEW dash_failing AS SELECT id FROM dash_src;
 CREATE MATERIALIZED VIEW dash_degraded AS SELECT id FROM dash_src;
 CREATE MATERIALIZED VIEW dash_stale AS SELECT id FROM dash_src;
 CREATE MATERIALIZED VIEW dash_unknown AS SELECT id FROM dash_src;
+CREATE MATERIALIZED VIEW dash_unchanged AS SELECT id FROM dash_src;
 
 -- The function: plpgsql, not SECURITY DEFINER, search_path pinned, volatile,
 -- called on NULL input, parallel unsafe, commented.
@@ -103,6 +105,21 @@ SELECT metrics_refresh_dashboard('dash_stale');
 COMMIT;
 
 --
+-- Unchanged (skip_unchanged): refreshed 3 hours ago in 400 ms, then three
+-- runs found no source changed, the latest 10 minutes ago (it took 1 ms:
+-- "9 minutes ago").  Healthy; last refreshed 3 hours ago, fresh as of the
+-- latest unchanged run; the unchanged runs count apart, with no duration in
+-- the statistics and the chart (their decision is no refresh).
+--
+BEGIN;
+CALL dash_log('dash_unchanged', '3 hours 1 second', 'success', 400);
+CALL dash_log('dash_unchanged', '2 hours', 'unchanged', 1);
+CALL dash_log('dash_unchanged', '1 hour', 'unchanged', 1);
+CALL dash_log('dash_unchanged', '10 minutes', 'unchanged', 1);
+SELECT metrics_refresh_dashboard('dash_unchanged');
+COMMIT;
+
+--
 -- Unknown: never refreshed.  Other windows pick other bucket sizes
 -- (about 24 buckets: 5 minutes for an hour, 12 hours for a week).
 --
@@ -115,7 +132,8 @@ SELECT metrics_refresh_dashboard('dash_unknown', '7 days');
 
 -- No line is wider than 64 characters.
 SELECT v, max(length(l)) AS widest, count(*) AS lines
-FROM unnest(ARRAY['dash_healthy', 'dash_failing', 'dash_degraded', 'dash_stale', 'dash_unknown']) AS v,
+FROM unnest(ARRAY['dash_healthy', 'dash_failing', 'dash_degraded', 'dash_stale', 'dash_unknown',
+                   'dash_unchanged']) AS v,
      regexp_split_to_table(metrics_refresh_dashboard(v::regclass), E'\n') AS l
 GROUP BY v ORDER BY v;
 

@@ -151,7 +151,11 @@ CREATE FUNCTION evil.oid_eq(oid, oid) RETURNS boolean LANGUAGE plpgsql SET searc
 AS $$BEGIN PERFORM sp_trap.hit('oid = oid'); RETURN NOT ($1 = $2); END$$;
 CREATE OPERATOR evil.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = evil.oid_eq);
 -- Tables named like the extension's.
+-- (Its status, method and source are text, not the extension's domains, so
+-- that the decoy outlives the extension.)
 CREATE TABLE evil.metrics_refresh_log (LIKE public.metrics_refresh_log);
+ALTER TABLE evil.metrics_refresh_log ALTER status TYPE text, ALTER method TYPE text,
+    ALTER source TYPE text;
 CREATE TABLE evil.metrics_refresh_config (LIKE public.metrics_refresh_config);
 GRANT ALL ON evil.metrics_refresh_log, evil.metrics_refresh_config TO PUBLIC;
 
