@@ -203,15 +203,7 @@ $node->safe_psql('postgres',
 my ($run_c, $started_c) = split /\|/, $node->safe_psql('postgres',
 	"SELECT r->>'run_id', r->>'status' FROM metrics_refresh_cascade('cr_root', wait => false) r");
 like($run_c, qr/^\d+$/, 'C: the cascade started');
-TODO:
-{
-	# Known bug: for a cascade, the worker builds its answer with
-	# mr_log_result_of() (src/worker.c, start_run) before it holds the run
-	# lock, so run_is_lost() finds the run lost and the caller gets error
-	# 'interrupted' (57P01) although the cascade goes on and succeeds.
-	local $TODO = 'metrics_refresh_cascade(wait => false) answers error interrupted';
-	is($started_c, 'running', 'C: the cascade\'s answer says running');
-}
+is($started_c, 'running', 'C: the cascade\'s answer says running');
 pid_of('the cascade\'s worker in the first view\'s query',
 	"SELECT pid FROM pg_stat_activity
 	 WHERE backend_type = 'metrics_refresh worker' AND wait_event = 'PgSleep'");
