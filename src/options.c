@@ -144,14 +144,28 @@ mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts)
 	table_close(rel, AccessShareLock);
 }
 
-/* Raise 22023 unless an interval option is positive. */
-static void
-check_positive(Datum interval, const char *name)
+/*
+ * Raise 22023 unless an interval option (max_skip, stale_after) is positive
+ * and at most MR_OPTION_INTERVAL_MAX.  The bound keeps the arithmetic that
+ * uses the option within the range of timestamps: the status compares the
+ * last success with now() - stale_after, a skip_unchanged run its last real
+ * refresh plus max_skip; with '1000000 years' both raised "timestamp out of
+ * range", and one such view made the overview fail for every view.
+ */
+void
+mr_check_option_interval(Datum interval, const char *name)
 {
+	Datum		max = DirectFunctionCall3(interval_in, CStringGetDatum(MR_OPTION_INTERVAL_MAX),
+										  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
 	if (mr_interval_sign(interval) <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a positive interval", name)));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, interval, max)) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most %s", name, MR_OPTION_INTERVAL_MAX)));
 }
 
 /*
@@ -178,9 +192,9 @@ mr_configure(const MrExtension *ext, Oid viewoid, const bool *skip_unchanged,
 
 	mr_options_of(ext, view_name, &opts);
 	if (max_skip != NULL)
-		check_positive(*max_skip, "max_skip");
+		mr_check_option_interval(*max_skip, "max_skip");
 	if (stale_after != NULL)
-		check_positive(*stale_after, "stale_after");
+		mr_check_option_interval(*stale_after, "stale_after");
 
 	if (skip_unchanged != NULL && *skip_unchanged)
 		sources = mr_track_enable(ext, viewoid, view_name);

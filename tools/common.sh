@@ -18,7 +18,8 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 # The build uses this version's pg_config, whichever others are installed.
 PG_CONFIG=$PG_BIN/pg_config
 # libipc-run-perl: IPC::Run, which the TAP tests (PostgreSQL::Test::Cluster) need.
-PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron build-essential libipc-run-perl"
+# sqlsmith: random queries (bench/sqlsmith, test/sqlsmith.sh).
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron build-essential libipc-run-perl sqlsmith"
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 say() { printf '%s\n' "$*" >&2; }
