@@ -108,6 +108,44 @@ cron_schedule(Datum *values, const char *schedule)
 }
 
 /*
+ * Refuse (22023) what pg_cron would store but not read as written: pg_cron
+ * 1.4 reads the first five fields of a cron expression and ignores what
+ * follows (a sixth field, a semicolon and more), so a schedule must be one macro
+ * ('@hourly'), an interval in seconds ('30 seconds', pg_cron 1.5 and
+ * later), or exactly five fields of the characters cron expressions use.
+ * pg_cron then judges the fields themselves.
+ */
+static void
+check_schedule_text(const char *schedule)
+{
+	int			fields = 0;
+	bool		in_field = false;
+	bool		bad_char = false;
+	const char *p;
+
+	for (p = schedule; *p; p++)
+	{
+		if (*p == ' ' || *p == '\t')
+			in_field = false;
+		else
+		{
+			if (!in_field)
+				fields++;
+			in_field = true;
+			if (!(isalnum((unsigned char) *p) || strchr("*/,-@$#?", *p) != NULL))
+				bad_char = true;
+		}
+	}
+	if (bad_char ||
+		!(fields == 5 || (fields == 1 && schedule[strspn(schedule, " \t")] == '@') ||
+		  (fields == 2 && strstr(schedule, "second") != NULL)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid schedule \"%s\"", schedule),
+				 errhint("Use a cron expression of five fields, such as '*/5 * * * *' (every five minutes); pg_cron 1.5 and later also accept '[1-59] seconds'.")));
+}
+
+/*
  * metrics_refresh_schedule: create or update the view's job and its row in
  * metrics_refresh_config; returns the job id.
  */
@@ -123,10 +161,8 @@ mr_schedule(const MrExtension *ext, Oid viewoid, const char *schedule, Datum sta
 	int64		jobid;
 	int			ret;
 
-	if (mr_interval_sign(stale_after) <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("stale_after must be a positive interval")));
+	mr_check_option_interval(stale_after, "stale_after");
+	check_schedule_text(schedule);
 	require_pg_cron();
 
 	if (ext->version >= 10100)
@@ -316,6 +352,10 @@ void
 mr_sweep_schedules(void)
 {
 	ErrorData  *edata = mr_call_in_subxact(sweep_schedules, NULL);
+
+	/* A cancel is the caller's, not a failure of the sweep: it goes on. */
+	if (edata != NULL && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
 
 	if (edata != NULL)
 		ereport(WARNING,
