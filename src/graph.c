@@ -83,6 +83,44 @@ rel_label(Oid relid)
 }
 
 /* Is the relation a system catalog or in a system schema? */
+/*
+ * The inheritance ancestors of a relation (partitioned parents included),
+ * nearest first, each once.
+ */
+static List *
+ancestors_of(Oid relid)
+{
+	List	   *result = NIL;
+	List	   *todo = list_make1_oid(relid);
+	Relation	inh = table_open(InheritsRelationId, AccessShareLock);
+
+	while (todo != NIL)
+	{
+		Oid			child = linitial_oid(todo);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		todo = list_delete_first(todo);
+		ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(child));
+		scan = systable_beginscan(inh, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Oid			parent = ((Form_pg_inherits) GETSTRUCT(tup))->inhparent;
+
+			if (!list_member_oid(result, parent))
+			{
+				result = lappend_oid(result, parent);
+				todo = lappend_oid(todo, parent);
+			}
+		}
+		systable_endscan(scan);
+	}
+	table_close(inh, AccessShareLock);
+	return result;
+}
+
 static bool
 is_catalog_relation(Oid relid, Oid nspoid)
 {
@@ -219,16 +257,30 @@ add_relation(Oid relid, RangeTblEntry *rte, ChainWalk *w)
 				walk_policies_of(relid, w);
 			if (list_member_oid(c->tables, relid))
 				return;
-			/* The table, and every partition and inheritance child of it. */
+			/*
+			 * The table, every partition and inheritance child of it, and
+			 * every ancestor: a statement names one table and fires that
+			 * table's statement triggers only, so a change made through a
+			 * parent (INSERT INTO parent, UPDATE parent) is seen on the
+			 * parent.  (A change made through an ancestor to a sibling is
+			 * a false "changed", which is allowed.)
+			 */
 			{
 				List	   *all = find_all_inheritors(relid, AccessShareLock, NULL);
 				ListCell   *lc;
+
+				foreach(lc, ancestors_of(relid))
+					c->tables = add_oid(c->tables, lfirst_oid(lc));
 
 				foreach(lc, all)
 				{
 					Oid			child = lfirst_oid(lc);
 
 					c->tables = add_oid(c->tables, child);
+					if (w->analyze && get_rel_persistence(child) == RELPERSISTENCE_UNLOGGED)
+						c->problems = lappend(c->problems,
+											  psprintf("unlogged table %s (a crash empties it, and no trigger sees that)",
+													   rel_label(child)));
 					if (w->analyze && get_rel_relkind(child) == RELKIND_FOREIGN_TABLE)
 						c->problems = lappend(c->problems,
 											  psprintf("foreign table %s (a partition of %s)",

@@ -85,6 +85,7 @@ typedef struct LogPlans
 {
 	Oid			extoid;
 	int			version;		/* of the SQL objects the plans were made for */
+	char		nspname_q[2 * NAMEDATALEN + 3];	/* the schema's name they use */
 	SPIPlanPtr	insert;			/* a finished attempt (or a skip) */
 	SPIPlanPtr	insert_running; /* a background run's first row */
 	SPIPlanPtr	finish;			/* a background run's outcome */
@@ -138,7 +139,13 @@ ensure_plans(const MrExtension *ext)
 	char	   *rx = psprintf(RESULT_EXPR, v11 ? "cascade_id" : "NULL::bigint");
 	const char *cx = v11 ? "cascade_id" : "NULL::bigint";
 
-	if (plans.extoid == ext->extoid && plans.version == ext->version)
+	/*
+	 * The plans name the schema: a plan whose schema was renamed would be
+	 * parsed again, when next used, into whatever now has the old name, and
+	 * run as the extension owner.  A new name means new plans.
+	 */
+	if (plans.extoid == ext->extoid && plans.version == ext->version &&
+		strcmp(plans.nspname_q, ext->nspname_q) == 0)
 		return;
 	if (OidIsValid(plans.extoid))
 	{
@@ -212,6 +219,7 @@ ensure_plans(const MrExtension *ext)
 									  1, timestamptz_type);
 	plans.extoid = ext->extoid;
 	plans.version = ext->version;
+	strlcpy(plans.nspname_q, ext->nspname_q, sizeof(plans.nspname_q));
 }
 
 /*

@@ -120,6 +120,8 @@ mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts)
 	rel = table_open(options_table.relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(view_name));
+	/* Compared as the index is ordered: in the column's collation. */
+	key.sk_collation = TupleDescAttr(desc, 0)->attcollation;
 	scan = systable_beginscan(rel, options_table.indexid, true,
 							  ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
 							  1, &key);

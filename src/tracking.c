@@ -189,6 +189,7 @@ write_marks(Oid nsp, Oid changes, Oid changes_idx, List *views, bool dedupe)
 	Oid			save_userid;
 	int			save_sec;
 	bool		connected = false;
+	int			nestlevel = 0;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	foreach(lc, views)
@@ -209,6 +210,8 @@ write_marks(Oid nsp, Oid changes, Oid changes_idx, List *views, bool dedupe)
 		}
 		if (!connected)
 		{
+			/* The writer's search_path is the writer's: not ours. */
+			nestlevel = mr_pin_search_path();
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			connected = true;
@@ -226,6 +229,7 @@ write_marks(Oid nsp, Oid changes, Oid changes_idx, List *views, bool dedupe)
 	{
 		SetUserIdAndSecContext(save_userid, save_sec);
 		SPI_finish();
+		mr_unpin_search_path(nestlevel);
 	}
 }
 
