@@ -337,7 +337,9 @@ typedef struct LogTable
 	bool		usable;			/* the direct insert may be used */
 	Oid			relid;
 	Oid			seqid;			/* the identity sequence of id */
+	int			natts;			/* of the tuple descriptor, dropped ones included */
 	AttrNumber	attnum[N_LOG_COLUMNS];
+	Oid			atttypid[N_LOG_COLUMNS];
 } LogTable;
 
 static LogTable log_table = {InvalidOid};
@@ -366,10 +368,39 @@ log_table_plain(Relation rel, LogTable *t)
 	if (live != N_LOG_COLUMNS)
 		return false;
 	for (i = 0; i < N_LOG_COLUMNS; i++)
+	{
 		if ((t->attnum[i] = get_attnum(RelationGetRelid(rel), log_column_names[i])) == InvalidAttrNumber)
 			return false;
+		t->atttypid[i] = TupleDescAttr(desc, t->attnum[i] - 1)->atttypid;
+	}
+	t->natts = desc->natts;
 	t->seqid = getIdentitySequence(rel, t->attnum[COL_ID], true);
 	return OidIsValid(t->seqid);
+}
+
+/*
+ * Is the log, open and locked, still what log_table_plain() found?  Cheap
+ * enough for every row: no trigger, CHECK constraint, generated column or
+ * row-level security since, and the same columns with the same types
+ * (ALTER TABLE changes the tuple descriptor).
+ */
+static bool
+log_table_unchanged(Relation rel, const LogTable *t)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	if (rel->trigdesc != NULL || rel->rd_rel->relrowsecurity || desc->natts != t->natts ||
+		(desc->constr != NULL && (desc->constr->num_check > 0 || desc->constr->has_generated_stored)))
+		return false;
+	for (i = 0; i < N_LOG_COLUMNS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, t->attnum[i] - 1);
+
+		if (att->attisdropped || att->atttypid != t->atttypid[i])
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -414,11 +445,13 @@ insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, i
 		return false;
 
 	rel = table_open(log_table.relid, RowExclusiveLock);
-	/* Re-checked under the lock: DDL in between invalidated nothing of ours. */
-	if (rel->trigdesc != NULL || rel->rd_rel->relrowsecurity ||
-		(RelationGetDescr(rel)->constr != NULL &&
-		 (RelationGetDescr(rel)->constr->num_check > 0 ||
-		  RelationGetDescr(rel)->constr->has_generated_stored)))
+
+	/*
+	 * Checked again under the lock, every time: the table may have changed
+	 * since (a column added, a trigger, a constraint).  Anything other than
+	 * the plain table sends this row, and the next look, to the statement.
+	 */
+	if (!log_table_unchanged(rel, &log_table))
 	{
 		table_close(rel, NoLock);
 		log_table.extoid = InvalidOid;
@@ -465,6 +498,18 @@ insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, i
 		if (text_values[i] != NULL)
 			SET(i, CStringGetTextDatum(text_values[i]));
 #undef SET
+	/* NOT NULL, as the executor would check it (a column may have gained one). */
+	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		if (isnull[i] && TupleDescAttr(slot->tts_tupleDescriptor, i)->attnotnull)
+		{
+			ExecDropSingleTupleTableSlot(slot);
+			ExecCloseIndices(rri);
+			FreeExecutorState(estate);
+			table_close(rel, NoLock);
+			return false;
+		}
+	}
 	ExecStoreVirtualTuple(slot);
 
 	simple_table_tuple_insert(rel, slot);
