@@ -617,7 +617,8 @@ COMMENT ON TABLE @extschema@.metrics_refresh_counters IS
     'Cumulative refresh statistics per view, of the runs counted so far (read them through the view metrics_refresh_stats)';
 
 -- Per view and hour of start: the counts and durations the overview needs
--- for its window, kept two days.  buckets: a fine duration histogram.
+-- for its window, kept as long as the log keeps runs (at least two days).
+-- buckets: a fine duration histogram.
 CREATE TABLE @extschema@.metrics_refresh_hourly (
     view_name   text NOT NULL,
     hour        timestamptz NOT NULL,
@@ -632,9 +633,11 @@ CREATE TABLE @extschema@.metrics_refresh_hourly (
     buckets     integer[] NOT NULL,
     PRIMARY KEY (view_name, hour)
 );
+-- The overview's window, whatever the number of views.
+CREATE INDEX metrics_refresh_hourly_hour_idx ON @extschema@.metrics_refresh_hourly (hour);
 
 COMMENT ON TABLE @extschema@.metrics_refresh_hourly IS
-    'Counted runs per view and hour of start (UTC), for the overview; kept two days';
+    'Counted runs per view and hour of start (UTC), for the overview; kept as long as the log keeps runs';
 
 REVOKE ALL ON TABLE @extschema@.metrics_refresh_counters, @extschema@.metrics_refresh_hourly FROM PUBLIC;
 

@@ -22,6 +22,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "catalog/catalog.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
@@ -396,6 +397,31 @@ note_function(Oid funcid, void *context)
 	if (list_member_oid(c->functions, funcid))
 		return false;
 	c->functions = add_oid(c->functions, funcid);
+
+	/*
+	 * An aggregate is as changeable as its support functions: PostgreSQL
+	 * marks every aggregate IMMUTABLE in pg_proc, whatever its state
+	 * function reads.  (Built-in aggregates are trusted.)  The support
+	 * functions also go into the chain's fingerprint.
+	 */
+	if (funcid >= FirstNormalObjectId && get_func_prokind(funcid) == PROKIND_AGGREGATE)
+	{
+		HeapTuple	tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(funcid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_aggregate agg = (Form_pg_aggregate) GETSTRUCT(tup);
+			Oid			support[] = {agg->aggtransfn, agg->aggfinalfn, agg->aggcombinefn,
+				agg->aggserialfn, agg->aggdeserialfn, agg->aggmtransfn,
+			agg->aggminvtransfn, agg->aggmfinalfn};
+			size_t		i;
+
+			ReleaseSysCache(tup);
+			for (i = 0; i < lengthof(support); i++)
+				if (OidIsValid(support[i]))
+					(void) note_function(support[i], context);
+		}
+	}
 	if (!w->analyze)
 		return false;
 	volatility = func_volatile(funcid);

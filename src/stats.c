@@ -156,16 +156,26 @@ fold(const MrExtension *ext)
 					  false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed to fold statistics: %s", SPI_result_code_string(ret));
-	ret = SPI_execute(psprintf("DELETE FROM %s.metrics_refresh_hourly WHERE hour < now() - interval '2 days'", q),
-					  false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute failed for the hourly rollup: %s", SPI_result_code_string(ret));
+	/*
+	 * The rollup serves windows as long as the log's (status_all may be
+	 * asked for a week): kept as long as the log keeps runs, at least two
+	 * days, for ever when retention is off.
+	 */
+	if (mr_log_retention_min > 0)
+	{
+		ret = SPI_execute(psprintf("DELETE FROM %s.metrics_refresh_hourly WHERE hour < now() - "
+								   "make_interval(mins => greatest(%d, 2880))", q, mr_log_retention_min),
+						  false, 0);
+		if (ret != SPI_OK_DELETE)
+			elog(ERROR, "SPI_execute failed for the hourly rollup: %s", SPI_result_code_string(ret));
+	}
 }
 
 /*
  * Fold the log's finished runs that are not counted yet into
  * metrics_refresh_counters and metrics_refresh_hourly, marking them counted,
- * and forget hourly rows older than two days; at retention's pace (log.c)
+ * and forget hourly rows older than the log's retention (at least two
+ * days); at retention's pace (log.c)
  * and before a prune, in the caller's transaction.  One session folds at a
  * time (an advisory lock taken without waiting: if another session holds
  * it, this one does nothing), so no fold waits for another; a row locked by

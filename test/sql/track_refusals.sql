@@ -157,6 +157,32 @@ RESET ROLE;
 SELECT * FROM tr.state;
 RESET metrics_refresh.admin_role;
 
+-- An aggregate is as changeable as its support functions, whatever pg_proc
+-- says of the aggregate itself (every aggregate is IMMUTABLE there): one
+-- whose state function reads a table is refused, naming that function; one
+-- made of IMMUTABLE functions is accepted; unlogged tables are refused (a
+-- crash empties them, and no trigger sees that).
+CREATE TABLE tr.rates (k int PRIMARY KEY, r numeric NOT NULL);
+INSERT INTO tr.rates VALUES (1, 2);
+CREATE FUNCTION tr.rated_step(s numeric, v numeric) RETURNS numeric LANGUAGE sql STABLE
+AS $$ SELECT coalesce(s, 0) + v * (SELECT r FROM tr.rates WHERE k = 1) $$;
+CREATE AGGREGATE tr.rated_sum(numeric) (SFUNC = tr.rated_step, STYPE = numeric);
+CREATE FUNCTION tr.plain_step(s numeric, v numeric) RETURNS numeric LANGUAGE sql IMMUTABLE
+AS $$ SELECT coalesce(s, 0) + v $$;
+CREATE AGGREGATE tr.plain_sum(numeric) (SFUNC = tr.plain_step, STYPE = numeric);
+CREATE MATERIALIZED VIEW tr.rated AS SELECT 1 AS id, tr.rated_sum(price) AS total FROM tr.items;
+CREATE UNIQUE INDEX ON tr.rated (id);
+CREATE MATERIALIZED VIEW tr.plain AS SELECT 1 AS id, tr.plain_sum(price) AS total FROM tr.items;
+CREATE UNIQUE INDEX ON tr.plain (id);
+SELECT metrics_refresh_configure('tr.rated', skip_unchanged => true);
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_configure('tr.plain', skip_unchanged => true)->'sources' AS sources;
+CREATE UNLOGGED TABLE tr.scratch (id int PRIMARY KEY);
+CREATE MATERIALIZED VIEW tr.from_scratch AS SELECT id FROM tr.scratch;
+CREATE UNIQUE INDEX ON tr.from_scratch (id);
+SELECT metrics_refresh_configure('tr.from_scratch', skip_unchanged => true);
+\echo :LAST_ERROR_SQLSTATE
+
 SET client_min_messages = warning;
 DROP SCHEMA tr CASCADE;
 RESET client_min_messages;
