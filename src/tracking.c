@@ -557,6 +557,18 @@ sync_sources(const MrExtension *ext, Oid viewoid, const MrChain *chain)
 	{
 		if (list_member_oid(had, lfirst_oid(lc)))
 			continue;
+
+		/*
+		 * A new source.  A writer of it that committed before this
+		 * transaction does could not see this view among the table's
+		 * readers, so it marked nothing for it: wait for the table's
+		 * writers to finish (their changes are then in the refresh's
+		 * snapshot, taken later) and keep new ones out until this
+		 * transaction ends, as creating the trigger does.  The wait is
+		 * bounded by lock_timeout.
+		 */
+		if (get_rel_relkind(lfirst_oid(lc)) != RELKIND_MATVIEW)
+			LockRelationOid(lfirst_oid(lc), ShareRowExclusiveLock);
 		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
 		values[1] = ObjectIdGetDatum(viewoid);
 		run_as_owner(ext, psprintf("INSERT INTO %s.metrics_refresh_sources (source, view) VALUES ($1, $2)",
@@ -638,8 +650,9 @@ mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name)
 		bool		sound = false;
 		TransactionId xmin;
 
-		if (OidIsValid(track_fn) &&
-			OidIsValid(track_trigger_of(lfirst_oid(lc), track_fn, &sound, &xmin)) && sound)
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_MATVIEW ||
+			(OidIsValid(track_fn) &&
+			 OidIsValid(track_trigger_of(lfirst_oid(lc), track_fn, &sound, &xmin)) && sound))
 			continue;
 		if (pg_class_aclcheck(lfirst_oid(lc), GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
 			ereport(ERROR,
@@ -790,6 +803,32 @@ mr_track_consume(const MrExtension *ext, Oid viewoid, const char *view_name)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
 	mr_chain_of(viewoid, &chain, true);
+
+	/*
+	 * A table the view reads now that carries no trigger of ours yet (the
+	 * owner redefined a plain view in the chain, say) gets one only if the
+	 * view's owner may create it: the extension elevates no one.
+	 */
+	{
+		Oid			fn = track_function(ext);
+		Oid			owner = rel_owner(viewoid);
+		ListCell   *lc;
+
+		foreach(lc, chain.tables)
+		{
+			bool		sound = false;
+			TransactionId xmin;
+
+			if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_MATVIEW ||
+				(OidIsValid(fn) &&
+				 OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &sound, &xmin)) && sound))
+				continue;
+			if (pg_class_aclcheck(lfirst_oid(lc), owner, ACL_TRIGGER) != ACLCHECK_OK)
+				chain.problems = lappend(chain.problems,
+										 psprintf("table %s, on which the view's owner may not create the tracking trigger",
+												  mr_label(mr_view_name(lfirst_oid(lc)))));
+		}
+	}
 	if (chain.problems != NIL)
 	{
 		ereport(WARNING,
