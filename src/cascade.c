@@ -172,6 +172,7 @@ mr_cascade_execute(const MrRunRequest *root)
 	int			nestlevel;
 	int			n;
 	int			i;
+	volatile bool broken = false;	/* a node's transaction failed outside its refresh */
 
 	nestlevel = begin_node();
 	old = MemoryContextSwitchTo(cxt);
@@ -205,7 +206,7 @@ mr_cascade_execute(const MrRunRequest *root)
 	for (i = 1; i < n; i++)
 	{
 		const char *stopped;
-		bool		interrupted = root->stop_requested && *root->stop_requested;
+		volatile bool interrupted = broken || (root->stop_requested && *root->stop_requested);
 
 		/*
 		 * Asked to stop: the nodes left are only logged as skipped, each
@@ -214,17 +215,57 @@ mr_cascade_execute(const MrRunRequest *root)
 		 */
 		if (interrupted)
 			HOLD_INTERRUPTS();
-		nestlevel = begin_node();
-		mr_get_extension(&ext);
-		pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: cascade from %s (run " INT64_FORMAT "): %s",
-													   runs[0].node->view_name, root->run_id,
-													   runs[i].node->view_name));
-		stopped = run_dependent(&ext, root, runs, i, interrupted);
-		if (stopped != NULL)
-			runs[i].stopped = MemoryContextStrdup(cxt, stopped);
-		end_node(nestlevel);
-		if (interrupted)
+		PG_TRY();
+		{
+			nestlevel = begin_node();
+			mr_get_extension(&ext);
+			pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: cascade from %s (run " INT64_FORMAT "): %s",
+														   runs[0].node->view_name, root->run_id,
+														   runs[i].node->view_name));
+			stopped = run_dependent(&ext, root, runs, i, interrupted);
+			if (stopped != NULL)
+				runs[i].stopped = MemoryContextStrdup(cxt, stopped);
+			end_node(nestlevel);
+			if (interrupted)
+				RESUME_INTERRUPTS();
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			/*
+			 * An error outside the refresh itself (a stop request that
+			 * cancelled the logging of the node, say): the node's
+			 * transaction is lost.  Log the node again, as skipped with the
+			 * error, in a transaction of its own that nothing interrupts,
+			 * and skip the rest: the cascade's history stays whole.  (The
+			 * error's exit reset the interrupt holdoff count.)
+			 */
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			HOLD_INTERRUPTS();
+			nestlevel = begin_node();
+			mr_get_extension(&ext);
+			{
+				MrRunRequest req = *root;
+
+				req.viewoid = runs[i].node->relid;
+				req.source = MR_SOURCE_CASCADE;
+				req.run_id = 0;
+				(void) mr_run_skipped_named(&ext, &req, runs[i].node->view_name,
+											psprintf("skipped: the cascade was interrupted (%s)",
+													 edata->message));
+			}
+			end_node(nestlevel);
+			old = MemoryContextSwitchTo(cxt);
+			runs[i].stopped = psprintf("upstream %s failed", runs[i].node->view_name);
+			MemoryContextSwitchTo(old);
+			broken = true;
 			RESUME_INTERRUPTS();
+		}
+		PG_END_TRY();
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextDelete(cxt);
