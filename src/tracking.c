@@ -270,9 +270,27 @@ flush_changed_tables(bool prepare)
 	}
 	if (views == NIL)
 		return;
-	/* Commit has released the statements' snapshots: SPI needs one. */
+	/*
+	 * Commit has released the statements' snapshots: SPI needs one.  A
+	 * transaction that wrote and then SET transaction_read_only = on still
+	 * commits its writes: so must it commit their marks (the bookkeeping of
+	 * writes already made; on a standby nothing is written at all).
+	 */
 	PushActiveSnapshot(GetTransactionSnapshot());
-	write_marks(nsp, changes, changes_idx, views, !prepare);
+	{
+		bool		save_read_only = XactReadOnly;
+
+		XactReadOnly = false;
+		PG_TRY();
+		{
+			write_marks(nsp, changes, changes_idx, views, !prepare);
+		}
+		PG_FINALLY();
+		{
+			XactReadOnly = save_read_only;
+		}
+		PG_END_TRY();
+	}
 	PopActiveSnapshot();
 }
 
@@ -551,8 +569,14 @@ sync_sources(const MrExtension *ext, Oid viewoid, const MrChain *chain)
 															 SPI_tuptable->tupdesc, 1, &isnull)));
 	}
 
-	foreach(lc, chain->tables)
-		install_trigger(ext, lfirst_oid(lc), fn);
+	/* In OID order: two runs installing on the same tables cannot deadlock. */
+	{
+		List	   *tables = list_copy(chain->tables);
+
+		list_sort(tables, list_oid_cmp);
+		foreach(lc, tables)
+			install_trigger(ext, lfirst_oid(lc), fn);
+	}
 	foreach(lc, wanted)
 	{
 		if (list_member_oid(had, lfirst_oid(lc)))

@@ -139,6 +139,14 @@ UPDATE tc.users SET active = false WHERE id = 2;
 RESET session_replication_role;
 SELECT tc.run('tc.summary') AS after_update_as_replica;
 SELECT tc.run('tc.summary') AS again;
+-- A transaction that wrote, then turned read-only: it commits (its writes
+-- and their marks), and the change is seen.
+BEGIN;
+UPDATE tc.users SET active = true WHERE id = 2;
+SET transaction_read_only = on;
+COMMIT;
+SELECT tc.run('tc.summary') AS after_commit_read_only;
+SELECT tc.run('tc.summary') AS again;
 
 -- DDL on a source.  A column added (no row changes, an extra refresh):
 ALTER TABLE tc.accounts ADD COLUMN region text;
