@@ -212,7 +212,9 @@ target() {
 	if [ "$3" = info ]; then
 		verdict=info
 	elif [ -n "$2" ]; then
-		awk "BEGIN { exit !($3) }" && verdict=met || verdict=missed
+		# A condition with a missing operand does not parse: n/a.
+		verdict=$(awk "BEGIN { if ($3) print \"met\"; else print \"missed\" }" 2>/dev/null) || verdict=n/a
+		[ -n "$verdict" ] || verdict=n/a
 	fi
 	SUMMARY+=("$(printf '%-72s %-30s %s' "$1" "${2:-n/a}" "$verdict")")
 }
