@@ -160,6 +160,43 @@ pgbench_calls() {
 	rm -f "$prefix".*
 }
 
+# cpu_calls PART CMD ROUND DB SQL CALLS: in one session, after a first call
+# that warms it up, run SQL CALLS times (output discarded) and record, per
+# call, the server process's time on a CPU as "PART-cpu" and its time
+# waiting for a CPU as "PART-wait" (ms; Linux /proc/self/schedstat, read by
+# the backend itself: superuser).  On-CPU time is what a call costs; unlike
+# elapsed time it does not grow when other jobs keep the CPUs busy.
+cpu_calls() {
+	local part=$1 cmd=$2 round=$3 db=$4 sql=$5 calls=$6 out i
+	out=$({
+		echo '\o /dev/null'
+		echo "$sql;"
+		echo '\o'
+		echo "SELECT pg_read_file('/proc/self/schedstat') AS s0 \\gset"
+		echo '\o /dev/null'
+		for ((i = 0; i < calls; i++)); do echo "$sql;"; done
+		echo '\o'
+		echo "SELECT ((split_part(s1, ' ', 1)::numeric - split_part(:'s0', ' ', 1)::numeric) / 1e6 / $calls)::numeric(12, 3)
+			|| ' ' || ((split_part(s1, ' ', 2)::numeric - split_part(:'s0', ' ', 2)::numeric) / 1e6 / $calls)::numeric(12, 3)
+			FROM pg_read_file('/proc/self/schedstat') AS s1;"
+	} | "$PSQL" -X -q -At -v ON_ERROR_STOP=1 -d "$db" 2>&1) || { say "$out"; return 1; }
+	set -- $out
+	[ $# -eq 2 ] || { say "$out"; return 1; }
+	record "$part-cpu" "$cmd" "$round" "$1"
+	record "$part-wait" "$cmd" "$round" "$2"
+}
+
+# children_cpu_ms: CPU time (ms, user + system) of the server's processes
+# that have ended so far (the postmaster's reaped children: /proc/PID/stat
+# cutime + cstime); around a piece of work done by sessions and background
+# workers that end with it, the difference is their CPU time, at the
+# kernel's clock tick's resolution.  Autovacuum, whose workers end too,
+# should be off.
+children_cpu_ms() {
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($16 + $17) * 1000 / hz }' \
+		"/proc/$(head -n 1 "$DATA/postmaster.pid")/stat" 2>/dev/null
+}
+
 # rotate N ITEMS...: the items rotated by N, one per line (round N's order).
 rotate() {
 	local n=$1

@@ -35,7 +35,7 @@ smoke run "1. Per-call overhead" "2. Realistic view" "3. Monitoring" "4. Readers
 smoke skip_unchanged "unchanged run, warm session" "full refresh: metrics_refresh_trigger(view)"
 smoke writers "insert    tracked" "update    untracked" "no trigger on a table"
 smoke cascade "1. Per-node overhead" "2. Discovery"
-smoke statistics "folded     none" "unfolded   the whole day"
+smoke statistics "folded     none" "unfolded   the whole day" "on CPU"
 smoke callgrind "1. Instructions per call" "2. Where metrics_refresh_run" "3. The first call" "4. Writers"
 
 [ "$failed" -eq 0 ] || { echo "$failed benchmark smoke runs failed"; exit 1; }
