@@ -53,6 +53,24 @@ WITH NO DATA;
 
 CREATE UNIQUE INDEX platform_metrics_id_idx ON platform_metrics (id);
 
+-- Views built on views, for cascades: per-account activity, and per plan a
+-- summary of it, read through a plain view (as applications often do).
+-- plan_summary depends on account_activity: refresh it after.
+CREATE MATERIALIZED VIEW account_activity AS
+SELECT a.id AS account_id, a.plan,
+       (SELECT count(*) FROM users u WHERE u.account_id = a.id AND u.active) AS active_users,
+       (SELECT count(*) FROM assets s WHERE s.account_id = a.id) AS assets
+FROM accounts a;
+CREATE UNIQUE INDEX account_activity_id_idx ON account_activity (account_id);
+
+CREATE VIEW busy_accounts AS
+SELECT account_id, plan, active_users, assets FROM account_activity WHERE assets > 0;
+
+CREATE MATERIALIZED VIEW plan_summary AS
+SELECT plan, count(*) AS accounts, sum(active_users) AS active_users, sum(assets) AS assets
+FROM busy_accounts GROUP BY plan;
+CREATE UNIQUE INDEX plan_summary_plan_idx ON plan_summary (plan);
+
 -- The role PostgREST / Supabase uses for signed-in users, and the
 -- application's own notion of a super admin: a claim in the caller's JWT.
 -- metrics_refresh calls it with search_path = pg_catalog, pg_temp, so every

@@ -115,7 +115,39 @@ RESET ROLE;
 RESET request.jwt.claims;
 
 \echo
-\echo '== 10. The admin dashboard'
+\echo '== 10. Views built on views: refresh a view and its dependents, in order (a cascade)'
+\echo 'plan_summary reads account_activity (through the plain view busy_accounts):'
+SELECT * FROM metrics_refresh_graph('account_activity');
+\echo 'One cascade: account_activity first, then plan_summary, each its own logged run:'
+SELECT c->'cascade_id' AS cascade_id, c->'counts' AS counts, c->'run_ids' AS run_ids
+FROM metrics_refresh_cascade('account_activity') AS c;
+SELECT id, view_name, status, source, cascade_id FROM metrics_refresh_history(NULL, 2) ORDER BY id;
+\echo 'Scheduled with the cascade option, the job refreshes the dependents too:'
+SELECT metrics_refresh_configure('account_activity', "cascade" => true)->'cascade' AS "cascade";
+
+\echo
+\echo '== 11. Skip refreshes when no source changed: skip_unchanged'
+\echo 'Turning it on adds statement triggers to the tables the view reads:'
+SELECT jsonb_pretty(metrics_refresh_configure('plan_summary', skip_unchanged => true)) AS options;
+SELECT metrics_refresh_configure('account_activity', skip_unchanged => true)->'sources' AS account_activity_sources;
+\echo 'The first run after turning it on refreshes: tracking starts from a refresh.'
+SELECT metrics_refresh_cascade('account_activity')->'counts' AS counts;
+\echo 'Nothing changed since: both runs are "unchanged", nothing is recomputed:'
+SELECT r->>'view' AS view, r->>'status' AS status, r->>'message' AS message
+FROM (SELECT metrics_refresh_cascade('account_activity') AS c) x,
+     LATERAL (SELECT metrics_refresh_run_status(id::bigint) AS r
+              FROM jsonb_array_elements_text(c->'run_ids') AS id) y;
+\echo 'A new asset: account_activity is refreshed, and so is plan_summary, which reads it:'
+INSERT INTO assets (id, account_id, kind, size_bytes) VALUES (9001, 1, 'image', 1000);
+SELECT r->>'view' AS view, r->>'status' AS status, r->>'method' AS method
+FROM (SELECT metrics_refresh_cascade('account_activity') AS c) x,
+     LATERAL (SELECT metrics_refresh_run_status(id::bigint) AS r
+              FROM jsonb_array_elements_text(c->'run_ids') AS id) y;
+\echo '"Refresh Now" always refreshes:'
+SELECT metrics_refresh_trigger('plan_summary')->>'status' AS status;
+
+\echo
+\echo '== 12. The admin dashboard'
 \echo
 SELECT to_regprocedure('metrics_refresh_dashboard(regclass, interval)') IS NOT NULL AS has_dashboard \gset
 \if :has_dashboard
@@ -166,6 +198,11 @@ SELECT to_char(bucket_start, 'YYYY-MM-DD HH24:MI') AS hour, runs, successes, fai
        demo.secs(avg_duration_ms) AS avg, demo.secs(max_duration_ms) AS max,
        repeat('█', runs::int) AS " "
 FROM metrics_refresh_timeline('platform_metrics');
+\echo
+\echo '-- Every view, counted since the last reset: SELECT * FROM metrics_refresh_stats --'
+SELECT view_name, successful, failed, skipped, unchanged, round(mean_duration_ms::numeric, 1) AS mean_ms,
+       duration_le_100ms AS "<=100ms", duration_le_1s AS "<=1s", last_status
+FROM metrics_refresh_stats ORDER BY view_name;
 \echo
 \echo '-- All views: SELECT * FROM metrics_refresh_overview --'
 \x on

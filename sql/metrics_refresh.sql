@@ -8,15 +8,36 @@
 -- The log: one row per refresh attempt
 -------------------------------------------------------------------------------
 
+-- The values of the log's status, method and source columns.  Domains, not
+-- CHECK constraints on the table: PostgreSQL prepares a table's CHECK
+-- constraints anew for every INSERT statement (about a third of the cost of
+-- logging a run), a domain's constraint once per session.
+CREATE DOMAIN @extschema@.metrics_refresh_log_status AS text
+    CONSTRAINT metrics_refresh_log_status_check
+    CHECK (VALUE IN ('success', 'error', 'skipped', 'running', 'unchanged'));
+CREATE DOMAIN @extschema@.metrics_refresh_log_method AS text
+    CONSTRAINT metrics_refresh_log_method_check
+    CHECK (VALUE IN ('concurrently', 'full'));
+CREATE DOMAIN @extschema@.metrics_refresh_log_source AS text
+    CONSTRAINT metrics_refresh_log_source_check
+    CHECK (VALUE IN ('scheduled', 'manual', 'cascade'));
+
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_status IS
+    'Status of a refresh attempt in metrics_refresh_log';
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_method IS
+    'How a view was refreshed (metrics_refresh_log.method)';
+COMMENT ON DOMAIN @extschema@.metrics_refresh_log_source IS
+    'What started a refresh attempt (metrics_refresh_log.source)';
+
 CREATE TABLE @extschema@.metrics_refresh_log (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     view_name     text NOT NULL,
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz,
     duration_ms   double precision,
-    status        text NOT NULL,
-    method        text CHECK (method IN ('concurrently', 'full')),
-    source        text NOT NULL,
+    status        @extschema@.metrics_refresh_log_status NOT NULL,
+    method        @extschema@.metrics_refresh_log_method,
+    source        @extschema@.metrics_refresh_log_source NOT NULL,
     triggered_by  name NOT NULL,
     sqlstate      text,
     error_message text,
@@ -24,11 +45,7 @@ CREATE TABLE @extschema@.metrics_refresh_log (
     error_hint    text,
     skip_reason   text,
     cascade_id    bigint,
-    counted       boolean NOT NULL DEFAULT false,
-    CONSTRAINT metrics_refresh_log_status_check
-        CHECK (status IN ('success', 'error', 'skipped', 'running', 'unchanged')),
-    CONSTRAINT metrics_refresh_log_source_check
-        CHECK (source IN ('scheduled', 'manual', 'cascade'))
+    counted       boolean NOT NULL DEFAULT false
 );
 
 COMMENT ON TABLE @extschema@.metrics_refresh_log IS
@@ -170,7 +187,12 @@ CREATE TABLE @extschema@.metrics_refresh_counters (
     fresh_as_of        timestamptz,
     last_error_at      timestamptz,
     last_error         text,
-    stats_reset        timestamptz NOT NULL DEFAULT pg_catalog.now()
+    stats_reset        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- "Last" means latest started (a lost run is found, and finished, late):
+    -- the start times of the last run, last outcome and last error.
+    last_run_started     timestamptz,
+    last_outcome_started timestamptz,
+    last_error_started   timestamptz
 );
 
 COMMENT ON TABLE @extschema@.metrics_refresh_counters IS
@@ -290,7 +312,8 @@ CREATE FUNCTION @extschema@.metrics_refresh_status_all(
     OUT unchanged bigint,
     OUT success_rate numeric,
     OUT avg_duration_ms double precision, OUT min_duration_ms double precision,
-    OUT max_duration_ms double precision, OUT p95_duration_ms double precision)
+    OUT max_duration_ms double precision, OUT p95_duration_ms double precision,
+    OUT stale_after interval)
 RETURNS SETOF record
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_status_all';
@@ -309,8 +332,8 @@ CREATE FUNCTION @extschema@.metrics_refresh_timeline(
     time_window interval DEFAULT '24 hours',
     bucket interval DEFAULT '1 hour',
     OUT bucket_start timestamptz, OUT runs bigint, OUT successes bigint,
-    OUT failures bigint, OUT unchanged bigint, OUT avg_duration_ms double precision,
-    OUT max_duration_ms double precision)
+    OUT failures bigint, OUT avg_duration_ms double precision,
+    OUT max_duration_ms double precision, OUT unchanged bigint)
 RETURNS SETOF record
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_timeline';
@@ -447,6 +470,9 @@ AS 'MODULE_PATHNAME', 'metrics_refresh_track';
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_track() IS
     'Trigger: note a change to a table that a view with skip_unchanged reads';
+-- Firing a trigger needs no EXECUTE; creating one does, and only the
+-- extension (as its owner) creates these.
+REVOKE EXECUTE ON FUNCTION @extschema@.metrics_refresh_track() FROM PUBLIC;
 
 -- A REFRESH of a materialized view (by anyone) marks the tracked views that
 -- read it; a new partition or child of a tracked table is tracked at once.
@@ -461,6 +487,8 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_ddl_track() IS
 CREATE EVENT TRIGGER metrics_refresh_track_ddl ON ddl_command_end
     WHEN TAG IN ('REFRESH MATERIALIZED VIEW', 'CREATE TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION @extschema@.metrics_refresh_ddl_track();
+-- Also under session_replication_role = replica, as the tracking triggers.
+ALTER EVENT TRIGGER metrics_refresh_track_ddl ENABLE ALWAYS;
 
 -------------------------------------------------------------------------------
 -- Cumulative statistics (version 1.1.0)
@@ -552,7 +580,7 @@ COMMENT ON AGGREGATE @extschema@.metrics_refresh_histogram(double precision) IS
 -- (success and error).
 CREATE VIEW @extschema@.metrics_refresh_counters_current AS
 WITH u AS (
-    SELECT view_name, status, error_message,
+    SELECT id, view_name, status, error_message, started_at,
            coalesce(finished_at, started_at) AS finished_at,
            CASE WHEN status IN ('success', 'error') THEN duration_ms END AS duration_ms
     FROM @extschema@.metrics_refresh_log
@@ -573,14 +601,17 @@ p AS (
         count(*) FILTER (WHERE duration_ms <= 60000) AS duration_le_60s,
         count(*) FILTER (WHERE duration_ms <= 300000) AS duration_le_300s,
         count(*) FILTER (WHERE duration_ms <= 1800000) AS duration_le_1800s,
-        max(finished_at) AS last_run_at,
-        (array_agg(status ORDER BY finished_at DESC))[1] AS last_status,
-        max(finished_at) FILTER (WHERE status <> 'skipped') AS last_outcome_at,
-        (array_agg(status ORDER BY finished_at DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
+        max(started_at) AS last_run_started,
+        (array_agg(finished_at ORDER BY started_at DESC, id DESC))[1] AS last_run_at,
+        (array_agg(status ORDER BY started_at DESC, id DESC))[1] AS last_status,
+        max(started_at) FILTER (WHERE status <> 'skipped') AS last_outcome_started,
+        (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome_at,
+        (array_agg(status ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
         max(finished_at) FILTER (WHERE status = 'success') AS last_success_at,
         max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')) AS fresh_as_of,
-        max(finished_at) FILTER (WHERE status = 'error') AS last_error_at,
-        (array_agg(error_message ORDER BY finished_at DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
+        max(started_at) FILTER (WHERE status = 'error') AS last_error_started,
+        (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1] AS last_error_at,
+        (array_agg(error_message ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
         min(finished_at) AS first_at
     FROM u
     GROUP BY view_name)
@@ -600,17 +631,20 @@ SELECT coalesce(c.view_name, p.view_name) AS view_name,
     coalesce(c.duration_le_60s, 0) + coalesce(p.duration_le_60s, 0) AS duration_le_60s,
     coalesce(c.duration_le_300s, 0) + coalesce(p.duration_le_300s, 0) AS duration_le_300s,
     coalesce(c.duration_le_1800s, 0) + coalesce(p.duration_le_1800s, 0) AS duration_le_1800s,
-    greatest(c.last_run_at, p.last_run_at) AS last_run_at,
-    CASE WHEN p.last_run_at >= c.last_run_at OR c.last_run_at IS NULL
+    CASE WHEN p.last_run_started >= c.last_run_started OR c.last_run_started IS NULL
+         THEN p.last_run_at ELSE c.last_run_at END AS last_run_at,
+    CASE WHEN p.last_run_started >= c.last_run_started OR c.last_run_started IS NULL
          THEN p.last_status ELSE c.last_status END AS last_status,
-    greatest(c.last_outcome_at, p.last_outcome_at) AS last_outcome_at,
-    CASE WHEN p.last_outcome_at >= c.last_outcome_at OR c.last_outcome_at IS NULL
-         THEN coalesce(p.last_outcome, c.last_outcome) ELSE c.last_outcome END AS last_outcome,
+    CASE WHEN p.last_outcome_started >= c.last_outcome_started OR c.last_outcome_started IS NULL
+         THEN p.last_outcome_at ELSE c.last_outcome_at END AS last_outcome_at,
+    CASE WHEN p.last_outcome_started >= c.last_outcome_started OR c.last_outcome_started IS NULL
+         THEN p.last_outcome ELSE c.last_outcome END AS last_outcome,
     greatest(c.last_success_at, p.last_success_at) AS last_success_at,
     greatest(c.fresh_as_of, p.fresh_as_of) AS fresh_as_of,
-    greatest(c.last_error_at, p.last_error_at) AS last_error_at,
-    CASE WHEN p.last_error_at >= c.last_error_at OR c.last_error_at IS NULL
-         THEN coalesce(p.last_error, c.last_error) ELSE c.last_error END AS last_error,
+    CASE WHEN p.last_error_started >= c.last_error_started OR c.last_error_started IS NULL
+         THEN p.last_error_at ELSE c.last_error_at END AS last_error_at,
+    CASE WHEN p.last_error_started >= c.last_error_started OR c.last_error_started IS NULL
+         THEN p.last_error ELSE c.last_error END AS last_error,
     coalesce(c.stats_reset, p.first_at) AS stats_reset
 FROM @extschema@.metrics_refresh_counters c
 FULL JOIN p ON p.view_name = c.view_name;
@@ -882,7 +916,8 @@ AS $body$
         rpad('  Failed:          ' || (status->>'failed')::bigint, 30) || 'Min Duration: '
             || @extschema@.metrics_refresh_dashboard_duration((status->>'min_duration_ms')::double precision),
         rpad('  Skipped:         ' || (status->>'skipped'), 30) || 'P95 Duration: '
-            || @extschema@.metrics_refresh_dashboard_duration((status->>'p95_duration_ms')::double precision)]
+            || @extschema@.metrics_refresh_dashboard_duration((status->>'p95_duration_ms')::double precision),
+        '  Unchanged:       ' || coalesce(status->>'unchanged', '0')]
 $body$;
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard_statistics(jsonb) IS
@@ -1012,11 +1047,20 @@ BEGIN
         'View:         ' || (st->>'view'),
         'Status:       ' || @extschema@.metrics_refresh_dashboard_status_label(
                                 st->>'status', window_label, stale_label),
+        -- After runs that found nothing changed, the last real refresh.
         'Last Refresh: ' || @extschema@.metrics_refresh_dashboard_ago(
-                                (st->>'last_refresh_at')::timestamptz)];
+                                (CASE WHEN st->>'last_status' = 'unchanged' THEN st->>'last_success_at'
+                                      ELSE st->>'last_refresh_at' END)::timestamptz)];
     IF st->>'last_status' = 'error' OR st->>'status' = 'stale' THEN
         lines := lines || ('Last Success: ' || @extschema@.metrics_refresh_dashboard_ago(
                                                    (st->>'last_success_at')::timestamptz));
+    END IF;
+    -- Runs that found no source changed (skip_unchanged): the view is as
+    -- fresh as the latest of them, not as its last refresh.
+    IF coalesce((st->>'unchanged')::bigint, 0) > 0 OR st->>'last_status' = 'unchanged' THEN
+        lines := lines || ('Fresh As Of:  ' || @extschema@.metrics_refresh_dashboard_ago(
+                                                   (st->>'fresh_as_of')::timestamptz)
+                           || ' (' || (st->>'unchanged') || ' unchanged)');
     END IF;
     lines := lines || ('Success Rate: ' ||
                        CASE WHEN rate IS NULL THEN 'n/a (no completed runs)'

@@ -19,7 +19,9 @@
  *   is not refreshed: it is logged as skipped with reason "upstream <view>
  *   failed" (or "busy"), naming the node where the branch stopped; other
  *   branches go on.  A dependent dropped during the cascade is logged as
- *   skipped too.
+ *   skipped too.  So is every node left when the worker is asked to stop
+ *   (SIGTERM, or a waiting caller cancelled): each node of the plan has
+ *   exactly one row per cascade.
  * - A dependent with skip_unchanged whose sources did not change ends
  *   unchanged (tracking.c): a refresh of its source view marks it changed.
  *
@@ -62,11 +64,13 @@ typedef struct NodeRun
 
 /*
  * Run one dependent, in the current transaction: skipped when an upstream
- * node stopped its branch or the view is gone, else refreshed (or found
- * unchanged).  Returns why its own dependents must skip, or NULL.
+ * node stopped its branch or the view is gone, or (interrupted) when the
+ * worker was asked to stop, else refreshed (or found unchanged).  Returns
+ * why its own dependents must skip, or NULL.
  */
 static const char *
-run_dependent(const MrExtension *ext, const MrRunRequest *root, NodeRun *runs, int index)
+run_dependent(const MrExtension *ext, const MrRunRequest *root, NodeRun *runs, int index,
+			  bool interrupted)
 {
 	NodeRun    *nr = &runs[index];
 	MrRunRequest req = *root;
@@ -89,13 +93,11 @@ run_dependent(const MrExtension *ext, const MrRunRequest *root, NodeRun *runs, i
 				return runs[i].stopped;
 			}
 
-	if (get_rel_relkind(req.viewoid) != RELKIND_MATVIEW)
+	if (interrupted)
 	{
-		char	   *reason = psprintf("skipped: %s was dropped during the cascade",
-									  nr->node->view_name);
-
-		(void) mr_run_skipped_named(ext, &req, nr->node->view_name, reason);
-		return psprintf("upstream %s was dropped", nr->node->view_name);
+		(void) mr_run_skipped_named(ext, &req, nr->node->view_name,
+									"skipped: the cascade was interrupted");
+		return NULL;
 	}
 
 	{
@@ -104,6 +106,20 @@ run_dependent(const MrExtension *ext, const MrRunRequest *root, NodeRun *runs, i
 		mr_options_of(ext, nr->node->view_name, &opts);
 		req.track = opts.skip_unchanged;
 		req.max_skip = opts.max_skip;
+	}
+
+	/*
+	 * Gone since the plan was made?  Checked after the options' query (which
+	 * takes locks, and so sees DROPs committed until then) and right before
+	 * mr_run_logged(), which looks the name up again and would raise.
+	 */
+	if (get_rel_relkind(req.viewoid) != RELKIND_MATVIEW)
+	{
+		char	   *reason = psprintf("skipped: %s was dropped during the cascade",
+									  nr->node->view_name);
+
+		(void) mr_run_skipped_named(ext, &req, nr->node->view_name, reason);
+		return psprintf("upstream %s was dropped", nr->node->view_name);
 	}
 	(void) mr_run_logged(ext, &req, &status);
 	return stop_reason(status) ?
@@ -139,8 +155,9 @@ end_node(int nestlevel)
  * Run a cascade in a background worker: root->run_id is the root's
  * 'running' row, already committed, and root->cascade_id the same id.  The
  * root runs in the first transaction (with the plan of the cascade made in
- * it), each dependent in its own.  Stops early when the worker is asked to
- * stop (the node being refreshed is logged as interrupted).
+ * it), each dependent in its own.  When the worker is asked to stop, the
+ * node being refreshed is logged as interrupted, and every node left as
+ * skipped (without refreshing it).
  */
 void
 mr_cascade_execute(const MrRunRequest *root)
@@ -185,19 +202,29 @@ mr_cascade_execute(const MrRunRequest *root)
 	}
 	end_node(nestlevel);
 
-	for (i = 1; i < n && !(root->stop_requested && *root->stop_requested); i++)
+	for (i = 1; i < n; i++)
 	{
 		const char *stopped;
+		bool		interrupted = root->stop_requested && *root->stop_requested;
 
+		/*
+		 * Asked to stop: the nodes left are only logged as skipped, each
+		 * still once, so that the cascade's history is whole; the cancel
+		 * that the stop request raised must not abort that.
+		 */
+		if (interrupted)
+			HOLD_INTERRUPTS();
 		nestlevel = begin_node();
 		mr_get_extension(&ext);
 		pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: cascade from %s (run " INT64_FORMAT "): %s",
 													   runs[0].node->view_name, root->run_id,
 													   runs[i].node->view_name));
-		stopped = run_dependent(&ext, root, runs, i);
+		stopped = run_dependent(&ext, root, runs, i, interrupted);
 		if (stopped != NULL)
 			runs[i].stopped = MemoryContextStrdup(cxt, stopped);
 		end_node(nestlevel);
+		if (interrupted)
+			RESUME_INTERRUPTS();
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextDelete(cxt);

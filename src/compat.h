@@ -15,8 +15,10 @@
 #ifndef METRICS_REFRESH_COMPAT_H
 #define METRICS_REFRESH_COMPAT_H
 
+#include "catalog/dependency.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
+#include "executor/executor.h"
 #include "utils/acl.h"
 #include "utils/regproc.h"
 
@@ -50,6 +52,24 @@ object_aclcheck(Oid classid, Oid objectid, Oid roleid, AclMode mode)
 	pg_unreachable();
 }
 
+/*
+ * PostgreSQL 16 added onlySummarizing to ExecInsertIndexTuples() (true
+ * inserts into summarizing indexes only, after a HOT update); an insert
+ * passes false, which is what 15 always does.
+ */
+#define ExecInsertIndexTuples(resultRelInfo, slot, estate, update, noDupErr, \
+							  specConflict, arbiterIndexes, onlySummarizing) \
+	ExecInsertIndexTuples(resultRelInfo, slot, estate, update, noDupErr, \
+						  specConflict, arbiterIndexes)
+
 #endif							/* PG_VERSION_NUM < 160000 */
+
+#if PG_VERSION_NUM < 170000
+
+/* PostgreSQL 17 takes the relation, not its OID. */
+#define getIdentitySequence(rel, attnum, missing_ok) \
+	getIdentitySequence(RelationGetRelid(rel), attnum, missing_ok)
+
+#endif							/* PG_VERSION_NUM < 170000 */
 
 #endif							/* METRICS_REFRESH_COMPAT_H */

@@ -8,9 +8,10 @@
  *
  * Everything is found by OID, from the views' rewrite rules (pg_rewrite)
  * and pg_depend, never by name.  Nothing here evaluates an expression: the
- * rules' query trees are walked, not planned, so no code of a view's owner
- * runs.  The relations walked through are locked AccessShareLock, as a
- * query reading them would.
+ * rules' query trees (and row-level security policies' expressions, which
+ * the rewriter adds to a query for a role they apply to) are walked, not
+ * planned, so no code of a view's owner runs.  The relations walked
+ * through are locked AccessShareLock, as a query reading them would.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,18 +25,23 @@
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/primnodes.h"
 #include "rewrite/prs2lock.h"
+#include "rewrite/rewriteSupport.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "funcapi.h"
 #include "utils/fmgroids.h"
@@ -53,9 +59,14 @@ typedef struct ChainWalk
 	MrChain    *chain;
 	Oid			root;			/* the view whose chain this is */
 	bool		analyze;		/* classify functions and relations */
+	Oid			reader;			/* the role the relations being walked are
+								 * read as: the root's owner, or the owner of
+								 * the plain view they are read through */
+	List	   *policies_walked;	/* tables whose policies were walked */
 } ChainWalk;
 
 static void walk_rule_of(Oid relid, ChainWalk *w);
+static bool chain_walker(Node *node, void *context);
 
 /* Append an OID to a list unless it is there already. */
 static List *
@@ -80,9 +91,12 @@ is_catalog_relation(Oid relid, Oid nspoid)
 		strcmp(get_namespace_name(nspoid), "information_schema") == 0;
 }
 
-/* Is a table replicated into this database by a logical subscription? */
-static bool
-is_subscribed(Oid relid)
+/*
+ * Is a table replicated into this database by a logical subscription?  (Its
+ * apply worker fires no statement-level trigger.)  One index probe.
+ */
+bool
+mr_relation_is_subscribed(Oid relid)
 {
 	Relation	rel = table_open(SubscriptionRelRelationId, AccessShareLock);
 	SysScanDesc scan;
@@ -91,11 +105,87 @@ is_subscribed(Oid relid)
 
 	ScanKeyInit(&key, Anum_pg_subscription_rel_srrelid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	scan = systable_beginscan(rel, SubscriptionRelSrrelidSrsubidIndexId, true, NULL, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/* The owner of a relation (InvalidOid if it is gone). */
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+	}
+	return owner;
+}
+
+/*
+ * May the row-level security policies of a table apply when reader reads
+ * it?  Yes when they are enabled, unless the reader is a superuser or has
+ * BYPASSRLS, or is the table's owner itself and they are not forced.  (An
+ * owner by membership is taken as subject to them: memberships are not in
+ * the fingerprint, role attributes and owners are.)
+ */
+static bool
+policies_may_apply(Oid relid, Oid reader)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class form;
+	bool		apply;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	form = (Form_pg_class) GETSTRUCT(tup);
+	apply = form->relrowsecurity &&
+		!(form->relowner == reader && !form->relforcerowsecurity);
+	ReleaseSysCache(tup);
+	return apply && !superuser_arg(reader) && !has_bypassrls_privilege(reader);
+}
+
+/*
+ * Walk the USING expressions of a table's SELECT and ALL policies, as the
+ * query rewriter would add them to the view's query: what they read and
+ * call is part of the chain.  Every such policy, whatever roles it names
+ * (more than apply, never fewer).  The expressions are read, not
+ * evaluated.
+ */
+static void
+walk_policies_of(Oid relid, ChainWalk *w)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (list_member_oid(w->policies_walked, relid))
+		return;
+	w->policies_walked = lappend_oid(w->policies_walked, relid);
+	rel = table_open(PolicyRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_policy_polrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, PolicyPolrelidPolnameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_policy policy = (Form_pg_policy) GETSTRUCT(tup);
+		bool		isnull;
+		Datum		qual;
+
+		if (policy->polcmd != '*' && policy->polcmd != ACL_SELECT_CHR)
+			continue;
+		qual = heap_getattr(tup, Anum_pg_policy_polqual, RelationGetDescr(rel), &isnull);
+		if (!isnull)
+			(void) chain_walker(stringToNode(TextDatumGetCString(qual)), w);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
 }
 
 /* A relation read by the chain. */
@@ -124,6 +214,9 @@ add_relation(Oid relid, RangeTblEntry *rte, ChainWalk *w)
 				c->problems = lappend(c->problems, psprintf("catalog %s", rel_label(relid)));
 				return;
 			}
+			/* Its row-level security policies, for this reader. */
+			if (policies_may_apply(relid, w->reader))
+				walk_policies_of(relid, w);
 			if (list_member_oid(c->tables, relid))
 				return;
 			/* The table, and every partition and inheritance child of it. */
@@ -140,7 +233,7 @@ add_relation(Oid relid, RangeTblEntry *rte, ChainWalk *w)
 						c->problems = lappend(c->problems,
 											  psprintf("foreign table %s (a partition of %s)",
 													   rel_label(child), rel_label(relid)));
-					if (w->analyze && is_subscribed(child))
+					if (w->analyze && mr_relation_is_subscribed(child))
 						c->problems = lappend(c->problems,
 											  psprintf("table %s, replicated by a subscription",
 													   rel_label(child)));
@@ -156,7 +249,20 @@ add_relation(Oid relid, RangeTblEntry *rte, ChainWalk *w)
 			if (list_member_oid(c->views, relid))
 				return;
 			c->views = add_oid(c->views, relid);
-			walk_rule_of(relid, w);
+			{
+				/*
+				 * What a view reads is read as the view's owner, unless
+				 * the view has security_invoker.
+				 */
+				Oid			reader = w->reader;
+				Relation	view = relation_open(relid, AccessShareLock);
+
+				if (!RelationHasSecurityInvoker(view))
+					w->reader = view->rd_rel->relowner;
+				relation_close(view, NoLock);
+				walk_rule_of(relid, w);
+				w->reader = reader;
+			}
 			break;
 		case RELKIND_MATVIEW:
 			c->matviews = add_oid(c->matviews, relid);
@@ -251,7 +357,7 @@ note_function(Oid funcid, void *context)
 		 /* follows TimeZone only */ ;
 	else
 		c->problems = lappend(c->problems,
-							  psprintf("%s function %s()",
+							  psprintf("%s function %s",
 									   volatility == PROVOLATILE_STABLE ? "STABLE" : "VOLATILE",
 									   format_procedure(funcid)));
 	return false;
@@ -282,25 +388,56 @@ chain_walker(Node *node, void *context)
 
 		if (w->analyze)
 		{
+			const char *clock = NULL;
+			const char *other = NULL;
+
 			switch (svf->op)
 			{
 				case SVFOP_CURRENT_DATE:
+					clock = "CURRENT_DATE";
+					break;
 				case SVFOP_CURRENT_TIME:
 				case SVFOP_CURRENT_TIME_N:
+					clock = "CURRENT_TIME";
+					break;
 				case SVFOP_CURRENT_TIMESTAMP:
 				case SVFOP_CURRENT_TIMESTAMP_N:
+					clock = "CURRENT_TIMESTAMP";
+					break;
 				case SVFOP_LOCALTIME:
 				case SVFOP_LOCALTIME_N:
+					clock = "LOCALTIME";
+					break;
 				case SVFOP_LOCALTIMESTAMP:
 				case SVFOP_LOCALTIMESTAMP_N:
-					w->chain->time_functions = lappend(w->chain->time_functions,
-													   pstrdup("CURRENT_DATE/TIME/TIMESTAMP"));
+					clock = "LOCALTIMESTAMP";
+					break;
+				case SVFOP_CURRENT_ROLE:
+					other = "CURRENT_ROLE";
+					break;
+				case SVFOP_CURRENT_USER:
+					other = "CURRENT_USER";
+					break;
+				case SVFOP_USER:
+					other = "USER";
+					break;
+				case SVFOP_SESSION_USER:
+					other = "SESSION_USER";
+					break;
+				case SVFOP_CURRENT_CATALOG:
+					other = "CURRENT_CATALOG";
+					break;
+				case SVFOP_CURRENT_SCHEMA:
+					other = "CURRENT_SCHEMA";
 					break;
 				default:
-					w->chain->problems = lappend(w->chain->problems,
-												 pstrdup("CURRENT_USER, SESSION_USER, CURRENT_SCHEMA or CURRENT_CATALOG"));
 					break;
 			}
+			if (clock != NULL)
+				w->chain->time_functions = lappend(w->chain->time_functions, pstrdup(clock));
+			else
+				w->chain->problems = lappend(w->chain->problems,
+											 pstrdup(other != NULL ? other : "a SQL value function"));
 		}
 		return false;
 	}
@@ -366,6 +503,8 @@ mr_chain_of(Oid viewoid, MrChain *chain, bool analyze)
 	w.chain = chain;
 	w.root = viewoid;
 	w.analyze = analyze;
+	w.reader = relation_owner(viewoid);
+	w.policies_walked = NIL;
 	walk_rule_of(viewoid, &w);
 }
 
@@ -383,6 +522,36 @@ static TransactionId
 tuple_xmin(HeapTuple tup)
 {
 	return HeapTupleHeaderGetRawXmin(tup->t_data);
+}
+
+/* Mix the pg_policy rows of a table; policies is pg_policy, open. */
+static uint64
+mix_policies(uint64 h, Relation policies, Oid relid)
+{
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	ScanKeyInit(&key, Anum_pg_policy_polrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(policies, PolicyPolrelidPolnameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		h = mix(h, PolicyRelationId, ((Form_pg_policy) GETSTRUCT(tup))->oid, tuple_xmin(tup));
+	systable_endscan(scan);
+	return h;
+}
+
+/* Mix a role's pg_authid row (superuser, BYPASSRLS). */
+static uint64
+mix_role(uint64 h, Oid roleid)
+{
+	HeapTuple	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(roleid));
+
+	if (!HeapTupleIsValid(tup))
+		return mix(h, AuthIdRelationId, roleid, InvalidTransactionId);
+	h = mix(h, AuthIdRelationId, roleid, tuple_xmin(tup));
+	ReleaseSysCache(tup);
+	return h;
 }
 
 /* Mix a relation's pg_class row, and its rule's row if it has one. */
@@ -407,9 +576,11 @@ mix_relation(uint64 h, Oid relid)
 /*
  * A fingerprint of the definitions in a view's chain: the identity and the
  * writing transaction of the catalog rows of the view, every relation and
- * function in its chain (pg_class, pg_rewrite, pg_proc).  DDL that changes
- * any of them (ALTER, CREATE OR REPLACE, DROP and re-create, a partition
- * attached or detached, a plain REFRESH of a source materialized view)
+ * function in its chain (pg_class, pg_rewrite, pg_proc), the tables'
+ * row-level security policies (pg_policy) and the roles the tables are read
+ * as (pg_authid).  DDL that changes any of them (ALTER, CREATE OR REPLACE,
+ * DROP and re-create, a partition attached or detached, a plain REFRESH of
+ * a source materialized view, CREATE/ALTER/DROP POLICY, ALTER ROLE)
  * writes a new row version, so the fingerprint changes; so may unrelated
  * DDL such as a GRANT (a false "changed" is allowed, a false "unchanged"
  * never).
@@ -445,6 +616,24 @@ mr_chain_fingerprint(Oid viewoid, const MrChain *chain)
 	}
 	foreach(lc, rels)
 		h = mix_relation(h, lfirst_oid(lc));
+
+	/*
+	 * Row-level security: the tables' policies, and the roles the tables
+	 * are read as (the view's owner, the plain views' owners), whose
+	 * attributes decide whether policies apply.  Owners themselves are in
+	 * the pg_class rows above.
+	 */
+	{
+		Relation	policies = table_open(PolicyRelationId, AccessShareLock);
+
+		foreach(lc, rels)
+			h = mix_policies(h, policies, lfirst_oid(lc));
+		table_close(policies, AccessShareLock);
+	}
+	h = mix_role(h, relation_owner(viewoid));
+	foreach(lc, rels)
+		if (list_member_oid(chain->views, lfirst_oid(lc)))
+			h = mix_role(h, relation_owner(lfirst_oid(lc)));
 	foreach(lc, funcs)
 	{
 		Oid			funcid = lfirst_oid(lc);
@@ -464,7 +653,10 @@ mr_chain_fingerprint(Oid viewoid, const MrChain *chain)
 /*
  * The materialized views that read relid directly or through plain views
  * (not through another materialized view), by OID.  Follows pg_depend from
- * relid to the rules that use it, and from a plain view's rule on.
+ * relid to the views' SELECT rules (_RETURN) that use it, and from a plain
+ * view's rule on: the same edges as mr_upstream_matviews() walks the other
+ * way.  A plain view's other rules (ON INSERT ... DO INSTEAD ...) are not
+ * what it reads.
  */
 List *
 mr_dependent_matviews(Oid relid)
@@ -502,7 +694,9 @@ mr_dependent_matviews(Oid relid)
 						F_OIDEQ, ObjectIdGetDatum(dep->objid));
 			rscan = systable_beginscan(rewrite, RewriteOidIndexId, true, NULL, 1, &rkey);
 			rtup = systable_getnext(rscan);
-			if (HeapTupleIsValid(rtup))
+			/* A view's query only: not its INSERT/UPDATE/DELETE rules. */
+			if (HeapTupleIsValid(rtup) &&
+				strcmp(NameStr(((Form_pg_rewrite) GETSTRUCT(rtup))->rulename), ViewSelectRuleName) == 0)
 				user = ((Form_pg_rewrite) GETSTRUCT(rtup))->ev_class;
 			systable_endscan(rscan);
 			if (!OidIsValid(user) || list_member_oid(seen, user))

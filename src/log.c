@@ -29,11 +29,16 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/sequence.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
@@ -41,6 +46,9 @@
 #include "utils/numeric.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "metrics_refresh.h"
 
@@ -86,6 +94,7 @@ typedef struct LogPlans
 	SPIPlanPtr	result_of;		/* one run's result object, and its status */
 	SPIPlanPtr	mark_lost;		/* a lost run becomes error 'interrupted' */
 	SPIPlanPtr	result_lost;	/* ... and its result object, unwritten */
+	SPIPlanPtr	fold_due;		/* is a finished run uncounted for a minute? */
 } LogPlans;
 
 static LogPlans plans = {InvalidOid};
@@ -142,6 +151,9 @@ ensure_plans(const MrExtension *ext)
 		SPI_freeplan(plans.result_of);
 		SPI_freeplan(plans.mark_lost);
 		SPI_freeplan(plans.result_lost);
+		if (plans.fold_due != NULL)
+			SPI_freeplan(plans.fold_due);
+		plans.fold_due = NULL;
 		plans.extoid = InvalidOid;
 	}
 
@@ -193,6 +205,11 @@ ensure_plans(const MrExtension *ext)
 											  "FROM %s.metrics_refresh_log WHERE id = $1) l",
 											  rx, v11 ? "cascade_id" : "NULL::bigint", s),
 									 1, int8_type);
+	if (v11)
+		plans.fold_due = prepare_kept(psprintf("SELECT FROM %s.metrics_refresh_log "
+											   "WHERE NOT counted AND status <> 'running' AND started_at < $1 "
+											   "LIMIT 1", s),
+									  1, timestamptz_type);
 	plans.extoid = ext->extoid;
 	plans.version = ext->version;
 }
@@ -247,7 +264,24 @@ apply_retention(const MrExtension *ext)
 		return;
 	next_check = now + 60 * USECS_PER_SEC;
 	checked_retention = mr_log_retention_min;
-	mr_stats_fold(ext);			/* so that retention deletes counted runs only */
+
+	/*
+	 * Fold the statistics when a finished run has waited a minute for it:
+	 * about once a minute whatever the number of sessions (each pg_cron job
+	 * is a session of its own), and never a fold per run.  Readers add the
+	 * runs not counted yet, so the statistics never lag.  Retention deletes
+	 * counted runs only.
+	 */
+	if (plans.fold_due != NULL)
+	{
+		value = TimestampTzGetDatum(now - 60 * USECS_PER_SEC);
+		ret = SPI_execute_plan(plans.fold_due, &value, NULL, true, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed for the statistics: %s",
+				 SPI_result_code_string(ret));
+		if (SPI_processed > 0)
+			mr_stats_fold(ext);
+	}
 	if (mr_log_retention_min <= 0)
 		return;
 
@@ -269,6 +303,173 @@ apply_retention(const MrExtension *ext)
 /* Datum of a nullable C string, for SPI arguments. */
 #define TEXT_ARG(s, i) \
 	do { values[i] = (s) ? CStringGetTextDatum(s) : (Datum) 0; nulls[i] = (s) ? ' ' : 'n'; } while (0)
+
+/*
+ * The log's columns, in the order LogColumn numbers them, and where the
+ * direct insert finds them (attribute numbers of one installation).
+ */
+typedef enum LogColumn
+{
+	COL_ID, COL_VIEW_NAME, COL_STARTED_AT, COL_FINISHED_AT, COL_DURATION_MS,
+	COL_STATUS, COL_METHOD, COL_SOURCE, COL_TRIGGERED_BY, COL_SQLSTATE,
+	COL_ERROR_MESSAGE, COL_ERROR_DETAIL, COL_ERROR_HINT, COL_SKIP_REASON,
+	COL_CASCADE_ID, COL_COUNTED, N_LOG_COLUMNS
+} LogColumn;
+
+static const char *const log_column_names[N_LOG_COLUMNS] = {
+	"id", "view_name", "started_at", "finished_at", "duration_ms",
+	"status", "method", "source", "triggered_by", "sqlstate",
+	"error_message", "error_detail", "error_hint", "skip_reason",
+	"cascade_id", "counted"
+};
+
+typedef struct LogTable
+{
+	Oid			extoid;
+	bool		usable;			/* the direct insert may be used */
+	Oid			relid;
+	Oid			seqid;			/* the identity sequence of id */
+	AttrNumber	attnum[N_LOG_COLUMNS];
+} LogTable;
+
+static LogTable log_table = {InvalidOid};
+
+/*
+ * Can the log take a row without the executor?  Yes when it is exactly
+ * what the install script made: a plain table with these columns and no
+ * others, no triggers, no CHECK constraints or generated columns, no
+ * row-level security.  Anything else (say, a trigger a superuser added)
+ * sends rows through the INSERT statement, which honours it.
+ */
+static bool
+log_table_plain(Relation rel, LogTable *t)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			live = 0;
+	int			i;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
+		rel->rd_rel->relrowsecurity ||
+		(desc->constr != NULL && (desc->constr->num_check > 0 || desc->constr->has_generated_stored)))
+		return false;
+	for (i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped)
+			live++;
+	if (live != N_LOG_COLUMNS)
+		return false;
+	for (i = 0; i < N_LOG_COLUMNS; i++)
+		if ((t->attnum[i] = get_attnum(RelationGetRelid(rel), log_column_names[i])) == InvalidAttrNumber)
+			return false;
+	t->seqid = getIdentitySequence(rel, t->attnum[COL_ID], true);
+	return OidIsValid(t->seqid);
+}
+
+/*
+ * Write a finished attempt's row straight into the heap and the indexes,
+ * as the INSERT statement would, without planning and starting an executor
+ * for one row: that is most of what logging a run costs.  The values of
+ * status, method and source come from the name tables in util.c, which hold
+ * only what the log's domains allow.  Returns false, having written
+ * nothing, when the table is not the plain one the install script made;
+ * the caller then runs the statement.  Runs as the log's owner.
+ */
+static bool
+insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, int64 *id)
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	Datum	   *values;
+	bool	   *isnull;
+	ErrorData  *e = o->error;
+	NameData	callername;
+	const char *text_values[N_LOG_COLUMNS] = {0};
+	int			i;
+
+	if (ext->version < 10100)
+		return false;			/* 1.0.0's log: CHECK constraints, no cascade_id */
+	if (log_table.extoid != ext->extoid)
+	{
+		LogTable	t = {0};
+
+		t.extoid = ext->extoid;
+		t.relid = get_relname_relid("metrics_refresh_log", ext->nspoid);
+		if (!OidIsValid(t.relid))
+			elog(ERROR, "metrics_refresh_log is missing");
+		rel = table_open(t.relid, RowExclusiveLock);
+		t.usable = log_table_plain(rel, &t);
+		table_close(rel, NoLock);
+		log_table = t;
+	}
+	if (!log_table.usable)
+		return false;
+
+	rel = table_open(log_table.relid, RowExclusiveLock);
+	/* Re-checked under the lock: DDL in between invalidated nothing of ours. */
+	if (rel->trigdesc != NULL || rel->rd_rel->relrowsecurity ||
+		(RelationGetDescr(rel)->constr != NULL &&
+		 (RelationGetDescr(rel)->constr->num_check > 0 ||
+		  RelationGetDescr(rel)->constr->has_generated_stored)))
+	{
+		table_close(rel, NoLock);
+		log_table.extoid = InvalidOid;
+		return false;
+	}
+
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), table_slot_callbacks(rel));
+	ExecClearTuple(slot);
+	values = slot->tts_values;
+	isnull = slot->tts_isnull;
+	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		values[i] = (Datum) 0;
+		isnull[i] = true;
+	}
+
+	*id = nextval_internal(log_table.seqid, true);
+#define SET(col, datum) \
+	do { values[log_table.attnum[col] - 1] = (datum); isnull[log_table.attnum[col] - 1] = false; } while (0)
+	SET(COL_ID, Int64GetDatum(*id));
+	SET(COL_STARTED_AT, TimestampTzGetDatum(o->started_at));
+	SET(COL_FINISHED_AT, TimestampTzGetDatum(o->finished_at));
+	if (o->has_duration)
+		SET(COL_DURATION_MS, Float8GetDatum(o->duration_ms));
+	namestrcpy(&callername, row->caller);
+	SET(COL_TRIGGERED_BY, NameGetDatum(&callername));
+	if (row->cascade_id > 0)
+		SET(COL_CASCADE_ID, Int64GetDatum(row->cascade_id));
+	SET(COL_COUNTED, BoolGetDatum(false));
+	text_values[COL_VIEW_NAME] = row->view_name;
+	text_values[COL_STATUS] = mr_status_name(o->status);
+	text_values[COL_METHOD] = mr_method_name(o->method);
+	text_values[COL_SOURCE] = mr_source_name(row->source);
+	text_values[COL_SQLSTATE] = e ? unpack_sql_state(e->sqlerrcode) : NULL;
+	text_values[COL_ERROR_MESSAGE] = e ? e->message : NULL;
+	text_values[COL_ERROR_DETAIL] = e ? e->detail : NULL;
+	text_values[COL_ERROR_HINT] = e ? e->hint : NULL;
+	text_values[COL_SKIP_REASON] = o->skip_reason;
+	for (i = 0; i < N_LOG_COLUMNS; i++)
+		if (text_values[i] != NULL)
+			SET(i, CStringGetTextDatum(text_values[i]));
+#undef SET
+	ExecStoreVirtualTuple(slot);
+
+	simple_table_tuple_insert(rel, slot);
+	(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false);
+
+	ExecDropSingleTupleTableSlot(slot);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	/* Later statements of this transaction (retention, say) see the row. */
+	CommandCounterIncrement();
+	return true;
+}
 
 /* Insert a new row for an attempt; the statement RETURNs id and result. */
 static void
@@ -385,7 +586,7 @@ put_text(JsonbParseState **state, const char *key, const char *value)
  * the statement (RESULT_EXPR), which costs more than the rest of logging: it
  * must equal what RESULT_EXPR makes of the row (the tests compare the two).
  */
-static Jsonb *
+static pg_noinline Jsonb *
 result_object(int64 id, const MrLogRow *row, const MrOutcome *o, TimestampTz started_at,
 			  int64 cascade_id)
 {
@@ -414,31 +615,35 @@ result_object(int64 id, const MrLogRow *row, const MrOutcome *o, TimestampTz sta
 			break;
 	}
 
+	/*
+	 * Keys in jsonb's order (shorter first, then bytewise), so that the sort
+	 * that ends the object finds them sorted.
+	 */
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	put_text(&state, "hint", e ? e->hint : NULL);
+	mr_jsonb_put_text(&state, "view", row->view_name);
+	put_text(&state, "detail", e ? e->detail : NULL);
+	put_text(&state, "method", method);
+	put_numeric(&state, "run_id", DirectFunctionCall1(int8_numeric, Int64GetDatum(id)));
+	mr_jsonb_put_text(&state, "source", mr_source_name(row->source));
+	mr_jsonb_put_text(&state, "status", mr_status_name(o->status));
+	put_text(&state, "message", message);
 	v.type = jbvBool;
 	v.val.boolean = o->status == MR_STATUS_SUCCESS || o->status == MR_STATUS_UNCHANGED ||
 		o->status == MR_STATUS_RUNNING;
 	put_value(&state, "success", &v);
-	mr_jsonb_put_text(&state, "status", mr_status_name(o->status));
-	put_numeric(&state, "run_id", DirectFunctionCall1(int8_numeric, Int64GetDatum(id)));
-	mr_jsonb_put_text(&state, "view", row->view_name);
-	put_text(&state, "method", method);
+	put_text(&state, "sqlstate", e ? unpack_sql_state(e->sqlerrcode) : NULL);
 	if (cascade_id > 0)
 		put_numeric(&state, "cascade_id", DirectFunctionCall1(int8_numeric, Int64GetDatum(cascade_id)));
-	mr_jsonb_put_text(&state, "source", mr_source_name(row->source));
-	mr_jsonb_put_text(&state, "triggered_by", row->caller);
+	put_timestamptz(&state, "started_at", started_at);
 	if (o->has_duration)
 		put_numeric(&state, "duration_ms",
 					DirectFunctionCall3(numeric_in,
 										CStringGetDatum(DatumGetCString(DirectFunctionCall1(float8out,
 																							Float8GetDatum(o->duration_ms)))),
 										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-	put_timestamptz(&state, "started_at", started_at);
 	put_timestamptz(&state, "finished_at", o->finished_at);
-	put_text(&state, "sqlstate", e ? unpack_sql_state(e->sqlerrcode) : NULL);
-	put_text(&state, "detail", e ? e->detail : NULL);
-	put_text(&state, "hint", e ? e->hint : NULL);
-	put_text(&state, "message", message);
+	mr_jsonb_put_text(&state, "triggered_by", row->caller);
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
@@ -457,22 +662,32 @@ mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *out
 	bool		isnull;
 	int64		id;
 	TimestampTz started_at;
-	Datum		cascade_id;
+	int64		cascade_id;
 	Jsonb	   *result;
 
 	ensure_plans(ext);
 	mr_become_extension_owner(ext, &saved);
-	if (row->run_id > 0)
-		finish_running(row, outcome);
+	if (row->run_id <= 0 && insert_direct(ext, row, outcome, &id))
+	{
+		started_at = outcome->started_at;
+		cascade_id = row->cascade_id;
+	}
 	else
-		insert_outcome(row, outcome);
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	started_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	cascade_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	{
+		if (row->run_id > 0)
+			finish_running(row, outcome);
+		else
+			insert_outcome(row, outcome);
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		started_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		cascade_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		if (isnull)
+			cascade_id = 0;
+	}
 	if (run_id != NULL)
 		*run_id = id;
 
-	result = result_object(id, row, outcome, started_at, isnull ? 0 : DatumGetInt64(cascade_id));
+	result = result_object(id, row, outcome, started_at, cascade_id);
 	notify_result(JsonbToCString(NULL, &result->root, VARSIZE(result)), id,
 				  row->view_name, outcome->status);
 	apply_retention(ext);
@@ -592,8 +807,9 @@ mr_log_reap(const MrExtension *ext, const char *view_name)
 /*
  * metrics_refresh_prune: delete finished runs that started before
  * now() - older_than; returns how many.  'running' rows are kept, and the
- * statistics keep counting the deleted runs (they are folded first; under
- * REPEATABLE READ or SERIALIZABLE, runs not counted yet are kept).
+ * statistics keep counting the deleted runs: they are folded first, and a
+ * run not counted yet (under REPEATABLE READ or SERIALIZABLE, or while
+ * another session holds the fold) is kept for a later prune.
  * Preconditions: access checked, SPI connected, search_path pinned.
  */
 int64
@@ -607,7 +823,7 @@ mr_log_prune(const MrExtension *ext, Datum older_than)
 	mr_check_interval_arg(older_than, "older_than", true);
 	sql = psprintf("DELETE FROM %s.metrics_refresh_log "
 				   "WHERE started_at < now() - $1 AND status <> 'running'%s", ext->nspname_q,
-				   ext->version >= 10100 && IsolationUsesXactSnapshot() ? " AND counted" : "");
+				   ext->version >= 10100 ? " AND counted" : "");
 	mr_become_extension_owner(ext, &saved);
 	/* Pruned runs stay in the statistics: count them first. */
 	if (!IsolationUsesXactSnapshot())
@@ -685,8 +901,10 @@ mr_log_set_cascade(const MrExtension *ext, int64 run_id)
 
 /*
  * The result object of a cascade, from its log rows: success (no run
- * failed, and the first was not skipped), status ("success", "error", or
- * "skipped" when the first run was busy), cascade_id, run_id and view of
+ * failed or was skipped: every view is refreshed or unchanged), status
+ * ("skipped" when the first run was, else "error" when a run failed,
+ * "running" while one runs, "skipped" when a view was skipped (busy, or
+ * below a busy one), else "success"), cascade_id, run_id and view of
  * the first run, counts by status, the run ids in order, each run's view
  * and status, and a message.  Allocated in the memory context that was
  * current at SPI_connect().  Preconditions: SPI connected, search_path
@@ -703,16 +921,22 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
 	Datum		d;
 
 	mr_become_extension_owner(ext, &saved);
+	/*
+	 * The runs are committed by other transactions (the worker's, one per
+	 * view): read them with a new snapshot, which a REPEATABLE READ or
+	 * SERIALIZABLE caller's would not be.
+	 */
+	PushActiveSnapshot(GetLatestSnapshot());
 	ret = SPI_execute_with_args(psprintf("WITH r AS (SELECT id, view_name, status, skip_reason "
 										 "  FROM %s.metrics_refresh_log WHERE cascade_id = $1), "
 										 "c AS (SELECT status, count(*) AS n FROM r GROUP BY status), "
 										 "root AS (SELECT * FROM r WHERE id = $1) "
 										 "SELECT jsonb_build_object("
-										 "'success', NOT EXISTS (SELECT FROM r WHERE status = 'error') "
-										 "  AND (SELECT status FROM root) <> 'skipped', "
+										 "'success', NOT EXISTS (SELECT FROM r WHERE status IN ('error', 'skipped')), "
 										 "'status', CASE WHEN (SELECT status FROM root) = 'skipped' THEN 'skipped' "
 										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'error') THEN 'error' "
 										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'running') THEN 'running' "
+										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'skipped') THEN 'skipped' "
 										 "  ELSE 'success' END, "
 										 "'cascade_id', $1, 'run_id', $1, 'view', (SELECT view_name FROM root), "
 										 "'counts', (SELECT jsonb_object_agg(status, n) FROM c), "
@@ -723,7 +947,8 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
 										 "'message', 'cascade from ' || (SELECT view_name FROM root) || ': ' || "
 										 "  (SELECT string_agg(n || ' ' || status, ', ' ORDER BY status) FROM c))",
 										 ext->nspname_q),
-								1, &type, &value, NULL, false, 1);
+								1, &type, &value, NULL, true, 1);
+	PopActiveSnapshot();
 	mr_restore_user(&saved);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_with_args failed for a cascade's result: %s",

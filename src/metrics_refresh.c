@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "catalog/namespace.h"
 #include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -265,7 +266,13 @@ refresh_entry(const RefreshEntry *entry)
 	req.may_skip = entry->may_skip;
 	req.max_skip = opts.max_skip;
 
-	if (entry->cascade == CASCADE_ALWAYS || opts.cascade)
+	/*
+	 * A cascade refreshes other views, maybe other roles' (each as its
+	 * owner): only admins start one.  The view's owner who is not an admin
+	 * refreshes the view alone, even with the option on.
+	 */
+	if (entry->cascade == CASCADE_ALWAYS ||
+		(opts.cascade && (entry->access == ACCESS_ADMINS || mr_is_admin())))
 		result = cascade_entry(&ext, &req, entry->wait, view_name);
 	else if (entry->wait)
 		result = mr_run_logged(&ext, &req, NULL);
@@ -722,8 +729,13 @@ metrics_refresh_configure(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_cascade(PG_FUNCTION_ARGS)
 {
+	/*
+	 * Like metrics_refresh_run, and unlike "Refresh Now", a cascade's first
+	 * view may come back unchanged (DESIGN: only metrics_refresh_trigger
+	 * and trigger_platform_metrics_refresh always refresh).
+	 */
 	RefreshEntry entry = {.target = TARGET_VIEW, .source = MR_SOURCE_MANUAL,
-	.access = ACCESS_ADMINS, .cascade = CASCADE_ALWAYS};
+	.access = ACCESS_ADMINS, .cascade = CASCADE_ALWAYS, .may_skip = true};
 
 	require_arg(fcinfo, 0, "view");
 	require_arg(fcinfo, 1, "wait");
@@ -859,7 +871,8 @@ metrics_refresh_ddl_track(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 
 	nestlevel = begin_call();
-	if (mr_find_extension("metrics_refresh", &ext) && ext.version >= 10100)
+	if (mr_find_extension("metrics_refresh", &ext) && ext.version >= 10100 &&
+		!(creating_extension && CurrentExtensionObject == ext.extoid))
 	{
 		if (OidIsValid(refreshed))
 			mr_track_mark_readers(&ext, refreshed);

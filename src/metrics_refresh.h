@@ -214,6 +214,7 @@ typedef struct MrCascadeNode
 
 extern void mr_chain_of(Oid viewoid, MrChain *chain, bool analyze);
 extern uint64 mr_chain_fingerprint(Oid viewoid, const MrChain *chain);
+extern bool mr_relation_is_subscribed(Oid relid);
 extern List *mr_dependent_matviews(Oid relid);
 extern List *mr_upstream_matviews(Oid relid);
 extern List *mr_cascade_plan(Oid root);
@@ -245,6 +246,9 @@ typedef struct MrOptions
 } MrOptions;
 
 extern void mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts);
+/* The largest max_skip and stale_after (options.c). */
+#define MR_OPTION_INTERVAL_MAX "1000 years"
+extern void mr_check_option_interval(Datum interval, const char *name);
 extern Jsonb *mr_configure(const MrExtension *ext, Oid viewoid, const bool *skip_unchanged,
 						   const Datum *max_skip, const bool *cascade, const Datum *stale_after);
 

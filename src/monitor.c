@@ -64,16 +64,16 @@
 	"LEFT JOIN %s.metrics_refresh_config c ON c.view_name = v.view_name " \
 	"LEFT JOIN LATERAL (SELECT r.status, r.finished_at FROM %s.metrics_refresh_log r " \
 	"  WHERE r.view_name = v.view_name AND r.status IN ('success', 'error', 'unchanged') " \
-	"  ORDER BY r.started_at DESC LIMIT 1) l ON true " \
+	"  ORDER BY r.started_at DESC, r.id DESC LIMIT 1) l ON true " \
 	"LEFT JOIN LATERAL (SELECT r.finished_at FROM %s.metrics_refresh_log r " \
 	"  WHERE r.view_name = v.view_name AND r.status = 'success' " \
-	"  ORDER BY r.started_at DESC LIMIT 1) s ON true " \
+	"  ORDER BY r.started_at DESC, r.id DESC LIMIT 1) s ON true " \
 	"LEFT JOIN LATERAL (SELECT r.finished_at FROM %s.metrics_refresh_log r " \
 	"  WHERE r.view_name = v.view_name AND r.status IN ('success', 'unchanged') " \
-	"  ORDER BY r.started_at DESC LIMIT 1) f ON true " \
+	"  ORDER BY r.started_at DESC, r.id DESC LIMIT 1) f ON true " \
 	"LEFT JOIN LATERAL (SELECT r.error_message FROM %s.metrics_refresh_log r " \
 	"  WHERE r.view_name = v.view_name AND r.status = 'error' " \
-	"  ORDER BY r.started_at DESC LIMIT 1) e ON true " \
+	"  ORDER BY r.started_at DESC, r.id DESC LIMIT 1) e ON true " \
 	"CROSS JOIN LATERAL (SELECT count(*) AS total, " \
 	"  count(*) FILTER (WHERE r.status = 'success') AS successful, " \
 	"  count(*) FILTER (WHERE r.status = 'error') AS failed, " \
@@ -121,7 +121,8 @@
 	"  round(100.0 * w.successful / NULLIF(w.successful + w.failed, 0), 1) AS success_rate, " \
 	"  round((w.total_ms / NULLIF(w.timed, 0))::numeric, 3)::float8 AS avg_duration_ms, " \
 	"  w.min_ms, w.max_ms, " \
-	"  round(%s.metrics_refresh_histogram_quantile(w.hist, 0.95, w.min_ms, w.max_ms)::numeric, 3)::float8 " \
+	"  round(%s.metrics_refresh_histogram_quantile(w.hist, 0.95, w.min_ms, w.max_ms)::numeric, 3)::float8, " \
+	"  COALESCE(c.stale_after, interval '15 minutes') " \
 	"FROM names n LEFT JOIN w ON w.view_name = n.view_name " \
 	"LEFT JOIN %s.metrics_refresh_counters_current k ON k.view_name = n.view_name " \
 	"LEFT JOIN %s.metrics_refresh_config c ON c.view_name = n.view_name " \
@@ -318,9 +319,11 @@ mr_timeline_rows(const MrExtension *ext, FunctionCallInfo fcinfo, const char *vi
 				   "WHERE view_name = $1 AND started_at >= $3 "
 				   "GROUP BY 1) "
 				   "SELECT g, COALESCE(r.runs, 0), COALESCE(r.successes, 0), COALESCE(r.failures, 0), "
-				   "COALESCE(r.unchanged, 0), round(r.avg_ms::numeric, 3)::float8, r.max_ms "
+				   "round(r.avg_ms::numeric, 3)::float8, r.max_ms%s "
 				   "FROM generate_series($3, $4, $2) AS g "
-				   "LEFT JOIN r ON r.b = g ORDER BY g", ext->nspname_q);
+				   "LEFT JOIN r ON r.b = g ORDER BY g", ext->nspname_q,
+				   /* 1.0.0's function (until ALTER EXTENSION ... UPDATE) has no "unchanged" */
+				   ext->version >= 10100 ? ", COALESCE(r.unchanged, 0)" : "");
 	values[0] = CStringGetTextDatum(view_name);
 	values[1] = bucket;
 	values[2] = first;

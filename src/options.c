@@ -12,89 +12,160 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "metrics_refresh.h"
 
-/* The saved plan that reads one view's options, for one installation. */
-static Oid	plan_extoid = InvalidOid;
-static SPIPlanPtr options_plan = NULL;
+/*
+ * Where one installation keeps the options: metrics_refresh_config, its
+ * primary key index, and the attribute numbers of the columns read (by
+ * name, so that a table that gained its columns by ALTER TABLE reads the
+ * same).  Looked up once per installation and backend.
+ */
+typedef struct OptionsTable
+{
+	Oid			extoid;
+	Oid			relid;
+	Oid			indexid;
+	AttrNumber	skip_unchanged;
+	AttrNumber	max_skip;
+	AttrNumber	cascade;
+	AttrNumber	stale_after;
+	AttrNumber	schedule;
+} OptionsTable;
+
+static OptionsTable options_table;
+
+static AttrNumber
+options_attnum(Oid relid, const char *name)
+{
+	AttrNumber	attnum = get_attnum(relid, name);
+
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "metrics_refresh_config has no column \"%s\"", name);
+	return attnum;
+}
+
+static void
+find_options_table(const MrExtension *ext)
+{
+	OptionsTable t;
+
+	if (options_table.extoid == ext->extoid)
+		return;
+	t.extoid = ext->extoid;
+	t.relid = get_relname_relid("metrics_refresh_config", ext->nspoid);
+	t.indexid = get_relname_relid("metrics_refresh_config_pkey", ext->nspoid);
+	if (!OidIsValid(t.relid) || !OidIsValid(t.indexid))
+		elog(ERROR, "metrics_refresh_config or its primary key is missing");
+	t.skip_unchanged = options_attnum(t.relid, "skip_unchanged");
+	t.max_skip = options_attnum(t.relid, "max_skip");
+	t.cascade = options_attnum(t.relid, "cascade");
+	t.stale_after = options_attnum(t.relid, "stale_after");
+	t.schedule = options_attnum(t.relid, "schedule");
+	options_table = t;
+}
 
 /* Defaults of a view that has no row. */
 static void
 default_options(MrOptions *opts)
 {
+	static Interval one_day = {0, 1, 0};
+	static Interval quarter_hour = {15 * USECS_PER_MINUTE, 0, 0};
+
 	memset(opts, 0, sizeof(MrOptions));
-	opts->max_skip = DirectFunctionCall3(interval_in, CStringGetDatum("1 day"),
-										 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-	opts->stale_after = DirectFunctionCall3(interval_in, CStringGetDatum("15 minutes"),
-											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	opts->max_skip = IntervalPGetDatum(&one_day);
+	opts->stale_after = IntervalPGetDatum(&quarter_hour);
 }
 
 /*
- * Read a view's options (defaults when it has no row).  Datums are copied
- * into the memory context that was current at SPI_connect().
+ * Read a view's options (defaults when it has no row), with the active
+ * snapshot, straight from the table's primary key: a run reads them every
+ * time, and an SPI query costs several times as much.  No permission check
+ * (the extension's code reads its own table; callers have checked access).
+ * Datums are palloc'd in the current memory context, defaults included.
  */
 void
 mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts)
 {
-	Datum		value = CStringGetTextDatum(view_name);
-	MrSavedUser saved;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
-	int			ret;
+	Datum		d;
 
 	default_options(opts);
+	opts->max_skip = datumCopy(opts->max_skip, false, sizeof(Interval));
+	opts->stale_after = datumCopy(opts->stale_after, false, sizeof(Interval));
 	if (ext->version < 10100)
 		return;					/* until ALTER EXTENSION ... UPDATE */
-	if (plan_extoid != ext->extoid)
-	{
-		Oid			type = TEXTOID;
+	find_options_table(ext);
 
-		if (options_plan != NULL)
-			SPI_freeplan(options_plan);
-		options_plan = SPI_prepare(psprintf("SELECT skip_unchanged, max_skip, \"cascade\", stale_after, schedule "
-											"FROM %s.metrics_refresh_config WHERE view_name = $1",
-											ext->nspname_q),
-								   1, &type);
-		if (options_plan == NULL || SPI_keepplan(options_plan) != 0)
-			elog(ERROR, "SPI_prepare failed for the options plan");
-		plan_extoid = ext->extoid;
+	rel = table_open(options_table.relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(view_name));
+	scan = systable_beginscan(rel, options_table.indexid, true,
+							  ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
+							  1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		opts->configured = true;
+		d = heap_getattr(tup, options_table.skip_unchanged, desc, &isnull);
+		opts->skip_unchanged = !isnull && DatumGetBool(d);
+		d = heap_getattr(tup, options_table.max_skip, desc, &isnull);
+		if (!isnull)
+			opts->max_skip = datumCopy(d, false, sizeof(Interval));
+		d = heap_getattr(tup, options_table.cascade, desc, &isnull);
+		opts->cascade = !isnull && DatumGetBool(d);
+		d = heap_getattr(tup, options_table.stale_after, desc, &isnull);
+		if (!isnull)
+			opts->stale_after = datumCopy(d, false, sizeof(Interval));
+		d = heap_getattr(tup, options_table.schedule, desc, &isnull);
+		opts->schedule = isnull ? NULL : TextDatumGetCString(d);
 	}
-	mr_become_extension_owner(ext, &saved);
-	ret = SPI_execute_plan(options_plan, &value, NULL, true, 1);
-	mr_restore_user(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed for options: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
-		return;
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	opts->configured = true;
-	opts->skip_unchanged = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
-	opts->max_skip = SPI_datumTransfer(SPI_getbinval(tup, desc, 2, &isnull), false, 16);
-	opts->cascade = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-	opts->stale_after = SPI_datumTransfer(SPI_getbinval(tup, desc, 4, &isnull), false, 16);
-	opts->schedule = SPI_getvalue(tup, desc, 5);
-	if (opts->schedule != NULL)
-		opts->schedule = (char *) DatumGetPointer(SPI_datumTransfer(PointerGetDatum(opts->schedule),
-																	false, -2));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
 }
 
-/* Raise 22023 unless an interval option is positive. */
-static void
-check_positive(Datum interval, const char *name)
+/*
+ * Raise 22023 unless an interval option (max_skip, stale_after) is positive
+ * and at most MR_OPTION_INTERVAL_MAX.  The bound keeps the arithmetic that
+ * uses the option within the range of timestamps: the status compares the
+ * last success with now() - stale_after, a skip_unchanged run its last real
+ * refresh plus max_skip; with '1000000 years' both raised "timestamp out of
+ * range", and one such view made the overview fail for every view.
+ */
+void
+mr_check_option_interval(Datum interval, const char *name)
 {
+	Datum		max = DirectFunctionCall3(interval_in, CStringGetDatum(MR_OPTION_INTERVAL_MAX),
+										  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
 	if (mr_interval_sign(interval) <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a positive interval", name)));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, interval, max)) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most %s", name, MR_OPTION_INTERVAL_MAX)));
 }
 
 /*
@@ -121,9 +192,9 @@ mr_configure(const MrExtension *ext, Oid viewoid, const bool *skip_unchanged,
 
 	mr_options_of(ext, view_name, &opts);
 	if (max_skip != NULL)
-		check_positive(*max_skip, "max_skip");
+		mr_check_option_interval(*max_skip, "max_skip");
 	if (stale_after != NULL)
-		check_positive(*stale_after, "stale_after");
+		mr_check_option_interval(*stale_after, "stale_after");
 
 	if (skip_unchanged != NULL && *skip_unchanged)
 		sources = mr_track_enable(ext, viewoid, view_name);

@@ -126,8 +126,8 @@ has_usable_unique_index(Relation matview)
  * restricts itself before it runs the view's query.
  */
 static void
-refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
-				 MrMethod *method)
+refresh_as_owner(Oid viewoid, const char *view_name, bool populated, Oid owner,
+				 int save_sec, MrMethod *method)
 {
 	LOCKMODE	mode = populated ? ExclusiveLock : AccessExclusiveLock;
 	Relation	rel;
@@ -141,7 +141,8 @@ refresh_as_owner(Oid viewoid, bool populated, Oid owner, int save_sec,
 	if (rel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", viewoid)));
+				 errmsg("materialized view \"%s\" was dropped before it could be refreshed",
+						mr_label(view_name))));
 	qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 										  RelationGetRelationName(rel));
 	if (rel->rd_rel->relkind != RELKIND_MATVIEW)
@@ -220,14 +221,16 @@ typedef struct RefreshCall
  * the view is populated) for at most metrics_refresh.refresh_timeout.  From
  * the lock on, everything runs as the view's owner in a security-restricted
  * operation (see refresh_as_owner).  Returns "concurrently" or "full" in
- * *method as soon as it is known.  The settings it changes are restored when
- * it returns, or by the abort of the enclosing (sub)transaction.
+ * *method as soon as it is known.  The setting it changes (lock_timeout) is
+ * saved at the caller's GUC nesting level, the subtransaction's in
+ * mr_run_logged() (restored when it ends, committed or not; a nesting level
+ * of its own would cost a pass over every setting on PostgreSQL 15), the
+ * call's in mr_refresh_unlogged() (restored by end_call() or the abort).
  */
 static void
 refresh_view(RefreshCall *call)
 {
 	Oid			viewoid = call->viewoid;
-	int			nestlevel = NewGUCNestLevel();
 	char		buf[32];
 	bool		populated;
 	Oid			owner;
@@ -249,7 +252,6 @@ refresh_view(RefreshCall *call)
 		mr_track_unchanged(call->ext, viewoid, call->max_skip, &call->since_run))
 	{
 		call->unchanged = true;
-		AtEOXact_GUC(true, nestlevel);
 		return;
 	}
 	if (call->track)
@@ -270,7 +272,7 @@ refresh_view(RefreshCall *call)
 						   SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		refresh_as_owner(viewoid, populated, owner, save_sec, &call->method);
+		refresh_as_owner(viewoid, call->view_name, populated, owner, save_sec, &call->method);
 	}
 	PG_FINALLY();
 	{
@@ -281,8 +283,6 @@ refresh_view(RefreshCall *call)
 	/* A timeout that fired just as the refresh ended cancels nothing else. */
 	if (refresh_timeout_fired)
 		QueryCancelPending = false;
-
-	AtEOXact_GUC(true, nestlevel);
 }
 
 /*

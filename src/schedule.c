@@ -20,6 +20,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/md5.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -180,7 +181,11 @@ unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron, b
 	mr_become_extension_owner(ext, &saved);
 	if (keep_options && ext->version >= 10100)
 	{
-		/* The schedule goes; a row that holds options stays. */
+		/*
+		 * The schedule goes; a row that holds options stays.  stale_after is
+		 * not one of them here: metrics_refresh_schedule() sets it too, and
+		 * unscheduling has always removed it with the schedule.
+		 */
 		sql = psprintf("UPDATE %s.metrics_refresh_config SET schedule = NULL, jobid = NULL "
 					   "WHERE view_name = $1 AND schedule IS NOT NULL", ext->nspname_q);
 		ret = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
@@ -188,7 +193,8 @@ unschedule_name(const MrExtension *ext, const char *view_name, bool have_cron, b
 			elog(ERROR, "could not remove schedule: %s", SPI_result_code_string(ret));
 		found = SPI_processed > 0;
 		sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1 "
-					   "AND schedule IS NULL AND NOT skip_unchanged AND NOT \"cascade\"", ext->nspname_q);
+					   "AND schedule IS NULL AND NOT skip_unchanged AND NOT \"cascade\" "
+					   "AND max_skip = interval '1 day'", ext->nspname_q);
 	}
 	else
 		sql = psprintf("DELETE FROM %s.metrics_refresh_config WHERE view_name = $1", ext->nspname_q);
@@ -253,7 +259,12 @@ sweep_schedules(void *arg)
 	char	  **names;
 	bool	   *scheduled;
 
-	if (mr_find_extension("metrics_refresh", &ext))
+	/*
+	 * Not while our own install or update script runs: its objects may not
+	 * all exist yet (pg_extension already holds the new version).
+	 */
+	if (mr_find_extension("metrics_refresh", &ext) &&
+		!(creating_extension && CurrentExtensionObject == ext.extoid))
 	{
 		mr_become_extension_owner(&ext, &saved);
 		sql = psprintf("SELECT c.view_name, c.schedule IS NOT NULL FROM %s.metrics_refresh_config c "

@@ -63,32 +63,18 @@ hist_upper(int k)
 }
 
 /*
- * Fold the log's finished runs that are not counted yet into
- * metrics_refresh_counters and metrics_refresh_hourly, marking them counted,
- * and forget hourly rows older than two days; at retention's pace (log.c),
- * before a prune, and before a reset, in the caller's transaction.  One
- * session folds at a time (an advisory lock taken without waiting: if
- * another session holds it, this one does nothing), so no fold waits for
- * another; a row locked by another transaction (a background run being
- * finished) is left for the next fold.  Preconditions: READ COMMITTED; SPI
- * connected; current user the extension owner.
+ * The fold itself (see mr_stats_fold); the caller holds the fold lock.
  */
-void
-mr_stats_fold(const MrExtension *ext)
+static void
+fold(const MrExtension *ext)
 {
-	LOCKTAG		tag;
 	const char *q = ext->nspname_q;
 	int			ret;
 
-	if (ext->version < 10100)
-		return;
-	mr_advisory_tag(&tag, 0, 0, MR_LOCK_FOLD);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
-		return;
 	ret = SPI_execute(psprintf("WITH d AS (UPDATE %s.metrics_refresh_log SET counted = true "
 							   "  WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
 							   "    WHERE NOT counted AND status <> 'running' FOR UPDATE SKIP LOCKED)) "
-							   "  RETURNING view_name, status, coalesce(finished_at, started_at) AS finished_at, error_message, "
+							   "  RETURNING id, view_name, status, started_at, coalesce(finished_at, started_at) AS finished_at, error_message, "
 							   "    date_bin('1 hour', started_at, '2001-01-01 00:00:00+00') AS hour, "
 							   "    CASE WHEN status IN ('success', 'error') THEN duration_ms END AS duration_ms), "
 							   "k AS (INSERT INTO %s.metrics_refresh_counters AS c "
@@ -96,8 +82,9 @@ mr_stats_fold(const MrExtension *ext)
 							   "   total_duration_ms, min_duration_ms, max_duration_ms, "
 							   "   duration_le_10ms, duration_le_100ms, duration_le_1s, duration_le_10s, "
 							   "   duration_le_60s, duration_le_300s, duration_le_1800s, "
-							   "   last_run_at, last_status, last_outcome_at, last_outcome, "
-							   "   last_success_at, fresh_as_of, last_error_at, last_error, stats_reset) "
+							   "   last_run_started, last_run_at, last_status, "
+							   "   last_outcome_started, last_outcome_at, last_outcome, "
+							   "   last_success_at, fresh_as_of, last_error_started, last_error_at, last_error, stats_reset) "
 							   "  SELECT view_name, "
 							   "   count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status = 'error'), "
 							   "   count(*) FILTER (WHERE status = 'skipped'), count(*) FILTER (WHERE status = 'unchanged'), "
@@ -106,13 +93,16 @@ mr_stats_fold(const MrExtension *ext)
 							   "   count(*) FILTER (WHERE duration_ms <= 1000), count(*) FILTER (WHERE duration_ms <= 10000), "
 							   "   count(*) FILTER (WHERE duration_ms <= 60000), count(*) FILTER (WHERE duration_ms <= 300000), "
 							   "   count(*) FILTER (WHERE duration_ms <= 1800000), "
-							   "   max(finished_at), (array_agg(status ORDER BY finished_at DESC))[1], "
-							   "   max(finished_at) FILTER (WHERE status <> 'skipped'), "
-							   "   (array_agg(status ORDER BY finished_at DESC) FILTER (WHERE status <> 'skipped'))[1], "
+							   "   max(started_at), (array_agg(finished_at ORDER BY started_at DESC, id DESC))[1], "
+							   "   (array_agg(status ORDER BY started_at DESC, id DESC))[1], "
+							   "   max(started_at) FILTER (WHERE status <> 'skipped'), "
+							   "   (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1], "
+							   "   (array_agg(status ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1], "
 							   "   max(finished_at) FILTER (WHERE status = 'success'), "
 							   "   max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')), "
-							   "   max(finished_at) FILTER (WHERE status = 'error'), "
-							   "   (array_agg(error_message ORDER BY finished_at DESC) FILTER (WHERE status = 'error'))[1], "
+							   "   max(started_at) FILTER (WHERE status = 'error'), "
+							   "   (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1], "
+							   "   (array_agg(error_message ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1], "
 							   "   min(finished_at) "
 							   "  FROM d GROUP BY view_name "
 							   "  ON CONFLICT (view_name) DO UPDATE SET "
@@ -129,17 +119,23 @@ mr_stats_fold(const MrExtension *ext)
 							   "   duration_le_60s = c.duration_le_60s + EXCLUDED.duration_le_60s, "
 							   "   duration_le_300s = c.duration_le_300s + EXCLUDED.duration_le_300s, "
 							   "   duration_le_1800s = c.duration_le_1800s + EXCLUDED.duration_le_1800s, "
-							   "   last_status = CASE WHEN EXCLUDED.last_run_at >= c.last_run_at OR c.last_run_at IS NULL "
+							   "   last_run_at = CASE WHEN EXCLUDED.last_run_started >= c.last_run_started OR c.last_run_started IS NULL "
+							   "     THEN EXCLUDED.last_run_at ELSE c.last_run_at END, "
+							   "   last_status = CASE WHEN EXCLUDED.last_run_started >= c.last_run_started OR c.last_run_started IS NULL "
 							   "     THEN EXCLUDED.last_status ELSE c.last_status END, "
-							   "   last_run_at = greatest(c.last_run_at, EXCLUDED.last_run_at), "
-							   "   last_outcome = CASE WHEN EXCLUDED.last_outcome_at >= c.last_outcome_at OR c.last_outcome_at IS NULL "
-							   "     THEN coalesce(EXCLUDED.last_outcome, c.last_outcome) ELSE c.last_outcome END, "
-							   "   last_outcome_at = greatest(c.last_outcome_at, EXCLUDED.last_outcome_at), "
+							   "   last_run_started = greatest(c.last_run_started, EXCLUDED.last_run_started), "
+							   "   last_outcome_at = CASE WHEN EXCLUDED.last_outcome_started >= c.last_outcome_started OR c.last_outcome_started IS NULL "
+							   "     THEN EXCLUDED.last_outcome_at ELSE c.last_outcome_at END, "
+							   "   last_outcome = CASE WHEN EXCLUDED.last_outcome_started >= c.last_outcome_started OR c.last_outcome_started IS NULL "
+							   "     THEN EXCLUDED.last_outcome ELSE c.last_outcome END, "
+							   "   last_outcome_started = greatest(c.last_outcome_started, EXCLUDED.last_outcome_started), "
 							   "   last_success_at = greatest(c.last_success_at, EXCLUDED.last_success_at), "
 							   "   fresh_as_of = greatest(c.fresh_as_of, EXCLUDED.fresh_as_of), "
-							   "   last_error = CASE WHEN EXCLUDED.last_error_at >= c.last_error_at OR c.last_error_at IS NULL "
-							   "     THEN coalesce(EXCLUDED.last_error, c.last_error) ELSE c.last_error END, "
-							   "   last_error_at = greatest(c.last_error_at, EXCLUDED.last_error_at)), "
+							   "   last_error_at = CASE WHEN EXCLUDED.last_error_started >= c.last_error_started OR c.last_error_started IS NULL "
+							   "     THEN EXCLUDED.last_error_at ELSE c.last_error_at END, "
+							   "   last_error = CASE WHEN EXCLUDED.last_error_started >= c.last_error_started OR c.last_error_started IS NULL "
+							   "     THEN EXCLUDED.last_error ELSE c.last_error END, "
+							   "   last_error_started = greatest(c.last_error_started, EXCLUDED.last_error_started)), "
 							   "h AS (INSERT INTO %s.metrics_refresh_hourly AS h "
 							   "  (view_name, hour, successful, failed, skipped, unchanged, "
 							   "   timed_runs, total_ms, min_ms, max_ms, buckets) "
@@ -167,9 +163,39 @@ mr_stats_fold(const MrExtension *ext)
 }
 
 /*
+ * Fold the log's finished runs that are not counted yet into
+ * metrics_refresh_counters and metrics_refresh_hourly, marking them counted,
+ * and forget hourly rows older than two days; at retention's pace (log.c)
+ * and before a prune, in the caller's transaction.  One session folds at a
+ * time (an advisory lock taken without waiting: if another session holds
+ * it, this one does nothing), so no fold waits for another; a row locked by
+ * another transaction (a background run being finished) is left for the
+ * next fold.  So after this call, runs may still be uncounted: whoever
+ * deletes runs must delete counted ones only.  Preconditions: READ
+ * COMMITTED; SPI connected; current user the extension owner.
+ */
+void
+mr_stats_fold(const MrExtension *ext)
+{
+	LOCKTAG		tag;
+
+	if (ext->version < 10100)
+		return;
+	mr_advisory_tag(&tag, 0, 0, MR_LOCK_FOLD);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return;
+	fold(ext);
+}
+
+/*
  * metrics_refresh_stats_reset: zero the counts and durations of one view
- * (or all) and stamp stats_reset; returns the reset time.  Preconditions:
- * admin; SPI connected; search_path pinned.
+ * (or all) and stamp stats_reset; returns the reset time.  Every run the
+ * reset can see is folded first, so that none is counted after it: unlike
+ * mr_stats_fold(), this waits for the fold lock (within lock_timeout), and
+ * folds under REPEATABLE READ and SERIALIZABLE too, where a concurrent fold
+ * committed after the snapshot makes it fail with a serialization error
+ * rather than count a run twice or after the reset.  Preconditions: admin;
+ * SPI connected; search_path pinned.
  */
 TimestampTz
 mr_stats_reset(const MrExtension *ext, const char *view_name)
@@ -178,12 +204,14 @@ mr_stats_reset(const MrExtension *ext, const char *view_name)
 	Datum		value = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
 	char		null = view_name ? ' ' : 'n';
 	MrSavedUser saved;
+	LOCKTAG		tag;
 	int			ret;
 
 	mr_become_extension_owner(ext, &saved);
-	/* What was counted before the reset is counted now, then zeroed. */
-	if (!IsolationUsesXactSnapshot())
-		mr_stats_fold(ext);
+	/* What was logged before the reset is counted now, then zeroed. */
+	mr_advisory_tag(&tag, 0, 0, MR_LOCK_FOLD);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	fold(ext);
 	ret = SPI_execute_with_args(psprintf("UPDATE %s.metrics_refresh_counters SET successful = 0, failed = 0, "
 										 "skipped = 0, unchanged = 0, timed_runs = 0, total_duration_ms = 0, "
 										 "min_duration_ms = NULL, max_duration_ms = NULL, duration_le_10ms = 0, "

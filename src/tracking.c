@@ -19,7 +19,13 @@
  *   that read it (event trigger metrics_refresh_track_ddl).
  * - DDL on anything in a view's chain (a source, a plain view in between, a
  *   function called, a partition attached or detached, our trigger disabled)
- *   changes the chain's catalog fingerprint.
+ *   changes the chain's catalog fingerprint.  A run never says "unchanged"
+ *   while a table of the chain lacks our trigger exactly as we create it
+ *   (dropped by the table's owner, or re-created by them with fewer
+ *   events, a WHEN condition or a column list); the next refresh puts it
+ *   back.  Nor while a table of the chain is the target of a logical
+ *   replication subscription (added after the option was turned on): the
+ *   apply worker fires no statement-level trigger.
  *
  * The rule that makes "unchanged" safe, with transactions racing:
  * - A refresh that consumes marks takes an exclusive lock on the view's
@@ -37,7 +43,15 @@
  *   it again.
  * - Under REPEATABLE READ or SERIALIZABLE the refresh's snapshot may be
  *   older than the key lock, so no decision is "unchanged" and nothing is
- *   consumed: the view is simply refreshed.
+ *   consumed: the view is simply refreshed.  Such a refresh can write older
+ *   contents than the last tracked one did, so it must not leave that
+ *   one's fingerprint standing: see the next rule.
+ * - Every REFRESH of the view writes a new version of its pg_class row
+ *   (core marks it populated, or not, each time).  The fingerprint stored
+ *   after a tracked refresh includes the writer of that row, so any other
+ *   REFRESH of the view - ours under REPEATABLE READ or SERIALIZABLE, a
+ *   plain one by its owner from an old snapshot, WITH NO DATA - makes the
+ *   next run refresh.
  *
  *-------------------------------------------------------------------------
  */
@@ -112,23 +126,26 @@ our_relation(Oid nsp, const char *name)
 }
 
 /*
- * Is there a change mark for the view, committed as of now (a fresh
- * snapshot, whatever the transaction's isolation)?
+ * Is there a change mark for the view, committed as of now, whatever the
+ * transaction's isolation?  Read with SnapshotSelf (committed rows, and
+ * this transaction's own), not an MVCC snapshot: in a SERIALIZABLE
+ * transaction an MVCC read would take predicate locks, and two writers
+ * each reading and writing marks at commit would fail to serialize,
+ * although neither read the other's data.  (A refresh deleting marks holds
+ * the tracking key, so none is being deleted while we look.)
  */
 static bool
 mark_exists(Oid changes, Oid changes_idx, Oid viewoid)
 {
 	Relation	rel = table_open(changes, AccessShareLock);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyData key;
 	SysScanDesc scan;
 	bool		found;
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(viewoid));
-	scan = systable_beginscan(rel, changes_idx, true, snapshot, 1, &key);
+	scan = systable_beginscan(rel, changes_idx, true, SnapshotSelf, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 	return found;
 }
@@ -325,11 +342,23 @@ run_as_owner(const MrExtension *ext, const char *sql, int nargs, Oid *types,
 }
 
 /*
- * Our trigger on a table: InvalidOid if there is none, else its pg_trigger
- * OID; *always tells whether it fires always, *xmin its row's writer.
+ * The events of our trigger: AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE,
+ * FOR EACH STATEMENT.
+ */
+#define TRACK_TRIGGER_TYPE \
+	(TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE | TRIGGER_TYPE_TRUNCATE)
+
+/*
+ * Our trigger on a table (named so, calling our function): InvalidOid if
+ * there is none, else its pg_trigger OID; *sound tells whether it is as we
+ * create it - the events above, no WHEN condition, no column list, no
+ * arguments, no transition tables, not a constraint trigger - and fires
+ * always.  A table's owner may drop and re-create it with fewer events (our
+ * function is theirs to call), which would let changes go unmarked.  *xmin
+ * is its row's writer.
  */
 static Oid
-track_trigger_of(Oid relid, Oid track_fn, bool *always, TransactionId *xmin)
+track_trigger_of(Oid relid, Oid track_fn, bool *sound, TransactionId *xmin)
 {
 	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyData keys[2];
@@ -348,7 +377,13 @@ track_trigger_of(Oid relid, Oid track_fn, bool *always, TransactionId *xmin)
 		Form_pg_trigger trig = (Form_pg_trigger) GETSTRUCT(tup);
 
 		result = trig->oid;
-		*always = trig->tgenabled == TRIGGER_FIRES_ALWAYS;
+		*sound = trig->tgenabled == TRIGGER_FIRES_ALWAYS &&
+			trig->tgtype == TRACK_TRIGGER_TYPE &&
+			trig->tgnargs == 0 && trig->tgattr.dim1 == 0 &&
+			!OidIsValid(trig->tgconstraint) &&
+			heap_attisnull(tup, Anum_pg_trigger_tgqual, NULL) &&
+			heap_attisnull(tup, Anum_pg_trigger_tgoldtable, NULL) &&
+			heap_attisnull(tup, Anum_pg_trigger_tgnewtable, NULL);
 		*xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
 	}
 	systable_endscan(scan);
@@ -382,11 +417,14 @@ tracking_fingerprint(const MrExtension *ext, Oid viewoid, const MrChain *chain,
 	*complete = true;
 	foreach(lc, chain->tables)
 	{
-		bool		always = false;
+		bool		sound = false;
 		TransactionId xmin = InvalidTransactionId;
 		uint32		v[2];
 
-		if (!OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &always, &xmin)) || !always)
+		if (!OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &sound, &xmin)) || !sound)
+			*complete = false;
+		/* Added to a subscription since: its apply fires no trigger of ours. */
+		if (mr_relation_is_subscribed(lfirst_oid(lc)))
 			*complete = false;
 		v[0] = lfirst_oid(lc);
 		v[1] = xmin;
@@ -396,25 +434,48 @@ tracking_fingerprint(const MrExtension *ext, Oid viewoid, const MrChain *chain,
 }
 
 /*
- * Put our trigger on a table (as the extension owner), firing always.
+ * Mix the writer of the view's own pg_class row into a fingerprint: every
+ * REFRESH of the view, by anyone, writes a new version of that row.
+ */
+static uint64
+with_view_row(uint64 h, Oid viewoid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(viewoid));
+	TransactionId xmin = InvalidTransactionId;
+
+	if (HeapTupleIsValid(tup))
+	{
+		xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
+		ReleaseSysCache(tup);
+	}
+	return hash_bytes_extended((const unsigned char *) &xmin, sizeof(xmin), h);
+}
+
+/*
+ * Put our trigger on a table (as the extension owner), firing always; one
+ * that is not sound (see track_trigger_of) is dropped and created again.
  * Takes a SHARE ROW EXCLUSIVE lock on the table, as CREATE TRIGGER does.
  */
 static void
 install_trigger(const MrExtension *ext, Oid relid, Oid track_fn)
 {
-	bool		always = false;
+	bool		sound = false;
 	TransactionId xmin;
 	char	   *table = mr_view_name(relid);
+	Oid			trigger = track_trigger_of(relid, track_fn, &sound, &xmin);
 
-	if (!OidIsValid(track_trigger_of(relid, track_fn, &always, &xmin)))
-		run_as_owner(ext, psprintf("CREATE TRIGGER " TRACK_TRIGGER
-								   " AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s"
-								   " FOR EACH STATEMENT EXECUTE FUNCTION %s." TRACK_TRIGGER "()",
-								   table, ext->nspname_q),
+	if (OidIsValid(trigger) && sound)
+		return;
+	if (OidIsValid(trigger))
+		run_as_owner(ext, psprintf("DROP TRIGGER " TRACK_TRIGGER " ON %s", table),
 					 0, NULL, NULL, SPI_OK_UTILITY);
-	if (!always)
-		run_as_owner(ext, psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER " TRACK_TRIGGER, table),
-					 0, NULL, NULL, SPI_OK_UTILITY);
+	run_as_owner(ext, psprintf("CREATE TRIGGER " TRACK_TRIGGER
+							   " AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s"
+							   " FOR EACH STATEMENT EXECUTE FUNCTION %s." TRACK_TRIGGER "()",
+							   table, ext->nspname_q),
+				 0, NULL, NULL, SPI_OK_UTILITY);
+	run_as_owner(ext, psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER " TRACK_TRIGGER, table),
+				 0, NULL, NULL, SPI_OK_UTILITY);
 }
 
 /* Remove our trigger from a table no tracked view reads any more. */
@@ -423,14 +484,14 @@ remove_trigger_if_unused(const MrExtension *ext, Oid relid, Oid track_fn)
 {
 	Oid			types[1] = {REGCLASSOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	bool		always;
+	bool		sound;
 	TransactionId xmin;
 	MrSavedUser saved;
 	int			ret;
 	bool		used;
 
 	if (get_rel_relkind(relid) == RELKIND_MATVIEW ||
-		!OidIsValid(track_trigger_of(relid, track_fn, &always, &xmin)))
+		!OidIsValid(track_trigger_of(relid, track_fn, &sound, &xmin)))
 		return;
 	mr_become_extension_owner(ext, &saved);
 	ret = SPI_execute_with_args(psprintf("SELECT FROM %s.metrics_refresh_sources WHERE source = $1",
@@ -553,6 +614,7 @@ mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name)
 	Datum		values[2];
 	List	   *names = NIL;
 	ListCell   *lc;
+	Oid			track_fn;
 
 	mr_chain_of(viewoid, &chain, true);
 	if (chain.problems != NIL)
@@ -561,7 +623,20 @@ mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name)
 				 errmsg("cannot track the sources of materialized view \"%s\"", mr_label(view_name)),
 				 errdetail("Its query reads what no trigger sees change: %s.", join_strings(chain.problems)),
 				 errhint("Leave skip_unchanged off for this view, or read those through a materialized view of their own (its refreshes are tracked).")));
+	/*
+	 * The TRIGGER privilege is needed where a trigger is to be created:
+	 * re-reading the options of a tracked view, or changing another one,
+	 * needs none on tables that already carry a sound one.
+	 */
+	track_fn = track_function(ext);
 	foreach(lc, chain.tables)
+	{
+		bool		sound = false;
+		TransactionId xmin;
+
+		if (OidIsValid(track_fn) &&
+			OidIsValid(track_trigger_of(lfirst_oid(lc), track_fn, &sound, &xmin)) && sound)
+			continue;
 		if (pg_class_aclcheck(lfirst_oid(lc), GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -571,6 +646,7 @@ mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name)
 					 errhint("GRANT TRIGGER ON %s TO %s, or let its owner or a superuser turn the option on.",
 							 mr_view_name(lfirst_oid(lc)),
 							 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+	}
 	if (chain.time_functions != NIL)
 		ereport(NOTICE,
 				(errmsg("materialized view \"%s\" calls clock functions: %s",
@@ -676,8 +752,10 @@ mr_track_unchanged(const MrExtension *ext, Oid viewoid, Datum max_skip, int64 *s
 		return false;			/* older than max_skip */
 
 	mr_chain_of(viewoid, &chain, false);
-	if ((int64) tracking_fingerprint(ext, viewoid, &chain, &complete) != stored || !complete)
-		return false;			/* a definition changed, or a trigger is missing */
+	if ((int64) with_view_row(tracking_fingerprint(ext, viewoid, &chain, &complete), viewoid) != stored ||
+		!complete)
+		return false;			/* a definition changed, the view was refreshed
+								 * by someone else, or a trigger is missing */
 	return true;
 }
 
@@ -726,9 +804,11 @@ mr_track_consume(const MrExtension *ext, Oid viewoid, const char *view_name)
 
 /*
  * After a successful refresh of a tracked view: store the fingerprint
- * computed before its snapshot (0: none, so the next run refreshes), and
- * the run.  In the run's transaction.  Under REPEATABLE READ or
- * SERIALIZABLE does nothing.
+ * computed before its snapshot (0: none, so the next run refreshes), with
+ * the view's pg_class row as this refresh wrote it, and the run.  In the
+ * run's transaction.  Under REPEATABLE READ or SERIALIZABLE does nothing:
+ * the stored fingerprint no longer matches the view's row, so the next run
+ * refreshes.
  */
 void
 mr_track_refreshed(const MrExtension *ext, Oid viewoid, uint64 fingerprint, int64 run_id)
@@ -741,6 +821,8 @@ mr_track_refreshed(const MrExtension *ext, Oid viewoid, uint64 fingerprint, int6
 
 	if (IsolationUsesXactSnapshot())
 		return;
+	if (fingerprint != 0)
+		fingerprint = with_view_row(fingerprint, viewoid);
 	values[0] = ObjectIdGetDatum(viewoid);
 	values[1] = Int64GetDatum((int64) fingerprint);
 	nulls[1] = fingerprint == 0 ? 'n' : ' ';
@@ -777,7 +859,7 @@ mr_track_mark_readers(const MrExtension *ext, Oid relid)
  * INHERIT): if tracked views read the parent, they read the child now too.
  * Put our trigger on it (and its own partitions) in the same transaction,
  * so that no write to it goes unseen, record it as their source, and mark
- * them changed.
+ * them changed.  Foreign tables are skipped (see below).
  */
 void
 mr_track_new_child(const MrExtension *ext, Oid parent, Oid child)
@@ -814,6 +896,15 @@ mr_track_new_child(const MrExtension *ext, Oid parent, Oid child)
 	children = find_all_inheritors(child, AccessShareLock, NULL);
 	foreach(lc, children)
 	{
+		char		relkind = get_rel_relkind(lfirst_oid(lc));
+
+		/*
+		 * A foreign table cannot carry our trigger (nor be tracked): leave
+		 * it, and the user's DDL, alone.  Its views' next refresh says they
+		 * cannot be tracked any more, and they are refreshed every time.
+		 */
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+			continue;
 		install_trigger(ext, lfirst_oid(lc), fn);
 		foreach(vc, views)
 		{
@@ -858,10 +949,10 @@ mr_track_remove_all(const MrExtension *ext)
 	}
 	foreach(lc, tables)
 	{
-		bool		always;
+		bool		sound;
 		TransactionId xmin;
 
-		if (OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &always, &xmin)))
+		if (OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &sound, &xmin)))
 			run_as_owner(ext, psprintf("DROP TRIGGER " TRACK_TRIGGER " ON %s", mr_view_name(lfirst_oid(lc))),
 						 0, NULL, NULL, SPI_OK_UTILITY);
 	}

@@ -180,12 +180,26 @@ start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 	run_id = mr_log_running(&ext, &row, &result_text);
 	if (sh->cascade)
 	{
-		bool		isnull;
+		Oid			types[2] = {TEXTOID, INT8OID};
+		Datum		values[2];
+		int			ret;
 
-		/* The first run of a cascade is its id, and its answer says so. */
+		/*
+		 * The first run of a cascade is its id, and its answer says so.  Not
+		 * through mr_log_result_of(): it tells a live run from a lost one by
+		 * the run lock, which this backend cannot see as taken (its own
+		 * locks never conflict), so the answer would say "interrupted".
+		 */
 		mr_log_set_cascade(&ext, run_id);
-		result_text = JsonbToCString(NULL, &DatumGetJsonbP(mr_log_result_of(&ext, run_id, &isnull))->root,
-									 -1);
+		values[0] = CStringGetTextDatum(result_text);
+		values[1] = Int64GetDatum(run_id);
+		ret = SPI_execute_with_args("SELECT ($1::pg_catalog.jsonb "
+									"|| pg_catalog.jsonb_build_object('cascade_id', $2))::pg_catalog.text",
+									2, types, values, NULL, true, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "SPI_execute_with_args failed for a cascade's answer: %s",
+				 SPI_result_code_string(ret));
+		result_text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	}
 	mr_advisory_tag(&tag, (uint32) (run_id >> 32), (uint32) run_id, MR_LOCK_RUN);
 	(void) LockAcquire(&tag, ExclusiveLock, true, false);
@@ -498,11 +512,18 @@ mr_wait_worker(BackgroundWorkerHandle *handle, const char *view_name)
 			if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED)
 				break;
 			if (status == BGWH_STARTED && blocked_by_me(pid))
+			{
+				/*
+				 * Stopped before we raise: our abort releases the lock, and
+				 * a worker not yet signalled would take it and go on.
+				 */
+				stop_worker(handle);
 				ereport(ERROR,
 						(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 						 errmsg("could not finish the cascade from \"%s\"", mr_label(view_name)),
 						 errdetail("The background worker running it needs a lock that this transaction holds; it was stopped."),
 						 errhint("Run the cascade outside the transaction that took that lock.")));
+			}
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 100L, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);

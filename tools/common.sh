@@ -1,4 +1,4 @@
-# Shared by tools/test, tools/demo, test/standby.sh and bench/run.  Sourced, not run.
+# Shared by tools/test, tools/demo and bench/run.  Sourced, not run.
 #
 # Everything runs on Debian with PostgreSQL from Debian: 15 on bookworm (this
 # machine) by default, another major version when PG_MAJOR is set, e.g.
@@ -11,10 +11,15 @@ case "$PG_MAJOR" in
 	[1-9][0-9]) ;;
 	*) printf 'PG_MAJOR must be a PostgreSQL major version such as 15, not "%s"\n' "$PG_MAJOR" >&2; exit 2 ;;
 esac
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# PG_BIN may name the bin directory of another PostgreSQL $PG_MAJOR
+# installation (a relocated copy, say): the build, the tests, the demo and the
+# benchmarks then use it and its pg_config.
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 # The build uses this version's pg_config, whichever others are installed.
 PG_CONFIG=$PG_BIN/pg_config
-PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron build-essential"
+# libipc-run-perl: IPC::Run, which the TAP tests (PostgreSQL::Test::Cluster) need.
+# sqlsmith: random queries (bench/sqlsmith, test/sqlsmith.sh).
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron build-essential libipc-run-perl sqlsmith"
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 say() { printf '%s\n' "$*" >&2; }
@@ -89,8 +94,16 @@ start_server() {
 	as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$data/../server.log" -w -t 60 start >/dev/null
 }
 
+# stop_server DATADIR: stop it; with MR_SERVER_LOGS set (tools/test does),
+# keep a copy of its log there, for tools/test's scan of the server logs.
 stop_server() {
+	local log
+	log=$(dirname "$1")/server.log
 	as_pg "$PG_BIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 || true
+	if [ -n "${MR_SERVER_LOGS:-}" ] && [ -f "$log" ]; then
+		mkdir -p "$MR_SERVER_LOGS" &&
+			cp "$log" "$MR_SERVER_LOGS/$(basename "$(dirname "$1")").log"
+	fi
 }
 
 # For shell tests: check WHAT EXPECTED ACTUAL prints "ok: WHAT" or a FAILED

@@ -5,14 +5,14 @@
 -- checks: see test/specs/background_overlap.spec and test/worker_slots.sh.
 CREATE EXTENSION metrics_refresh;
 
--- Admins of this test: members of bg_admins (admin_role is superuser-only,
+-- Admins of this test: members of regress_bg_admins (admin_role is superuser-only,
 -- so it is set here, as the superuser, for this session).
-CREATE ROLE bg_admins NOLOGIN;
-CREATE ROLE bg_admin LOGIN IN ROLE bg_admins;
-CREATE ROLE bg_owner LOGIN;
-CREATE ROLE bg_plain LOGIN;
-CREATE ROLE bg_watcher LOGIN IN ROLE pg_monitor;
-SET metrics_refresh.admin_role = 'bg_admins';
+CREATE ROLE regress_bg_admins NOLOGIN;
+CREATE ROLE regress_bg_admin LOGIN IN ROLE regress_bg_admins;
+CREATE ROLE regress_bg_owner LOGIN;
+CREATE ROLE regress_bg_plain LOGIN;
+CREATE ROLE regress_bg_watcher LOGIN IN ROLE pg_monitor;
+SET metrics_refresh.admin_role = 'regress_bg_admins';
 
 -- A view whose query sleeps bg_knobs.sleep_s seconds; its "generation"
 -- column shows which refresh produced its contents.
@@ -39,23 +39,7 @@ CREATE UNIQUE INDEX ON bg_unpopulated (id);
 CREATE MATERIALIZED VIEW bg_noindex AS SELECT 1 AS id;
 CREATE MATERIALIZED VIEW bg_owned AS SELECT 1 AS id;
 CREATE UNIQUE INDEX ON bg_owned (id);
-ALTER MATERIALIZED VIEW bg_owned OWNER TO bg_owner;
-
--- SQLSTATE and message (and hint) of a statement that raises.
-CREATE FUNCTION bg_error_of(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    st text;
-    msg text;
-    hint text;
-BEGIN
-    EXECUTE stmt;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
-    RETURN st || ': ' || msg || coalesce(' HINT: ' || nullif(hint, ''), '');
-END $$;
-GRANT EXECUTE ON FUNCTION bg_error_of(text) TO PUBLIC;
+ALTER MATERIALIZED VIEW bg_owned OWNER TO regress_bg_owner;
 
 -- Result objects, by label.
 CREATE TABLE bg_results (label text PRIMARY KEY, r jsonb NOT NULL);
@@ -131,11 +115,16 @@ SELECT metrics_refresh_run_status((r->>'run_id')::bigint) - 'started_at' = r - '
        (metrics_refresh_run_status((r->>'run_id')::bigint)->>'started_at')::timestamptz
          = (r->>'started_at')::timestamptz AS same_started_at
 FROM bg_results WHERE label = 'slow';
--- The view still has its old contents while the worker runs.
-SELECT * FROM bg_slow;
--- The worker shows in pg_stat_activity while it refreshes.
+-- Once the worker is inside the view's query (sleeping in it), the view
+-- still has its old contents.
 CALL bg_wait_workers(1, true);
-SELECT backend_type LIKE '%metrics_refresh%' AS is_worker, datname = current_database() AS same_db
+SELECT * FROM bg_slow;
+-- The worker shows in pg_stat_activity while it refreshes: its own backend
+-- type and application name, this database, and the refresh as its query.
+SELECT backend_type, application_name, datname = current_database() AS same_db,
+       state, wait_event,
+       query = format('metrics_refresh: refresh of %s (run %s)', 'public.bg_slow',
+                      (SELECT r->>'run_id' FROM bg_results WHERE label = 'slow')) AS query_names_the_run
 FROM pg_stat_activity WHERE backend_type LIKE '%metrics_refresh%';
 CALL bg_wait_run('slow', 'slow done');
 SELECT * FROM bg_shown WHERE label = 'slow done';
@@ -175,7 +164,7 @@ FROM metrics_refresh_log WHERE view_name = 'public.bg_noindex' ORDER BY id;
 -- triggered_by is the caller, also after SET ROLE to an admin role; an admin
 -- may poll the run.
 --
-SET ROLE bg_admin;
+SET ROLE regress_bg_admin;
 SELECT metrics_refresh_is_admin() AS bg_admin_is_admin;
 INSERT INTO bg_results SELECT 'as admin', metrics_refresh_trigger('bg_fast', wait => false);
 SELECT r->>'status' AS status, r->>'triggered_by' AS triggered_by FROM bg_results WHERE label = 'as admin';
@@ -193,7 +182,9 @@ INSERT INTO bg_results SELECT 'platform', trigger_platform_metrics_refresh(wait 
 SELECT r - 'run_id' - 'started_at' - 'triggered_by' AS running_object,
        r->>'triggered_by' = current_user AS by_caller
 FROM bg_results WHERE label = 'platform';
-SELECT status FROM metrics_refresh_log
+-- (Committed: the row is there, running or, this view being fast, done.)
+SELECT status IN ('running', 'success') AS committed_row
+FROM metrics_refresh_log
 WHERE id = (SELECT (r->>'run_id')::bigint FROM bg_results WHERE label = 'platform');
 CALL bg_wait_run('platform', 'platform done');
 SELECT * FROM bg_shown WHERE label = 'platform done';
@@ -264,9 +255,9 @@ CALL bg_wait_workers(0, false);
 -- The worker takes the time limits of the caller's role settings (not of
 -- the caller's session): refresh_timeout ends the refresh as 57014.
 --
-ALTER ROLE bg_admin SET metrics_refresh.refresh_timeout = '300ms';
+ALTER ROLE regress_bg_admin SET metrics_refresh.refresh_timeout = '300ms';
 UPDATE bg_knobs SET sleep_s = 2, generation = 6;
-SET ROLE bg_admin;
+SET ROLE regress_bg_admin;
 SHOW metrics_refresh.refresh_timeout;
 INSERT INTO bg_results SELECT 'role timeout', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
@@ -276,16 +267,16 @@ SELECT status, sqlstate, error_message, triggered_by FROM metrics_refresh_log
 WHERE id = (SELECT (r->>'run_id')::bigint FROM bg_results WHERE label = 'role timeout');
 -- Old contents kept.
 SELECT * FROM bg_slow;
-ALTER ROLE bg_admin RESET metrics_refresh.refresh_timeout;
+ALTER ROLE regress_bg_admin RESET metrics_refresh.refresh_timeout;
 CALL bg_wait_workers(0, false);
 
 -- Only the caller's role counts: a setting of another role (here the
 -- superuser running this test, as which the worker may connect) does not
--- limit bg_admin's background refresh.
+-- limit regress_bg_admin's background refresh.
 SELECT session_user AS su \gset
 ALTER ROLE :"su" SET metrics_refresh.refresh_timeout = '300ms';
 UPDATE bg_knobs SET sleep_s = 1, generation = 5;
-SET ROLE bg_admin;
+SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'other role timeout', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('other role timeout', 'other role timeout done');
@@ -298,7 +289,7 @@ CALL bg_wait_workers(0, false);
 SELECT current_database() AS db \gset
 ALTER ROLE :"su" IN DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
 UPDATE bg_knobs SET sleep_s = 1, generation = 5;
-SET ROLE bg_admin;
+SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'other role db timeout', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('other role db timeout', 'other role db timeout done');
@@ -309,20 +300,22 @@ CALL bg_wait_workers(0, false);
 -- The caller's own settings apply in PostgreSQL's order of precedence: its
 -- setting in this database over its role-wide one over the database's.
 ALTER DATABASE :"db" SET metrics_refresh.refresh_timeout = '10min';
-ALTER ROLE bg_admin SET metrics_refresh.refresh_timeout = '10min';
-ALTER ROLE bg_admin IN DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
-SET ROLE bg_admin;
+ALTER ROLE regress_bg_admin SET metrics_refresh.refresh_timeout = '10min';
+ALTER ROLE regress_bg_admin IN DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
+SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'precedence 1', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('precedence 1', 'precedence 1 done');
-ALTER ROLE bg_admin IN DATABASE :"db" RESET metrics_refresh.refresh_timeout;
+CALL bg_wait_workers(0, false);  -- its worker is gone: the next run is not busy
+ALTER ROLE regress_bg_admin IN DATABASE :"db" RESET metrics_refresh.refresh_timeout;
 ALTER DATABASE :"db" SET metrics_refresh.refresh_timeout = '300ms';
-SET ROLE bg_admin;
+SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'precedence 2', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('precedence 2', 'precedence 2 done');
-ALTER ROLE bg_admin RESET metrics_refresh.refresh_timeout;
-SET ROLE bg_admin;
+CALL bg_wait_workers(0, false);  -- its worker is gone: the next run is not busy
+ALTER ROLE regress_bg_admin RESET metrics_refresh.refresh_timeout;
+SET ROLE regress_bg_admin;
 INSERT INTO bg_results SELECT 'precedence 3', metrics_refresh_trigger('bg_slow', wait => false);
 RESET ROLE;
 CALL bg_wait_run('precedence 3', 'precedence 3 done');
@@ -336,7 +329,8 @@ CALL bg_wait_workers(0, false);
 BEGIN;
 LOCK TABLE metrics_refresh_log IN ACCESS EXCLUSIVE MODE;
 SET LOCAL statement_timeout = '25s';
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', wait => false)') AS locked_log;
+SELECT metrics_refresh_trigger('bg_fast', wait => false);
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 CALL bg_wait_workers(0, false);
 SELECT count(*) AS still_running FROM metrics_refresh_log WHERE status = 'running';
@@ -369,8 +363,7 @@ SELECT count(pg_terminate_backend(pid)) AS terminated
 FROM pg_stat_activity WHERE backend_type LIKE '%metrics_refresh%';
 CALL bg_wait_run('terminated', 'terminated done');
 SELECT * FROM bg_shown WHERE label = 'terminated done';
-SELECT status, error_message, sqlstate IS NOT NULL AS has_sqlstate,
-       finished_at IS NOT NULL AS finished
+SELECT status, error_message, sqlstate, finished_at IS NOT NULL AS finished
 FROM metrics_refresh_log
 WHERE id = (SELECT (r->>'run_id')::bigint FROM bg_results WHERE label = 'terminated');
 SELECT * FROM bg_slow;
@@ -381,13 +374,12 @@ CALL bg_wait_workers(0, false);
 -- corrected in the log, as error 'interrupted', although it is brand new.
 --
 INSERT INTO metrics_refresh_log (view_name, started_at, status, source, triggered_by)
-VALUES ('public.bg_fast', clock_timestamp(), 'running', 'manual', 'bg_admin')
+VALUES ('public.bg_fast', clock_timestamp(), 'running', 'manual', 'regress_bg_admin')
 RETURNING id AS lost_id \gset
 SELECT r->>'status' AS status, r->'success' AS success, r->>'message' AS message,
-       r->>'sqlstate' IS NOT NULL AS has_sqlstate
+       r->>'sqlstate' AS sqlstate
 FROM (SELECT metrics_refresh_run_status(:lost_id) AS r) s;
-SELECT status, error_message, sqlstate IS NOT NULL AS has_sqlstate,
-       finished_at IS NOT NULL AS finished
+SELECT status, error_message, sqlstate, finished_at IS NOT NULL AS finished
 FROM metrics_refresh_log WHERE id = :lost_id;
 SELECT count(*) AS still_running FROM metrics_refresh_log WHERE status = 'running';
 
@@ -397,11 +389,13 @@ SELECT count(*) AS still_running FROM metrics_refresh_log WHERE status = 'runnin
 SELECT metrics_refresh_run_status(-1) IS NULL AS unknown_negative,
        metrics_refresh_run_status((SELECT max(id) + 1000 FROM metrics_refresh_log)) IS NULL AS unknown_id,
        metrics_refresh_run_status(NULL) IS NULL AS null_id;
-SET ROLE bg_watcher;
+SET ROLE regress_bg_watcher;
 SELECT metrics_refresh_run_status(:lost_id)->>'status' AS watcher_sees;
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', false)') AS watcher_triggers;
-SET ROLE bg_plain;
-SELECT bg_error_of(format('SELECT metrics_refresh_run_status(%s)', :lost_id)) AS plain_reads;
+SELECT metrics_refresh_trigger('bg_fast', false);
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE regress_bg_plain;
+SELECT metrics_refresh_run_status(:lost_id);
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 --
@@ -409,22 +403,29 @@ RESET ROLE;
 -- non-admin, even the view's owner (42501), with or without waiting.
 --
 SELECT count(*) AS log_rows_before FROM metrics_refresh_log \gset
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', NULL)') AS null_wait;
-SELECT bg_error_of('SELECT trigger_platform_metrics_refresh(NULL)') AS platform_null_wait;
-SELECT bg_error_of('SELECT metrics_refresh_trigger(NULL, false)') AS null_view;
-SET ROLE bg_owner;
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_owned'', wait => false)') AS owner_background;
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_owned'')') AS owner_waiting;
+SELECT metrics_refresh_trigger('bg_fast', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT trigger_platform_metrics_refresh(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_trigger(NULL, false);
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE regress_bg_owner;
+SELECT metrics_refresh_trigger('bg_owned', wait => false);
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_trigger('bg_owned');
+\echo :LAST_ERROR_SQLSTATE
 SET metrics_refresh.platform_view = 'public.bg_platform';
-SET ROLE bg_plain;
-SELECT bg_error_of('SELECT metrics_refresh_trigger(''bg_fast'', wait => false)') AS plain_background;
-SELECT bg_error_of('SELECT trigger_platform_metrics_refresh(false)') AS plain_platform;
+SET ROLE regress_bg_plain;
+SELECT metrics_refresh_trigger('bg_fast', wait => false);
+\echo :LAST_ERROR_SQLSTATE
+SELECT trigger_platform_metrics_refresh(false);
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 RESET metrics_refresh.platform_view;
 SELECT count(*) - :log_rows_before AS new_log_rows FROM metrics_refresh_log;
 SELECT count(*) AS workers FROM pg_stat_activity WHERE backend_type LIKE '%metrics_refresh%';
 -- The owner exception holds for metrics_refresh_run only.
-SET ROLE bg_owner;
+SET ROLE regress_bg_owner;
 SELECT metrics_refresh_run('bg_owned')->>'status' AS owner_run;
 RESET ROLE;
 
@@ -438,7 +439,6 @@ DROP PROCEDURE bg_wait_workers(int, boolean, boolean);
 DROP TABLE bg_results;
 DROP MATERIALIZED VIEW bg_slow, bg_fast, bg_platform, bg_unpopulated, bg_noindex, bg_owned;
 DROP FUNCTION bg_generation();
-DROP FUNCTION bg_error_of(text);
 DROP TABLE bg_knobs;
 RESET metrics_refresh.admin_role;
-DROP ROLE bg_admin, bg_admins, bg_owner, bg_plain, bg_watcher;
+DROP ROLE regress_bg_admin, regress_bg_admins, regress_bg_owner, regress_bg_plain, regress_bg_watcher;

@@ -5,19 +5,17 @@
 -- Most log rows are synthetic: inserted by the superuser, with started_at
 -- relative to now(); sections whose outcome depends on the exact value of
 -- now() run inside one transaction, where now() does not move.
+-- Needs pg_cron (a scheduled view's stale_after); where the server cannot run
+-- it in this database, the test is skipped (expected/monitoring_1.out).
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/include/require_pg_cron.sql
+\if :skip_test
+\quit
+\endif
 CREATE EXTENSION metrics_refresh;
 
--- Runs a statement and shows its outcome: "ok", or the SQLSTATE and message.
-CREATE FUNCTION mon_try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    st text; msg text;
-BEGIN
-    EXECUTE q;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    RETURN st || ': ' || msg;
-END $$;
+-- The shared helper, for the access matrices below (one query, many calls).
+\i :abs_srcdir/include/regress_try.sql
 
 -- Logs a synthetic attempt of view v that started "ago" before now() and
 -- lasted dur milliseconds (finished_at = started_at + dur).
@@ -187,10 +185,14 @@ FROM metrics_refresh_status('mon_win', '1 hour') AS s;
 COMMIT;
 
 -- Invalid calls.
-SELECT mon_try($$SELECT metrics_refresh_status(NULL)$$) AS null_view;
-SELECT mon_try($$SELECT metrics_refresh_status('mon_win', NULL)$$) AS null_window;
-SELECT mon_try($$SELECT metrics_refresh_status('mon_win', '-1 hour')$$) AS negative_window;
-SELECT mon_try($$SELECT metrics_refresh_status('mon_src')$$) AS a_table;
+SELECT metrics_refresh_status(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_status('mon_win', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_status('mon_win', '-1 hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_status('mon_src');
+\echo :LAST_ERROR_SQLSTATE
 
 --
 -- metrics_refresh_timeline.  One transaction, so that now() is the same
@@ -213,12 +215,12 @@ SELECT count(*) AS buckets,
                                + (ord - 1) * interval '1 hour') AS oldest_first_hourly,
        bool_and(date_trunc('hour', bucket_start) = bucket_start) AS on_the_hour
 FROM metrics_refresh_timeline('mon_tl') WITH ORDINALITY AS t(bucket_start, runs, successes, failures,
-                                                             avg_duration_ms, max_duration_ms, ord);
+                                                             avg_duration_ms, max_duration_ms, unchanged, ord);
 
 -- The buckets with runs (numbered oldest first), and the empty ones.
 SELECT ord, runs, successes, failures, avg_duration_ms, max_duration_ms
 FROM metrics_refresh_timeline('mon_tl', '24 hours', '1 hour')
-     WITH ORDINALITY AS t(bucket_start, runs, successes, failures, avg_duration_ms, max_duration_ms, ord)
+     WITH ORDINALITY AS t(bucket_start, runs, successes, failures, avg_duration_ms, max_duration_ms, unchanged, ord)
 WHERE runs > 0 ORDER BY ord;
 SELECT count(*) AS empty_buckets
 FROM metrics_refresh_timeline('mon_tl')
@@ -233,7 +235,7 @@ SELECT count(*) AS buckets,
                                + (ord - 1) * interval '5 minutes') AS oldest_first,
        sum(runs) AS runs, (array_agg(runs ORDER BY ord DESC))[1] AS runs_in_last
 FROM metrics_refresh_timeline('mon_tl', '1 hour', '5 minutes')
-     WITH ORDINALITY AS t(bucket_start, runs, successes, failures, avg_duration_ms, max_duration_ms, ord);
+     WITH ORDINALITY AS t(bucket_start, runs, successes, failures, avg_duration_ms, max_duration_ms, unchanged, ord);
 
 -- A window that is not a multiple of the bucket still runs from the bucket
 -- holding its start to the bucket holding now().
@@ -247,13 +249,20 @@ COMMIT;
 SELECT count(*) AS buckets, sum(runs) AS runs FROM metrics_refresh_timeline('mon_never');
 
 -- Invalid buckets and windows.
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', '0')$$) AS zero_bucket;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', '-1 hour')$$) AS negative_bucket;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '1 year', '1 month')$$) AS month_bucket;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '1 year', '1 second')$$) AS too_many_buckets;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '-1 hour')$$) AS negative_window;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', NULL)$$) AS null_bucket;
-SELECT mon_try($$SELECT * FROM metrics_refresh_timeline(NULL)$$) AS null_view;
+SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', '0');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', '-1 hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline('mon_tl', '1 year', '1 month');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline('mon_tl', '1 year', '1 second');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline('mon_tl', '-1 hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline('mon_tl', '24 hours', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_timeline(NULL);
+\echo :LAST_ERROR_SQLSTATE
 
 --
 -- metrics_refresh_history: newest first (ties: the later id first), the
@@ -274,12 +283,20 @@ SELECT mon_log('mon_hist', '1 minute', 'success', 20) - :h1 AS h5_offset;
 SELECT h.ordinality AS ord, id - :h1 AS id_offset, duration_ms
 FROM metrics_refresh_history('mon_hist', 2) WITH ORDINALITY AS h ORDER BY h.ordinality;
 SELECT count(*) AS zero_rows FROM metrics_refresh_history('mon_hist', 0);
--- The result has the log's row type, and the rows are the log's rows.
-SELECT prorettype = 'metrics_refresh_log'::regtype AS returns_log_rows
-FROM pg_proc WHERE proname = 'metrics_refresh_history';
+-- The result has the log's columns, in the log's order, except the
+-- statistics' bookkeeping column "counted"; the rows are the log's rows.
+SELECT array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE a.attname <> 'counted')
+       = (SELECT array_agg(n ORDER BY o)
+          FROM pg_proc p, unnest(p.proargnames, p.proargmodes) WITH ORDINALITY AS x(n, m, o)
+          WHERE p.proname = 'metrics_refresh_history' AND m = 'o') AS log_columns
+FROM pg_attribute a
+WHERE a.attrelid = 'metrics_refresh_log'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
 SELECT count(*) AS differing_rows FROM (
     SELECT * FROM metrics_refresh_history('mon_hist')
-    EXCEPT SELECT * FROM metrics_refresh_log WHERE view_name = 'public.mon_hist') d;
+    EXCEPT SELECT id, view_name, started_at, finished_at, duration_ms, status, method, source,
+                  triggered_by, sqlstate, error_message, error_detail, error_hint, skip_reason,
+                  cascade_id
+           FROM metrics_refresh_log WHERE view_name = 'public.mon_hist') d;
 -- NULL view: all views, newest first, 50 by default; NULL max_rows: no limit.
 SELECT count(mon_log('mon_bulk', k * interval '1 minute' + interval '2 days', 'success'))
 FROM generate_series(1, 20) AS k;
@@ -293,19 +310,32 @@ SELECT bool_and(started_at <= prev_started) AS newest_first FROM (
     SELECT started_at, lag(started_at) OVER (ORDER BY h.ordinality) AS prev_started
     FROM metrics_refresh_history(NULL, NULL) WITH ORDINALITY AS h) x
 WHERE prev_started IS NOT NULL;
-SELECT mon_try($$SELECT * FROM metrics_refresh_history('mon_hist', -1)$$) AS negative_max_rows;
-SELECT mon_try($$SELECT * FROM metrics_refresh_history('mon_src')$$) AS a_table;
+SELECT * FROM metrics_refresh_history('mon_hist', -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM metrics_refresh_history('mon_src');
+\echo :LAST_ERROR_SQLSTATE
 
 --
 -- metrics_refresh_overview: one row per scheduled or recently (24 h) run
 -- view.  mon_never (never run, not scheduled) and mon_old_only (run only
--- 30 hours ago) are absent.
+-- 30 hours ago) are absent.  The overview reads the statistics, whose
+-- window is whole hours (it starts at the top of the hour 24 hours ago), and
+-- estimates p95 from the duration histogram.
 --
 SELECT mon_log('mon_old_only', '30 hours', 'success');
 SELECT view_name, status, total, successful, failed, skipped, success_rate
 FROM metrics_refresh_overview ORDER BY view_name;
--- Its columns are the keys of metrics_refresh_status, with the same values.
-SELECT to_jsonb(o) - 'view_name' = metrics_refresh_status('mon_stats') - 'view' - 'stale_after' AS same_as_status
+-- Its columns are the keys of metrics_refresh_status; for a view whose runs
+-- all fall in both windows, with the same values, except p95, which is
+-- within the histogram's resolution (ten buckets per decade: 26%).
+SELECT array_agg(k ORDER BY k) AS overview_columns_not_in_status
+FROM jsonb_object_keys((SELECT to_jsonb(o) FROM metrics_refresh_overview o LIMIT 1)) AS k
+WHERE NOT metrics_refresh_status('mon_stats') ? k AND k <> 'view_name';
+SELECT to_jsonb(o) - 'view_name' - 'p95_duration_ms'
+       = metrics_refresh_status('mon_stats') - 'view' - 'p95_duration_ms' AS same_as_status,
+       (metrics_refresh_status('mon_stats')->>'p95_duration_ms')::float8 AS exact_p95,
+       o.p95_duration_ms / (metrics_refresh_status('mon_stats')->>'p95_duration_ms')::float8
+           BETWEEN 1 / 1.26 AND 1.26 AS p95_estimate_close
 FROM metrics_refresh_overview o WHERE view_name = 'public.mon_stats';
 -- A scheduled view that never ran is listed as unknown; once unscheduled, it is gone.
 SELECT metrics_refresh_schedule('mon_never', '0 0 31 2 *') > 0 AS scheduled;
@@ -325,8 +355,9 @@ SELECT metrics_refresh_run_status(-1) AS unknown_id, metrics_refresh_run_status(
 -- notification ("Asynchronous notification ... with payload ... received
 -- from server process with PID ...") to its query output once the statement
 -- ends; those lines hold times and ids, so they are sent to a temporary file
--- (\o) and read back with pg_read_file, where the payload can be compared
--- with the object the call returned.
+-- (\o) and read back into a psql variable (on the client: the server may be
+-- elsewhere), where the payload can be compared with the object the call
+-- returned.
 --
 \set mon_nfile `mktemp /tmp/metrics_refresh_monitoring.XXXXXX`
 LISTEN metrics_refresh;
@@ -334,16 +365,17 @@ LISTEN metrics_refresh;
 SELECT metrics_refresh_run('mon_real') AS ok_run \gset
 SELECT metrics_refresh_run('mon_noidx') AS failed_run \gset
 \o
+\set mon_notes `cat :mon_nfile`
 UNLISTEN metrics_refresh;
 SELECT ord, n[1] AS channel, n[2]::jsonb = (ARRAY[:'ok_run', :'failed_run'])[ord]::jsonb AS payload_is_result,
        n[2]::jsonb->>'status' AS status, n[2]::jsonb->>'sqlstate' AS sqlstate,
        n[3]::int = pg_backend_pid() AS from_this_backend
-FROM regexp_matches(pg_read_file(:'mon_nfile'),
+FROM regexp_matches(:'mon_notes',
                     '^Asynchronous notification "([^"]*)" with payload "(.*)" received from server process with PID (\d+)\.$',
                     'gn') WITH ORDINALITY AS m(n, ord)
 ORDER BY ord;
 SELECT count(*) AS notification_lines
-FROM regexp_split_to_table(rtrim(pg_read_file(:'mon_nfile'), E'\n'), E'\n') AS l;
+FROM regexp_split_to_table(:'mon_notes', E'\n') AS l;
 \set mon_rm `rm -f :mon_nfile`
 
 --
@@ -364,10 +396,11 @@ FROM metrics_refresh_log WHERE started_at < now() - interval '1 hour' OR view_na
 ORDER BY view_name, started_at;
 -- A 'running' row whose worker is gone is reported, and corrected in the
 -- log, as an error "interrupted", by the first monitoring call that sees it.
-SELECT status, error_message FROM metrics_refresh_history('mon_ret_other');
-SELECT status, error_message FROM metrics_refresh_log WHERE view_name = 'public.mon_ret_other';
+SELECT status, error_message, sqlstate FROM metrics_refresh_history('mon_ret_other');
+SELECT status, error_message, sqlstate FROM metrics_refresh_log WHERE view_name = 'public.mon_ret_other';
 SELECT mon_log('mon_ret_other', '1 minute', 'running') AS orphan_id \gset
-SELECT r->>'status' AS status, r->>'message' AS message, r->>'success' AS success
+SELECT r->>'status' AS status, r->>'message' AS message, r->>'success' AS success,
+       r->>'sqlstate' AS sqlstate
 FROM metrics_refresh_run_status(:orphan_id) AS r;
 DELETE FROM metrics_refresh_log WHERE view_name = 'public.mon_ret_other';
 
@@ -383,20 +416,22 @@ SELECT metrics_refresh_prune('1 hour') AS pruned;
 SELECT metrics_refresh_prune('1 hour') AS pruned_again;
 SELECT view_name, status FROM metrics_refresh_log WHERE started_at < now() - interval '1 hour';
 DELETE FROM metrics_refresh_log WHERE status = 'running';
-SELECT mon_try($$SELECT metrics_refresh_prune(NULL)$$) AS null_older_than;
-SELECT mon_try($$SELECT metrics_refresh_prune('-1 day')$$) AS negative_older_than;
+SELECT metrics_refresh_prune(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_prune('-1 day');
+\echo :LAST_ERROR_SQLSTATE
 
 --
 -- Access: a role that is neither an admin nor a member of pg_monitor /
 -- pg_read_all_stats gets 42501 from every monitoring function and cannot
 -- read the log; a pg_monitor member reads everything but may not prune.
 --
-CREATE ROLE mon_nobody;
-CREATE ROLE mon_reader IN ROLE pg_monitor;
+CREATE ROLE regress_mon_nobody;
+CREATE ROLE regress_mon_reader IN ROLE pg_monitor;
 SELECT id AS hist_id FROM metrics_refresh_log WHERE view_name = 'public.mon_hist' ORDER BY id LIMIT 1 \gset
-SET ROLE mon_nobody;
+SET ROLE regress_mon_nobody;
 SELECT metrics_refresh_is_admin() AS is_admin;
-SELECT replace(q, :'hist_id', '<id>') AS q, mon_try(q) AS outcome FROM unnest(ARRAY[
+SELECT replace(q, :'hist_id', '<id>') AS q, regress_try(q, show_result => false) AS outcome FROM unnest(ARRAY[
     $$SELECT metrics_refresh_status('mon_stats')$$,
     $$SELECT metrics_refresh_status('mon_stats', '1 hour')$$,
     $$SELECT * FROM metrics_refresh_timeline('mon_stats')$$,
@@ -410,9 +445,9 @@ SELECT replace(q, :'hist_id', '<id>') AS q, mon_try(q) AS outcome FROM unnest(AR
     $$SELECT * FROM metrics_refresh_log$$,
     $$SET metrics_refresh.log_retention = '1min'$$]) AS q;
 RESET ROLE;
-SET ROLE mon_reader;
+SET ROLE regress_mon_reader;
 SELECT metrics_refresh_is_admin() AS is_admin;
-SELECT replace(q, :'hist_id', '<id>') AS q, mon_try(q) AS outcome FROM unnest(ARRAY[
+SELECT replace(q, :'hist_id', '<id>') AS q, regress_try(q, show_result => false) AS outcome FROM unnest(ARRAY[
     $$SELECT metrics_refresh_status('mon_stats')$$,
     $$SELECT * FROM metrics_refresh_timeline('mon_stats')$$,
     $$SELECT * FROM metrics_refresh_history('mon_stats')$$,
@@ -429,6 +464,6 @@ RESET ROLE;
 SELECT metrics_refresh_unschedule('mon_sched') AS unscheduled;
 DROP EXTENSION metrics_refresh CASCADE;
 DROP TABLE mon_src CASCADE;
-DROP FUNCTION mon_try(text), mon_log(text, interval, text, float8, text), mon_health(regclass, interval);
-DROP ROLE mon_nobody;
-DROP ROLE mon_reader;
+DROP FUNCTION public.regress_try(text, boolean), mon_log(text, interval, text, float8, text), mon_health(regclass, interval);
+DROP ROLE regress_mon_nobody;
+DROP ROLE regress_mon_reader;

@@ -2,32 +2,40 @@
 -- of role may call, the private log, refreshes with the view owner's rights,
 -- triggered_by after SET ROLE, the superuser-only admin settings (also in a
 -- fresh session before the library is loaded), and admin_check's edge cases.
--- Roles and objects of this file start with mr_priv_.
+-- Roles of this file start with regress_priv_, other objects with mr_priv_.
+-- Needs pg_cron (who may schedule); where the server cannot run it in this
+-- database, the test is skipped (expected/privileges_1.out).
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/include/require_pg_cron.sql
+\if :skip_test
+\quit
+\endif
 CREATE EXTENSION metrics_refresh;
 SELECT current_user AS su, current_database() AS db \gset
 
--- The roles.  mr_priv_admins is the admin role of this test (set below);
--- mr_priv_checked is an admin only through admin_check; mr_priv_web plays
--- PostgREST's "authenticated", judged by a JWT-like claim.
-CREATE ROLE mr_priv_admins NOLOGIN;
-CREATE ROLE mr_priv_admin LOGIN IN ROLE mr_priv_admins;
-CREATE ROLE mr_priv_nested LOGIN IN ROLE mr_priv_admin;
-CREATE ROLE mr_priv_plain LOGIN;
-CREATE ROLE mr_priv_checked LOGIN;
-CREATE ROLE mr_priv_watcher LOGIN IN ROLE pg_monitor;
-CREATE ROLE mr_priv_stats LOGIN IN ROLE pg_read_all_stats;
-CREATE ROLE mr_priv_owner LOGIN;
-CREATE ROLE mr_priv_web LOGIN;
-CREATE ROLE mr_priv_nullish LOGIN;
-CREATE ROLE mr_priv_failing LOGIN;
+-- The roles.  regress_priv_admins is the admin role of this test (set
+-- below); regress_priv_checked is an admin only through admin_check;
+-- regress_priv_web plays PostgREST's "authenticated", judged by a JWT-like
+-- claim.
+CREATE ROLE regress_priv_admins NOLOGIN;
+CREATE ROLE regress_priv_admin LOGIN IN ROLE regress_priv_admins;
+CREATE ROLE regress_priv_nested LOGIN IN ROLE regress_priv_admin;
+CREATE ROLE regress_priv_plain LOGIN;
+CREATE ROLE regress_priv_checked LOGIN;
+CREATE ROLE regress_priv_watcher LOGIN IN ROLE pg_monitor;
+CREATE ROLE regress_priv_stats LOGIN IN ROLE pg_read_all_stats;
+CREATE ROLE regress_priv_owner LOGIN;
+CREATE ROLE regress_priv_web LOGIN;
+CREATE ROLE regress_priv_nullish LOGIN;
+CREATE ROLE regress_priv_failing LOGIN;
 
 -- The application's own admin rule, schema-qualified throughout: a table of
 -- verdicts by role name, else a claim in request.jwt.claims.  Every call is
 -- recorded with the role it ran as and the claim it saw.
 CREATE TABLE public.mr_priv_rules (rolname name PRIMARY KEY, verdict text NOT NULL);
 INSERT INTO public.mr_priv_rules VALUES
-    ('mr_priv_checked', 'yes'), ('mr_priv_plain', 'no'),
-    ('mr_priv_nullish', 'null'), ('mr_priv_failing', 'error');
+    ('regress_priv_checked', 'yes'), ('regress_priv_plain', 'no'),
+    ('regress_priv_nullish', 'null'), ('regress_priv_failing', 'error');
 CREATE TABLE public.mr_priv_check_calls (
     n bigint GENERATED ALWAYS AS IDENTITY, ran_as name, claim text);
 GRANT SELECT ON public.mr_priv_rules TO PUBLIC;
@@ -58,18 +66,18 @@ LANGUAGE sql IMMUTABLE AS 'SELECT true';
 CREATE FUNCTION public.mr_priv_not_boolean() RETURNS integer
 LANGUAGE sql IMMUTABLE AS 'SELECT 1';
 
-SET metrics_refresh.admin_role = 'mr_priv_admins';
+SET metrics_refresh.admin_role = 'regress_priv_admins';
 SET metrics_refresh.admin_check = 'public.mr_priv_is_super_admin';
 
 -- The application: a table only the owner may read, a function that records
 -- the role the view's query runs as, the owner's view over both, and a view
 -- of the superuser's.
 CREATE SCHEMA mr_priv_app;
-GRANT USAGE, CREATE ON SCHEMA mr_priv_app TO mr_priv_owner;
+GRANT USAGE, CREATE ON SCHEMA mr_priv_app TO regress_priv_owner;
 GRANT USAGE ON SCHEMA mr_priv_app TO PUBLIC;
 CREATE TABLE mr_priv_app.ran_as (n bigint GENERATED ALWAYS AS IDENTITY, rolname name);
-GRANT INSERT ON mr_priv_app.ran_as TO mr_priv_owner;
-SET ROLE mr_priv_owner;
+GRANT INSERT ON mr_priv_app.ran_as TO regress_priv_owner;
+SET ROLE regress_priv_owner;
 CREATE TABLE mr_priv_app.secret (id int PRIMARY KEY, amount int NOT NULL);
 INSERT INTO mr_priv_app.secret VALUES (1, 10), (2, 20);
 CREATE FUNCTION mr_priv_app.note_role() RETURNS name
@@ -89,25 +97,9 @@ GRANT SELECT ON mr_priv_app.owned_view, mr_priv_app.su_view, mr_priv_app.ran_as 
 -- Anyone may name the platform view (per session or role).
 SET metrics_refresh.platform_view = 'mr_priv_app.owned_view';
 
--- Run a statement returning one value: "ok: <value>" or "<SQLSTATE>: <message>".
-CREATE FUNCTION public.mr_priv_try(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    r text;
-    st text;
-    msg text;
-BEGIN
-    IF stmt ~* '^\s*truncate' THEN
-        EXECUTE stmt;
-        r := 'truncated';
-    ELSE
-        EXECUTE stmt INTO r;
-    END IF;
-    RETURN 'ok: ' || coalesce(r, '(null)');
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    RETURN st || ': ' || msg;
-END $$;
+-- The shared helper, for the access matrix (one query, many calls) and a
+-- transaction that must go on after a refused call.
+\i :abs_srcdir/include/regress_try.sql
 
 -- A first run by the superuser, so that there is something to monitor.
 SELECT metrics_refresh_run('mr_priv_app.su_view')->>'status' AS first_run;
@@ -162,7 +154,7 @@ SELECT (SELECT count(*) FROM metrics_refresh_log) AS log_rows,
 --
 SELECT metrics_refresh_is_admin() AS superuser_is_admin;
 BEGIN;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
 ROLLBACK;
 SELECT * FROM public.mr_priv_effects;
 
@@ -170,17 +162,17 @@ SELECT * FROM public.mr_priv_effects;
 -- A member of the admin role: every function; no direct access to the tables.
 --
 SELECT count(*) AS log_rows_before FROM metrics_refresh_log \gset
-SET ROLE mr_priv_admin;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SET ROLE regress_priv_admin;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
 RESET ROLE;
 -- Seven refreshes logged (run x3, trigger x2, trigger_platform, with_logging),
--- all by mr_priv_admin; nothing forged; no job and no configuration left.
+-- all by regress_priv_admin; nothing forged; no job and no configuration left.
 SELECT status, source, triggered_by, count(*)
 FROM metrics_refresh_log WHERE id > :first_run_id
 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 SELECT * FROM public.mr_priv_effects;
 -- A member of a member of the admin role is an admin too.
-SET ROLE mr_priv_nested;
+SET ROLE regress_priv_nested;
 SELECT metrics_refresh_is_admin() AS nested_member_is_admin;
 RESET ROLE;
 
@@ -188,8 +180,8 @@ RESET ROLE;
 -- An admin by admin_check: every function; no direct access to the tables.
 --
 SELECT max(id) AS mark FROM metrics_refresh_log \gset
-SET ROLE mr_priv_checked;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SET ROLE regress_priv_checked;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
 RESET ROLE;
 SELECT status, source, triggered_by, count(*)
 FROM metrics_refresh_log WHERE id > :mark
@@ -202,14 +194,14 @@ SELECT * FROM public.mr_priv_effects;
 -- view only.  None of the refused calls logs anything.
 --
 SELECT max(id) AS mark FROM metrics_refresh_log \gset
-SET ROLE mr_priv_watcher;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
-SET ROLE mr_priv_stats;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls WHERE ord BETWEEN 10 AND 17 ORDER BY ord;
-SET ROLE mr_priv_plain;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
-SET ROLE mr_priv_owner;
-SELECT label, mr_priv_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SET ROLE regress_priv_watcher;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SET ROLE regress_priv_stats;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls WHERE ord BETWEEN 10 AND 17 ORDER BY ord;
+SET ROLE regress_priv_plain;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
+SET ROLE regress_priv_owner;
+SELECT label, regress_try(stmt) FROM public.mr_priv_calls ORDER BY ord;
 RESET ROLE;
 -- Only the owner's own run was logged.
 SELECT view_name, status, source, triggered_by
@@ -217,7 +209,7 @@ FROM metrics_refresh_log WHERE id > :mark ORDER BY id;
 SELECT * FROM public.mr_priv_effects;
 
 -- The refusals say who may.
-SET ROLE mr_priv_plain;
+SET ROLE regress_priv_plain;
 SELECT metrics_refresh_trigger('mr_priv_app.su_view');
 SELECT metrics_refresh_run('mr_priv_app.owned_view');
 SELECT metrics_refresh_prune('1 day');
@@ -231,11 +223,12 @@ RESET ROLE;
 --
 SELECT max(id) AS mark FROM metrics_refresh_log \gset
 TRUNCATE mr_priv_app.ran_as;
-SET ROLE mr_priv_admin;
-SELECT mr_priv_try('SELECT count(*) FROM mr_priv_app.secret') AS admin_reads_secret;
-SET ROLE mr_priv_owner;
+SET ROLE regress_priv_admin;
+SELECT count(*) FROM mr_priv_app.secret;
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE regress_priv_owner;
 INSERT INTO mr_priv_app.secret VALUES (3, 30);
-SET ROLE mr_priv_admin;
+SET ROLE regress_priv_admin;
 SELECT r->>'status' AS status, r->>'method' AS method, r->>'triggered_by' AS triggered_by
 FROM metrics_refresh_run('mr_priv_app.owned_view') r;
 SELECT r->>'status' AS status, r->>'triggered_by' AS triggered_by
@@ -248,7 +241,7 @@ SELECT status, triggered_by FROM metrics_refresh_log WHERE id > :mark ORDER BY i
 -- The same in a background worker: the refresh runs as the owner, the log
 -- names the admin.
 TRUNCATE mr_priv_app.ran_as;
-SET ROLE mr_priv_admin;
+SET ROLE regress_priv_admin;
 SELECT r->>'status' AS status, r->>'triggered_by' AS triggered_by
 FROM metrics_refresh_trigger('mr_priv_app.owned_view', wait => false) r;
 RESET ROLE;
@@ -266,11 +259,11 @@ SELECT rolname, count(*) FROM mr_priv_app.ran_as GROUP BY 1 ORDER BY 1;
 
 -- "Nothing more": once the owner may no longer read the table, even the
 -- superuser's refresh fails (logged, old contents kept).
-REVOKE SELECT ON mr_priv_app.secret FROM mr_priv_owner;
+REVOKE SELECT ON mr_priv_app.secret FROM regress_priv_owner;
 SELECT r->>'success' AS success, r->>'sqlstate' AS sqlstate, r->>'message' AS message
 FROM metrics_refresh_run('mr_priv_app.owned_view') r;
 SELECT total FROM mr_priv_app.owned_view;
-GRANT SELECT ON mr_priv_app.secret TO mr_priv_owner;
+GRANT SELECT ON mr_priv_app.secret TO regress_priv_owner;
 
 --
 -- triggered_by is the role after SET ROLE, as PostgREST does it: a web role
@@ -278,12 +271,14 @@ GRANT SELECT ON mr_priv_app.secret TO mr_priv_owner;
 --
 SELECT max(id) AS mark FROM metrics_refresh_log \gset
 TRUNCATE public.mr_priv_check_calls;
-SET ROLE mr_priv_web;
+SET ROLE regress_priv_web;
 SELECT metrics_refresh_is_admin() AS web_without_claim;
-SELECT mr_priv_try('SELECT trigger_platform_metrics_refresh()->>''status''') AS web_without_claim;
+SELECT trigger_platform_metrics_refresh()->>'status';
+\echo :LAST_ERROR_SQLSTATE
 SET request.jwt.claims = '{"sub": "42", "app_role": "member"}';
 SELECT metrics_refresh_is_admin() AS web_as_member;
-SELECT mr_priv_try('SELECT trigger_platform_metrics_refresh()->>''status''') AS web_as_member;
+SELECT trigger_platform_metrics_refresh()->>'status';
+\echo :LAST_ERROR_SQLSTATE
 SET request.jwt.claims = '{"sub": "7", "app_role": "super_admin"}';
 SELECT metrics_refresh_is_admin() AS web_as_super_admin;
 SELECT r->>'status' AS status, r->>'triggered_by' AS triggered_by
@@ -298,20 +293,21 @@ SELECT ran_as, claim FROM public.mr_priv_check_calls ORDER BY n;
 -- admin_check returning NULL or raising means "no"; a raising check leaves
 -- the caller's transaction usable.
 --
-SET ROLE mr_priv_nullish;
+SET ROLE regress_priv_nullish;
 SELECT metrics_refresh_is_admin() AS null_verdict;
-SELECT mr_priv_try('SELECT metrics_refresh_trigger(''mr_priv_app.su_view'')->>''status''') AS null_verdict;
-SET ROLE mr_priv_failing;
+SELECT metrics_refresh_trigger('mr_priv_app.su_view')->>'status';
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE regress_priv_failing;
 SELECT metrics_refresh_is_admin() AS failing_check;
 RESET ROLE;
 CREATE TABLE public.mr_priv_tx (step int);
-GRANT INSERT, SELECT ON public.mr_priv_tx TO mr_priv_failing;
+GRANT INSERT, SELECT ON public.mr_priv_tx TO regress_priv_failing;
 TRUNCATE public.mr_priv_check_calls;
 BEGIN;
-SET LOCAL ROLE mr_priv_failing;
+SET LOCAL ROLE regress_priv_failing;
 INSERT INTO public.mr_priv_tx VALUES (1);
 SELECT metrics_refresh_is_admin() AS failing_check;
-SELECT mr_priv_try('SELECT metrics_refresh_status(''mr_priv_app.su_view'')->>''status''') AS failing_check;
+SELECT regress_try('SELECT metrics_refresh_status(''mr_priv_app.su_view'')->>''status''') AS failing_check;
 INSERT INTO public.mr_priv_tx VALUES (2);
 COMMIT;
 SELECT step FROM public.mr_priv_tx ORDER BY step;
@@ -319,17 +315,17 @@ SELECT step FROM public.mr_priv_tx ORDER BY step;
 SELECT count(*) AS calls_kept FROM public.mr_priv_check_calls;
 -- A check that does not exist, or does not return boolean: "no", with a WARNING.
 SET metrics_refresh.admin_check = 'public.mr_priv_no_such_function';
-SET ROLE mr_priv_checked;
+SET ROLE regress_priv_checked;
 SELECT metrics_refresh_is_admin() AS missing_check;
 RESET ROLE;
 SET metrics_refresh.admin_check = 'public.mr_priv_not_boolean';
-SET ROLE mr_priv_checked;
+SET ROLE regress_priv_checked;
 SELECT metrics_refresh_is_admin() AS non_boolean_check;
 RESET ROLE;
 -- Without EXECUTE on the check: "no".
 SET metrics_refresh.admin_check = 'public.mr_priv_is_super_admin';
 REVOKE EXECUTE ON FUNCTION public.mr_priv_is_super_admin() FROM PUBLIC;
-SET ROLE mr_priv_checked;
+SET ROLE regress_priv_checked;
 SELECT metrics_refresh_is_admin() AS check_without_execute;
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION public.mr_priv_is_super_admin() TO PUBLIC;
@@ -337,40 +333,41 @@ GRANT EXECUTE ON FUNCTION public.mr_priv_is_super_admin() TO PUBLIC;
 SET metrics_refresh.admin_check = 'public.mr_priv_is_super_admin()';
 SHOW metrics_refresh.admin_check;
 -- An admin_role that does not exist makes nobody an admin through it.
-SET metrics_refresh.admin_role = 'mr_priv_no_such_role';
-SET ROLE mr_priv_admin;
+SET metrics_refresh.admin_role = 'regress_priv_no_such_role';
+SET ROLE regress_priv_admin;
 SELECT metrics_refresh_is_admin() AS admin_role_missing;
 RESET ROLE;
-SET metrics_refresh.admin_role = 'mr_priv_admins';
+SET metrics_refresh.admin_role = 'regress_priv_admins';
 -- The default admin role is metrics_refresh_admin.
 RESET metrics_refresh.admin_role;
 SHOW metrics_refresh.admin_role;
 CREATE ROLE metrics_refresh_admin NOLOGIN;
-GRANT metrics_refresh_admin TO mr_priv_plain;
-SET ROLE mr_priv_plain;
+GRANT metrics_refresh_admin TO regress_priv_plain;
+SET ROLE regress_priv_plain;
 SELECT metrics_refresh_is_admin() AS default_admin_role_member;
 RESET ROLE;
 DROP ROLE metrics_refresh_admin;
-SET metrics_refresh.admin_role = 'mr_priv_admins';
+SET metrics_refresh.admin_role = 'regress_priv_admins';
 
 --
 -- Only a superuser may set admin_role and admin_check: an ordinary user's SET
 -- is refused (42501) and changes nothing.
 --
-SET ROLE mr_priv_plain;
-SET metrics_refresh.admin_role = 'mr_priv_plain';
+SET ROLE regress_priv_plain;
+SET metrics_refresh.admin_role = 'regress_priv_plain';
 SET metrics_refresh.admin_check = 'public.mr_priv_always_true';
-SELECT set_config('metrics_refresh.admin_role', 'mr_priv_plain', false);
+SELECT set_config('metrics_refresh.admin_role', 'regress_priv_plain', false);
 BEGIN;
 SET LOCAL metrics_refresh.admin_check = 'public.mr_priv_always_true';
 ROLLBACK;
-ALTER ROLE mr_priv_plain SET metrics_refresh.admin_role = 'mr_priv_plain';
+ALTER ROLE regress_priv_plain SET metrics_refresh.admin_role = 'regress_priv_plain';
 SHOW metrics_refresh.admin_role;
 SHOW metrics_refresh.admin_check;
 SELECT metrics_refresh_is_admin() AS plain_after_set;
 -- platform_view may be set by anyone, but grants nothing.
 SET metrics_refresh.platform_view = 'mr_priv_app.su_view';
-SELECT mr_priv_try('SELECT trigger_platform_metrics_refresh()->>''status''') AS plain_platform;
+SELECT trigger_platform_metrics_refresh()->>'status';
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET metrics_refresh.platform_view = 'mr_priv_app.owned_view';
 
@@ -379,41 +376,43 @@ SET metrics_refresh.platform_view = 'mr_priv_app.owned_view';
 -- user sets the values: the settings of the database (made by a superuser)
 -- apply, the user's do not.
 --
-ALTER DATABASE :"db" SET metrics_refresh.admin_role = 'mr_priv_admins';
+ALTER DATABASE :"db" SET metrics_refresh.admin_role = 'regress_priv_admins';
 ALTER DATABASE :"db" SET metrics_refresh.admin_check = 'public.mr_priv_is_super_admin';
-\c - mr_priv_plain
+\c - regress_priv_plain
 SELECT count(*) AS library_loaded FROM pg_settings WHERE name = 'metrics_refresh.admin_role';
-SET metrics_refresh.admin_role = 'mr_priv_plain';
+SET metrics_refresh.admin_role = 'regress_priv_plain';
 SET metrics_refresh.admin_check = 'public.mr_priv_always_true';
 SELECT metrics_refresh_is_admin() AS fresh_plain;
 SHOW metrics_refresh.admin_role;
 SHOW metrics_refresh.admin_check;
-SELECT public.mr_priv_try('SELECT metrics_refresh_trigger(''mr_priv_app.su_view'')->>''status''') AS fresh_plain;
-SELECT public.mr_priv_try('SELECT count(*) FROM metrics_refresh_log') AS fresh_plain;
-\c - mr_priv_plain
-ALTER ROLE mr_priv_plain SET metrics_refresh.admin_role = 'mr_priv_plain';
+SELECT metrics_refresh_trigger('mr_priv_app.su_view')->>'status';
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM metrics_refresh_log;
+\echo :LAST_ERROR_SQLSTATE
+\c - regress_priv_plain
+ALTER ROLE regress_priv_plain SET metrics_refresh.admin_role = 'regress_priv_plain';
 SELECT set_config('metrics_refresh.admin_check', 'public.mr_priv_always_true', false);
 SELECT metrics_refresh_is_admin() AS fresh_plain_set_config;
 SHOW metrics_refresh.admin_check;
 -- Settings sent in the connection's startup packet count no more, and do not
 -- hide the database's settings either.
-\c -reuse-previous=on "user=mr_priv_plain options='-c metrics_refresh.admin_role=mr_priv_plain -c metrics_refresh.admin_check=public.mr_priv_always_true'"
+\c -reuse-previous=on "user=regress_priv_plain options='-c metrics_refresh.admin_role=regress_priv_plain -c metrics_refresh.admin_check=public.mr_priv_always_true'"
 SELECT metrics_refresh_is_admin() AS fresh_plain_startup_options;
 SHOW metrics_refresh.admin_role;
 SHOW metrics_refresh.admin_check;
 -- A fresh session of an admin-role member and of an admin by admin_check,
 -- configured by the database settings only.
-\c -reuse-previous=on "user=mr_priv_admin options=''"
+\c -reuse-previous=on "user=regress_priv_admin options=''"
 SELECT metrics_refresh_is_admin() AS fresh_admin;
 SELECT metrics_refresh_trigger('mr_priv_app.su_view')->>'triggered_by' AS fresh_admin;
-\c - mr_priv_checked
+\c - regress_priv_checked
 SELECT metrics_refresh_is_admin() AS fresh_checked;
 SELECT metrics_refresh_trigger('mr_priv_app.su_view')->>'triggered_by' AS fresh_checked;
 \c - :su
 ALTER DATABASE :"db" RESET metrics_refresh.admin_role;
 ALTER DATABASE :"db" RESET metrics_refresh.admin_check;
 SELECT rolname, setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
-WHERE rolname LIKE 'mr\_priv\_%';
+WHERE rolname LIKE 'regress\_priv\_%';
 
 -- An admin_check function that itself asks whether its caller is an admin
 -- gets "no" for its own part (no endless recursion): a plain role stays a
@@ -421,11 +420,11 @@ WHERE rolname LIKE 'mr\_priv\_%';
 CREATE FUNCTION public.mr_priv_asks_back() RETURNS boolean
 LANGUAGE sql STABLE AS $$ SELECT public.metrics_refresh_is_admin() $$;
 SET metrics_refresh.admin_check = 'public.mr_priv_asks_back';
-SET metrics_refresh.admin_role = 'mr_priv_admins';
-SET ROLE mr_priv_plain;
+SET metrics_refresh.admin_role = 'regress_priv_admins';
+SET ROLE regress_priv_plain;
 SELECT metrics_refresh_is_admin() AS plain_with_recursive_check;
 RESET ROLE;
-SET ROLE mr_priv_admin;
+SET ROLE regress_priv_admin;
 SELECT metrics_refresh_is_admin() AS admin_with_recursive_check;
 RESET ROLE;
 RESET metrics_refresh.admin_check;
@@ -453,7 +452,7 @@ SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
-SET ROLE mr_priv_web;
+SET ROLE regress_priv_web;
 SET request.jwt.claims = '{"app_role": "super_admin"}';
 -- metrics_refresh_is_admin() is PARALLEL UNSAFE: a query that asks is not
 -- run in parallel, and gets the right answer.
@@ -477,13 +476,13 @@ RESET max_parallel_workers_per_gather;
 CREATE FUNCTION public.mr_priv_slow_check() RETURNS boolean
 LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_catalog.pg_sleep(5); RETURN true; END $$;
 SET metrics_refresh.admin_check = 'public.mr_priv_slow_check';
-SET ROLE mr_priv_web;
+SET ROLE regress_priv_web;
 SET statement_timeout = '200ms';
 SELECT metrics_refresh_is_admin() AS slow_check;
 RESET statement_timeout;
 RESET ROLE;
 SET metrics_refresh.admin_check = 'public.mr_priv_claim_check';
-SET ROLE mr_priv_web;
+SET ROLE regress_priv_web;
 SELECT metrics_refresh_is_admin() AS after_cancel;
 RESET ROLE;
 RESET request.jwt.claims;
@@ -495,8 +494,8 @@ DROP VIEW public.mr_priv_effects;
 DROP EXTENSION metrics_refresh CASCADE;
 DROP SCHEMA mr_priv_app CASCADE;
 DROP TABLE public.mr_priv_calls, public.mr_priv_rules, public.mr_priv_check_calls, public.mr_priv_tx;
-DROP FUNCTION public.mr_priv_try(text), public.mr_priv_is_super_admin(),
+DROP FUNCTION public.regress_try(text, boolean), public.mr_priv_is_super_admin(),
     public.mr_priv_always_true(), public.mr_priv_not_boolean();
-DROP ROLE mr_priv_nested, mr_priv_admin, mr_priv_admins, mr_priv_plain, mr_priv_checked,
-    mr_priv_watcher, mr_priv_stats, mr_priv_owner, mr_priv_web, mr_priv_nullish,
-    mr_priv_failing;
+DROP ROLE regress_priv_nested, regress_priv_admin, regress_priv_admins, regress_priv_plain, regress_priv_checked,
+    regress_priv_watcher, regress_priv_stats, regress_priv_owner, regress_priv_web, regress_priv_nullish,
+    regress_priv_failing;
