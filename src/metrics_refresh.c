@@ -591,6 +591,37 @@ metrics_refresh_version(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Does this statement drop only relations named in a temporary schema
+ * ("pg_temp", "pg_temp_3")?  Nothing that a materialized view depends on
+ * is temporary (PostgreSQL refuses it), so such a DROP drops no view.
+ */
+static bool
+drops_temporary_only(Node *parsetree)
+{
+	DropStmt   *stmt;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, DropStmt))
+		return false;
+	stmt = (DropStmt *) parsetree;
+	if (stmt->removeType != OBJECT_TABLE && stmt->removeType != OBJECT_INDEX &&
+		stmt->removeType != OBJECT_SEQUENCE)
+		return false;
+	foreach(lc, stmt->objects)
+	{
+		List	   *names = (List *) lfirst(lc);
+		const char *schema;
+
+		if (list_length(names) < 2)
+			return false;		/* unqualified: could be any schema */
+		schema = strVal(list_nth(names, list_length(names) - 2));
+		if (strncmp(schema, "pg_temp", 7) != 0)
+			return false;
+	}
+	return stmt->objects != NIL;
+}
+
+/*
  * metrics_refresh_ddl_sweep() -> event_trigger
  * After a DROP, and after an ALTER that renames or moves a relation or a
  * schema (or updates an extension): remove schedules whose view name no
@@ -611,6 +642,13 @@ metrics_refresh_ddl_sweep(PG_FUNCTION_ARGS)
 		!IsA(trigdata->parsetree, RenameStmt) &&
 		!IsA(trigdata->parsetree, AlterObjectSchemaStmt) &&
 		!IsA(trigdata->parsetree, AlterExtensionStmt))
+		PG_RETURN_VOID();
+	/*
+	 * A DROP of temporary objects only (REFRESH ... CONCURRENTLY drops its
+	 * two temporary tables, so every concurrent refresh comes here) cannot
+	 * drop a materialized view: nothing to sweep.
+	 */
+	if (strcmp(trigdata->event, "sql_drop") == 0 && drops_temporary_only(trigdata->parsetree))
 		PG_RETURN_VOID();
 	nestlevel = begin_call();
 	mr_sweep_schedules();

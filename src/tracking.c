@@ -913,7 +913,13 @@ mr_track_mark_readers(const MrExtension *ext, Oid relid)
 {
 	Oid			type = REGCLASSOID;
 	Datum		value = ObjectIdGetDatum(relid);
+	Oid			sources = our_relation(ext->nspoid, "metrics_refresh_sources");
+	Oid			sources_pkey = our_relation(ext->nspoid, "metrics_refresh_sources_pkey");
 
+	/* Most refreshed views are read by no tracked view: one index probe. */
+	if (OidIsValid(sources) && OidIsValid(sources_pkey) &&
+		views_reading(sources, sources_pkey, relid) == NIL)
+		return;
 	run_as_owner(ext, psprintf("INSERT INTO %s.metrics_refresh_changes (view) "
 							   "SELECT view FROM %s.metrics_refresh_sources WHERE source = $1",
 							   ext->nspname_q, ext->nspname_q),
