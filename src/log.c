@@ -80,25 +80,37 @@
 #define LOST_DETAIL \
 	"'The background worker running this refresh ended before recording an outcome (terminated or crashed).'"
 
+/*
+ * A plan prepared on first use and kept: a session that logs one run (each
+ * pg_cron job is a session of its own) prepares only what it uses.
+ */
+typedef struct LazyPlan
+{
+	SPIPlanPtr	plan;			/* NULL until first used */
+	char	   *sql;			/* in TopMemoryContext; NULL: none here */
+	int			nargs;
+	Oid		   *types;
+} LazyPlan;
+
 /* Saved plans, valid for one installation of the extension (extoid). */
 typedef struct LogPlans
 {
 	Oid			extoid;
 	int			version;		/* of the SQL objects the plans were made for */
 	char		nspname_q[2 * NAMEDATALEN + 3];	/* the schema's name they use */
-	SPIPlanPtr	insert;			/* a finished attempt (or a skip) */
-	SPIPlanPtr	insert_running; /* a background run's first row */
-	SPIPlanPtr	finish;			/* a background run's outcome */
-	SPIPlanPtr	oldest;			/* start of the oldest run: one index probe */
-	SPIPlanPtr	prune;			/* retention, bounded and non-blocking */
-	SPIPlanPtr	running_ids;	/* 'running' rows of one view */
-	SPIPlanPtr	result_of;		/* one run's result object, and its status */
-	SPIPlanPtr	mark_lost;		/* a lost run becomes error 'interrupted' */
-	SPIPlanPtr	result_lost;	/* ... and its result object, unwritten */
-	SPIPlanPtr	fold_due;		/* is a finished run uncounted for a minute? */
+	LazyPlan	insert;			/* a finished attempt (or a skip) */
+	LazyPlan	insert_running; /* a background run's first row */
+	LazyPlan	finish;			/* a background run's outcome */
+	LazyPlan	oldest;			/* start of the oldest run: one index probe */
+	LazyPlan	prune;			/* retention, bounded and non-blocking */
+	LazyPlan	running_ids;	/* 'running' rows of one view */
+	LazyPlan	result_of;		/* one run's result object, and its status */
+	LazyPlan	mark_lost;		/* a lost run becomes error 'interrupted' */
+	LazyPlan	result_lost;	/* ... and its result object, unwritten */
+	LazyPlan	fold_due;		/* is a finished run uncounted for a minute? */
 } LogPlans;
 
-static LogPlans plans = {InvalidOid};
+static LogPlans plans;
 
 /* Prepare and keep one plan. */
 static SPIPlanPtr
@@ -112,6 +124,33 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 	return plan;
+}
+
+/* The plan, prepared now if this is its first use. */
+static SPIPlanPtr
+plan_of(LazyPlan *p)
+{
+	if (p->plan == NULL)
+	{
+		if (p->sql == NULL)
+			elog(ERROR, "no such plan for this version of the extension");
+		p->plan = prepare_kept(p->sql, p->nargs, p->types);
+	}
+	return p->plan;
+}
+
+/* Forget a plan (and its text); set the text of the next one, or none. */
+static void
+set_plan(LazyPlan *p, char *sql, int nargs, Oid *types)
+{
+	if (p->plan != NULL)
+		SPI_freeplan(p->plan);
+	if (p->sql != NULL)
+		pfree(p->sql);
+	p->plan = NULL;
+	p->sql = sql ? MemoryContextStrdup(TopMemoryContext, sql) : NULL;
+	p->nargs = nargs;
+	p->types = types;
 }
 
 /*
@@ -147,64 +186,49 @@ ensure_plans(const MrExtension *ext)
 	if (plans.extoid == ext->extoid && plans.version == ext->version &&
 		strcmp(plans.nspname_q, ext->nspname_q) == 0)
 		return;
-	if (OidIsValid(plans.extoid))
-	{
-		SPI_freeplan(plans.insert);
-		SPI_freeplan(plans.insert_running);
-		SPI_freeplan(plans.finish);
-		SPI_freeplan(plans.oldest);
-		SPI_freeplan(plans.prune);
-		SPI_freeplan(plans.running_ids);
-		SPI_freeplan(plans.result_of);
-		SPI_freeplan(plans.mark_lost);
-		SPI_freeplan(plans.result_lost);
-		if (plans.fold_due != NULL)
-			SPI_freeplan(plans.fold_due);
-		plans.fold_due = NULL;
-		plans.extoid = InvalidOid;
-	}
+	plans.extoid = InvalidOid;
 
-	plans.insert = prepare_kept(psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, finished_at, "
+	set_plan(&plans.insert, psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, finished_at, "
 										 "duration_ms, status, method, source, triggered_by, sqlstate, "
 										 "error_message, error_detail, error_hint, skip_reason%s) "
 										 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13%s) "
 										 "RETURNING id, started_at, %s", s,
 										 v11 ? ", cascade_id" : "", v11 ? ", $14" : "", cx),
 								v11 ? 14 : 13, insert_types);
-	plans.insert_running = prepare_kept(psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, status, "
+	set_plan(&plans.insert_running, psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, status, "
 												 "source, triggered_by) VALUES ($1, $2, 'running', $3, $4) "
 												 "RETURNING id, %s", s, rx),
 										4, running_types);
-	plans.finish = prepare_kept(psprintf("UPDATE %s.metrics_refresh_log SET finished_at = $2, duration_ms = $3, "
+	set_plan(&plans.finish, psprintf("UPDATE %s.metrics_refresh_log SET finished_at = $2, duration_ms = $3, "
 										 "status = $4, method = $5, sqlstate = $6, error_message = $7, "
 										 "error_detail = $8, error_hint = $9, skip_reason = $10 "
 										 "WHERE id = $1 "
 										 "RETURNING id, started_at, %s", s, cx),
 								10, finish_types);
-	plans.oldest = prepare_kept(psprintf("SELECT min(started_at) FROM %s.metrics_refresh_log", s),
+	set_plan(&plans.oldest, psprintf("SELECT min(started_at) FROM %s.metrics_refresh_log", s),
 								0, NULL);
-	plans.prune = prepare_kept(psprintf("DELETE FROM %s.metrics_refresh_log WHERE id = ANY (ARRAY("
+	set_plan(&plans.prune, psprintf("DELETE FROM %s.metrics_refresh_log WHERE id = ANY (ARRAY("
 										"SELECT id FROM %s.metrics_refresh_log "
 										"WHERE started_at < $1 "
 										"AND status <> 'running' AND %s "
 										"ORDER BY started_at LIMIT 1000 FOR UPDATE SKIP LOCKED))", s, s,
 										v11 ? "counted" : "true"),
 							   1, timestamptz_type);
-	plans.running_ids = prepare_kept(psprintf("SELECT id FROM %s.metrics_refresh_log "
+	set_plan(&plans.running_ids, psprintf("SELECT id FROM %s.metrics_refresh_log "
 											  "WHERE status = 'running' "
 											  "AND ($1 IS NULL OR view_name = $1)", s),
 									 1, text_type);
-	plans.result_of = prepare_kept(psprintf("SELECT %s, status FROM %s.metrics_refresh_log WHERE id = $1", rx, s),
+	set_plan(&plans.result_of, psprintf("SELECT %s, status FROM %s.metrics_refresh_log WHERE id = $1", rx, s),
 								   1, int8_type);
 	/* Only if still running, and never waiting for another reaper. */
-	plans.mark_lost = prepare_kept(psprintf("UPDATE %s.metrics_refresh_log SET status = 'error', "
+	set_plan(&plans.mark_lost, psprintf("UPDATE %s.metrics_refresh_log SET status = 'error', "
 											"finished_at = clock_timestamp(), sqlstate = '57P01', "
 											"error_message = 'interrupted', error_detail = " LOST_DETAIL " "
 											"WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
 											"WHERE id = $1 AND status = 'running' FOR UPDATE SKIP LOCKED)) "
 											"RETURNING view_name, started_at, finished_at", s, s),
 								   1, int8_type);
-	plans.result_lost = prepare_kept(psprintf("SELECT %s FROM (SELECT id, view_name, started_at, "
+	set_plan(&plans.result_lost, psprintf("SELECT %s FROM (SELECT id, view_name, started_at, "
 											  "clock_timestamp() AS finished_at, duration_ms, 'error' AS status, "
 											  "method, source, triggered_by, '57P01' AS sqlstate, "
 											  "'interrupted' AS error_message, " LOST_DETAIL " AS error_detail, "
@@ -212,8 +236,10 @@ ensure_plans(const MrExtension *ext)
 											  "FROM %s.metrics_refresh_log WHERE id = $1) l",
 											  rx, v11 ? "cascade_id" : "NULL::bigint", s),
 									 1, int8_type);
-	if (v11)
-		plans.fold_due = prepare_kept(psprintf("SELECT FROM %s.metrics_refresh_log "
+	if (!v11)
+		set_plan(&plans.fold_due, NULL, 0, NULL);
+	else
+		set_plan(&plans.fold_due, psprintf("SELECT FROM %s.metrics_refresh_log "
 											   "WHERE NOT counted AND status <> 'running' AND started_at < $1 "
 											   "LIMIT 1", s),
 									  1, timestamptz_type);
@@ -280,10 +306,10 @@ apply_retention(const MrExtension *ext)
 	 * runs not counted yet, so the statistics never lag.  Retention deletes
 	 * counted runs only.
 	 */
-	if (plans.fold_due != NULL)
+	if (plans.fold_due.sql != NULL)
 	{
 		value = TimestampTzGetDatum(now - 60 * USECS_PER_SEC);
-		ret = SPI_execute_plan(plans.fold_due, &value, NULL, true, 1);
+		ret = SPI_execute_plan(plan_of(&plans.fold_due), &value, NULL, true, 1);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed for the statistics: %s",
 				 SPI_result_code_string(ret));
@@ -294,7 +320,7 @@ apply_retention(const MrExtension *ext)
 		return;
 
 	cutoff = now - (int64) mr_log_retention_min * USECS_PER_MINUTE;
-	ret = SPI_execute_plan(plans.oldest, NULL, NULL, true, 1);
+	ret = SPI_execute_plan(plan_of(&plans.oldest), NULL, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_plan failed for retention: %s",
 			 SPI_result_code_string(ret));
@@ -302,7 +328,7 @@ apply_retention(const MrExtension *ext)
 	if (isnull || DatumGetTimestampTz(oldest) >= cutoff)
 		return;
 	value = TimestampTzGetDatum(cutoff);
-	ret = SPI_execute_plan(plans.prune, &value, NULL, false, 0);
+	ret = SPI_execute_plan(plan_of(&plans.prune), &value, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "SPI_execute_plan failed for retention: %s",
 			 SPI_result_code_string(ret));
@@ -554,7 +580,7 @@ insert_outcome(const MrLogRow *row, const MrOutcome *o)
 	TEXT_ARG(o->skip_reason, 12);
 	values[13] = Int64GetDatum(row->cascade_id);
 	nulls[13] = row->cascade_id > 0 ? ' ' : 'n';
-	ret = SPI_execute_plan(plans.insert, values, nulls, false, 0);
+	ret = SPI_execute_plan(plan_of(&plans.insert), values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_plan failed to log run: %s",
 			 SPI_result_code_string(ret));
@@ -582,7 +608,7 @@ finish_running(const MrLogRow *row, const MrOutcome *o)
 	TEXT_ARG(e ? e->detail : NULL, 7);
 	TEXT_ARG(e ? e->hint : NULL, 8);
 	TEXT_ARG(o->skip_reason, 9);
-	ret = SPI_execute_plan(plans.finish, values, nulls, false, 0);
+	ret = SPI_execute_plan(plan_of(&plans.finish), values, nulls, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "SPI_execute_plan failed to finish run: %s",
 			 SPI_result_code_string(ret));
@@ -774,7 +800,7 @@ mr_log_running(const MrExtension *ext, const MrLogRow *row, char **result_text)
 	values[3] = NameGetDatum(&callername);
 
 	mr_become_extension_owner(ext, &saved);
-	ret = SPI_execute_plan(plans.insert_running, values, nulls, false, 0);
+	ret = SPI_execute_plan(plan_of(&plans.insert_running), values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_plan failed to log running row: %s",
 			 SPI_result_code_string(ret));
@@ -830,7 +856,7 @@ mr_log_reap(const MrExtension *ext, const char *view_name)
 
 	value = view_name ? CStringGetTextDatum(view_name) : (Datum) 0;
 	null = view_name ? ' ' : 'n';
-	ret = SPI_execute_plan(plans.running_ids, &value, &null, true, 0);
+	ret = SPI_execute_plan(plan_of(&plans.running_ids), &value, &null, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed for running rows: %s",
 			 SPI_result_code_string(ret));
@@ -849,7 +875,7 @@ mr_log_reap(const MrExtension *ext, const char *view_name)
 		if (!run_is_lost(ids[i]))
 			continue;
 		value = Int64GetDatum(ids[i]);
-		ret = SPI_execute_plan(plans.mark_lost, &value, NULL, false, 0);
+		ret = SPI_execute_plan(plan_of(&plans.mark_lost), &value, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "SPI_execute_plan failed to mark run interrupted: %s",
 				 SPI_result_code_string(ret));
@@ -907,7 +933,7 @@ mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull)
 
 	ensure_plans(ext);
 	mr_become_extension_owner(ext, &saved);
-	ret = SPI_execute_plan(plans.result_of, &value, NULL, false, 1);
+	ret = SPI_execute_plan(plan_of(&plans.result_of), &value, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed for a run's result: %s",
 			 SPI_result_code_string(ret));
@@ -921,7 +947,7 @@ mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull)
 											   &status_null));
 	if (strcmp(status, "running") == 0 && run_is_lost(run_id))
 	{
-		ret = SPI_execute_plan(plans.result_lost, &value, NULL, false, 1);
+		ret = SPI_execute_plan(plan_of(&plans.result_lost), &value, NULL, false, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "SPI_execute_plan failed for a lost run's result: %s",
 				 SPI_result_code_string(ret));
