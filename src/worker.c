@@ -384,7 +384,7 @@ mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out,
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	char	   *view_name = mr_view_name(viewoid);
-	Jsonb	   *result = NULL;
+	Jsonb	   *volatile result = NULL;
 	TimestampTz start;
 
 	seg = dsm_create(sizeof(MrWorkerShared), 0);
@@ -427,65 +427,80 @@ mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out,
 						 max_worker_processes)));
 	}
 
+	/*
+	 * Any error while we wait, a cancel or statement_timeout of the caller
+	 * included, stops a worker that has not begun to commit its 'running'
+	 * row: the caller is told the refresh did not start, so it must not.
+	 */
 	start = GetCurrentTimestamp();
-	for (;;)
+	PG_TRY();
 	{
-		uint32		state = pg_atomic_read_u32(&sh->state);
-		pid_t		pid;
-		BgwHandleStatus status;
+		for (;;)
+		{
+			uint32		state = pg_atomic_read_u32(&sh->state);
+			pid_t		pid;
+			BgwHandleStatus status;
 
-		if (state == WORKER_RUNNING)
-		{
-			pg_read_barrier();
-			if (run_id != NULL)
-				*run_id = sh->run_id;
-			/* In the caller's memory, not SPI's, which ends with the call. */
-			result = (Jsonb *) DatumGetPointer(SPI_datumTransfer(
-																 DirectFunctionCall1(jsonb_in, CStringGetDatum(sh->result)),
-																 false, -1));
-			break;
-		}
-		if (state == WORKER_FAILED)
-		{
-			pg_read_barrier();
-			ereport(ERROR,
-					(errcode(sh->sqlerrcode),
-					 errmsg("could not start the background refresh of \"%s\": %s",
-							mr_label(view_name), sh->result)));
-		}
-		status = GetBackgroundWorkerPid(handle, &pid);
-		if (status == BGWH_STOPPED &&
-			pg_atomic_read_u32(&sh->state) == WORKER_STARTING)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("background worker for \"%s\" exited before starting the refresh", mr_label(view_name)),
-					 errhint("See the server log for its error.")));
-		if (status == BGWH_STARTED && blocked_by_me(pid) && abandon(sh))
-		{
-			stop_worker(handle);
-			ereport(ERROR,
-					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-					 errmsg("could not start the background refresh of \"%s\"", mr_label(view_name)),
-					 errdetail("The background worker needs a lock that this transaction holds."),
-					 errhint("Start the background refresh outside the transaction that took that lock (on metrics_refresh_log, say), or refresh with wait => true.")));
-		}
-		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), HANDSHAKE_TIMEOUT_MS) &&
-			abandon(sh))
-		{
-			stop_worker(handle);
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("could not start the background refresh of \"%s\"", mr_label(view_name)),
-					 errdetail("The background worker did not record the run within %d seconds.",
-							   HANDSHAKE_TIMEOUT_MS / 1000),
-					 errhint("See the server log, and pg_stat_activity for what the worker waits for.")));
-		}
+			if (state == WORKER_RUNNING)
+			{
+				pg_read_barrier();
+				if (run_id != NULL)
+					*run_id = sh->run_id;
+				/* In the caller's memory, not SPI's, which ends with the call. */
+				result = (Jsonb *) DatumGetPointer(SPI_datumTransfer(
+																	 DirectFunctionCall1(jsonb_in, CStringGetDatum(sh->result)),
+																	 false, -1));
+				break;
+			}
+			if (state == WORKER_FAILED)
+			{
+				pg_read_barrier();
+				ereport(ERROR,
+						(errcode(sh->sqlerrcode),
+						 errmsg("could not start the background refresh of \"%s\": %s",
+								mr_label(view_name), sh->result)));
+			}
+			status = GetBackgroundWorkerPid(handle, &pid);
+			if (status == BGWH_STOPPED &&
+				pg_atomic_read_u32(&sh->state) == WORKER_STARTING)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("background worker for \"%s\" exited before starting the refresh", mr_label(view_name)),
+						 errhint("See the server log for its error.")));
+			if (status == BGWH_STARTED && blocked_by_me(pid) && abandon(sh))
+			{
+				stop_worker(handle);
+				ereport(ERROR,
+						(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+						 errmsg("could not start the background refresh of \"%s\"", mr_label(view_name)),
+						 errdetail("The background worker needs a lock that this transaction holds."),
+						 errhint("Start the background refresh outside the transaction that took that lock (on metrics_refresh_log, say), or refresh with wait => true.")));
+			}
+			if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), HANDSHAKE_TIMEOUT_MS) &&
+				abandon(sh))
+			{
+				stop_worker(handle);
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("could not start the background refresh of \"%s\"", mr_label(view_name)),
+						 errdetail("The background worker did not record the run within %d seconds.",
+								   HANDSHAKE_TIMEOUT_MS / 1000),
+						 errhint("See the server log, and pg_stat_activity for what the worker waits for.")));
+			}
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 100L, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 100L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
 	}
+	PG_CATCH();
+	{
+		if (abandon(sh))
+			stop_worker(handle);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	dsm_detach(seg);
 	if (handle_out != NULL)
