@@ -79,6 +79,7 @@ run_dependent(const MrExtension *ext, const MrRunRequest *root, NodeRun *runs, i
 	MrStatus	status;
 
 	req.viewoid = nr->node->relid;
+	req.view_name = nr->node->view_name;
 	req.source = MR_SOURCE_CASCADE;
 	req.run_id = 0;
 	req.track = false;
@@ -252,6 +253,7 @@ mr_cascade_execute(const MrRunRequest *root)
 				MrRunRequest req = *root;
 
 				req.viewoid = runs[i].node->relid;
+				req.view_name = runs[i].node->view_name;
 				req.source = MR_SOURCE_CASCADE;
 				req.run_id = 0;
 				(void) mr_run_skipped_named(&ext, &req, runs[i].node->view_name,

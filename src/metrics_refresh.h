@@ -157,6 +157,7 @@ extern void mr_log_set_cascade(const MrExtension *ext, int64 run_id);
 typedef struct MrRunRequest
 {
 	Oid			viewoid;
+	const char *view_name;		/* its name as logged, or NULL: look it up */
 	MrSource	source;
 	const char *caller;			/* triggered_by: the real caller's name */
 	int64		run_id;			/* > 0: finish this 'running' row (worker) */

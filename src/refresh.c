@@ -362,7 +362,7 @@ log_row(const MrRunRequest *req)
 {
 	MrLogRow	row;
 
-	row.view_name = mr_view_name(req->viewoid);
+	row.view_name = req->view_name != NULL ? req->view_name : mr_view_name(req->viewoid);
 	row.source = req->source;
 	row.caller = req->caller;
 	row.run_id = req->run_id;

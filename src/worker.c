@@ -147,10 +147,12 @@ apply_caller_settings(Oid callerid, int file_lock_ms, int file_refresh_ms)
 
 /*
  * First transaction: apply settings, insert and commit the 'running' row
- * while holding the run lock, and tell the caller.
+ * while holding the run lock, and tell the caller.  The view's name as the
+ * row records it goes to *view_name (in TopMemoryContext): the view may be
+ * dropped before the refresh, which must still finish that row.
  */
 static int64
-start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
+start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms, char **view_name)
 {
 	int			nestlevel;
 	MrExtension ext;
@@ -174,6 +176,7 @@ start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms)
 
 	mr_get_extension(&ext);
 	row.view_name = mr_view_name(sh->viewoid);
+	*view_name = MemoryContextStrdup(TopMemoryContext, row.view_name);
 	row.source = sh->source;
 	row.caller = NameStr(sh->caller);
 	row.run_id = 0;
@@ -229,6 +232,7 @@ metrics_refresh_worker_main(Datum main_arg)
 	MrRunRequest req = {0};
 	MrExtension ext;
 	int			nestlevel;
+	char	   *view_name = NULL;
 
 	/* The limits as the configuration file gives them, before any role's. */
 	int			file_lock_ms = mr_lock_timeout_ms;
@@ -251,7 +255,7 @@ metrics_refresh_worker_main(Datum main_arg)
 
 	PG_TRY();
 	{
-		req.run_id = start_run(sh, file_lock_ms, file_refresh_ms);
+		req.run_id = start_run(sh, file_lock_ms, file_refresh_ms, &view_name);
 	}
 	PG_CATCH();
 	{
@@ -275,6 +279,7 @@ metrics_refresh_worker_main(Datum main_arg)
 
 	/* Then the refresh, finishing the row, and for a cascade the others. */
 	req.viewoid = sh->viewoid;
+	req.view_name = view_name;
 	req.source = sh->source;
 	req.caller = pstrdup(NameStr(sh->caller));
 	req.may_skip = sh->may_skip;
@@ -295,12 +300,12 @@ metrics_refresh_worker_main(Datum main_arg)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: refresh of %s (run " INT64_FORMAT ")",
-												   mr_view_name(req.viewoid), req.run_id));
+												   view_name, req.run_id));
 	mr_get_extension(&ext);
 	{
 		MrOptions	opts;
 
-		mr_options_of(&ext, mr_view_name(req.viewoid), &opts);
+		mr_options_of(&ext, view_name, &opts);
 		req.track = opts.skip_unchanged;
 		req.max_skip = opts.max_skip;
 	}
