@@ -34,6 +34,7 @@
 #include "executor/spi.h"
 #include "access/xact.h"
 #include "fmgr.h"
+#include "utils/guc.h"
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -197,11 +198,20 @@ mr_stats_fold(const MrExtension *ext)
 	fold(ext);
 }
 
+/* Error context of the wait for the fold lock in mr_stats_reset(). */
+static void
+fold_lock_context(void *arg)
+{
+	errcontext("waiting for the statistics fold lock (an advisory lock, held by a transaction that folded runs) at most metrics_refresh.lock_timeout (%d ms)",
+			   mr_lock_timeout_ms);
+}
+
 /*
  * metrics_refresh_stats_reset: zero the counts and durations of one view
  * (or all) and stamp stats_reset; returns the reset time.  Every run the
  * reset can see is folded first, so that none is counted after it: unlike
- * mr_stats_fold(), this waits for the fold lock (within lock_timeout), and
+ * mr_stats_fold(), this waits for the fold lock (at most
+ * metrics_refresh.lock_timeout, as a refresh waits for its locks), and
  * folds under REPEATABLE READ and SERIALIZABLE too, where a concurrent fold
  * committed after the snapshot makes it fail with a serialization error
  * rather than count a run twice or after the reset.  Preconditions: admin;
@@ -220,7 +230,20 @@ mr_stats_reset(const MrExtension *ext, const char *view_name)
 	mr_become_extension_owner(ext, &saved);
 	/* What was logged before the reset is counted now, then zeroed. */
 	mr_advisory_tag(&tag, 0, 0, MR_LOCK_FOLD);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		ErrorContextCallback context = {.previous = error_context_stack,
+		.callback = fold_lock_context};
+		char		buf[32];
+
+		/* Restored by the caller's GUC nest level (or the abort). */
+		snprintf(buf, sizeof(buf), "%d", mr_lock_timeout_ms);
+		(void) set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		error_context_stack = &context;
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		error_context_stack = context.previous;
+	}
 	fold(ext);
 	ret = SPI_execute_with_args(psprintf("UPDATE %s.metrics_refresh_counters SET successful = 0, failed = 0, "
 										 "skipped = 0, unchanged = 0, timed_runs = 0, total_duration_ms = 0, "
