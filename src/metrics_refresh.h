@@ -39,6 +39,7 @@
 #define MR_LOCK_RUN			0x4D53	/* held by the worker running one run */
 #define MR_LOCK_TRACK		0x4D54	/* a view's change-tracking key */
 #define MR_LOCK_FOLD		0x4D55	/* folding pending statistics */
+#define MR_LOCK_OPTIONS		0x4D56	/* changing one view's options */
 
 /* The "status" column of the log (pg_cron's CronStatus). */
 typedef enum MrStatus
@@ -250,6 +251,7 @@ extern void mr_options_of(const MrExtension *ext, const char *view_name, MrOptio
 /* The largest max_skip and stale_after (options.c). */
 #define MR_OPTION_INTERVAL_MAX "1000 years"
 extern void mr_check_option_interval(Datum interval, const char *name);
+extern void mr_lock_options(Oid viewoid);
 extern Jsonb *mr_configure(const MrExtension *ext, Oid viewoid, const bool *skip_unchanged,
 						   const Datum *max_skip, const bool *cascade, const Datum *stale_after);
 

@@ -19,6 +19,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -171,6 +172,21 @@ mr_check_option_interval(Datum interval, const char *name)
 }
 
 /*
+ * Serialize the changes of one view's options (metrics_refresh_configure,
+ * metrics_refresh_schedule) until this transaction ends: each reads the
+ * stored options after the lock, with a new snapshot, so two concurrent
+ * changes of different options both take effect.
+ */
+void
+mr_lock_options(Oid viewoid)
+{
+	LOCKTAG		tag;
+
+	mr_advisory_tag(&tag, viewoid, 0, MR_LOCK_OPTIONS);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
  * metrics_refresh_configure: set the options given (a NULL pointer keeps
  * an option), then return the view's options, and its tracked sources when
  * skip_unchanged is on.  Turning skip_unchanged on may raise 55000 (a source
@@ -192,7 +208,11 @@ mr_configure(const MrExtension *ext, Oid viewoid, const bool *skip_unchanged,
 	JsonbValue *res;
 	ListCell   *lc;
 
+	mr_lock_options(viewoid);
+	/* A new snapshot (READ COMMITTED): what the last holder committed. */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	mr_options_of(ext, view_name, &opts);
+	PopActiveSnapshot();
 	if (max_skip != NULL)
 		mr_check_option_interval(*max_skip, "max_skip");
 	if (stale_after != NULL)

@@ -164,6 +164,7 @@ mr_schedule(const MrExtension *ext, Oid viewoid, const char *schedule, Datum sta
 	mr_check_option_interval(stale_after, "stale_after");
 	check_schedule_text(schedule);
 	require_pg_cron();
+	mr_lock_options(viewoid);
 
 	if (ext->version >= 10100)
 		command = psprintf("SELECT pg_catalog.metrics_refresh_job(%s::pg_catalog.regclass)",
