@@ -20,7 +20,8 @@
  * the worker waits for a lock the caller holds; giving up is the move from
  * STARTING to ABANDONED, after which the worker cannot commit its row, so a
  * caller that raised an error never leaves a run behind.  A worker that
- * already began to commit is waited for.
+ * already began to commit is waited for, except by a caller whose wait is
+ * cancelled or terminated: its call raises, and the run goes on, logged.
  *
  * The run lock is what tells a live run from a dead one: a 'running' row
  * whose lock is free has no worker (crash or termination) and is reported
@@ -373,6 +374,27 @@ stop_worker(BackgroundWorkerHandle *handle)
 	}
 }
 
+/* What the caller's cleanup needs if its wait for the worker ends early. */
+typedef struct HandshakeWait
+{
+	MrWorkerShared *sh;
+	BackgroundWorkerHandle *handle;
+} HandshakeWait;
+
+/*
+ * The caller's wait ended in an error or in the caller's exit (FATAL: a
+ * terminated backend, a lost client): stop a worker that has not begun to
+ * commit its 'running' row.
+ */
+static void
+handshake_cleanup(int code, Datum arg)
+{
+	HandshakeWait *wait = (HandshakeWait *) DatumGetPointer(arg);
+
+	if (abandon(wait->sh))
+		stop_worker(wait->handle);
+}
+
 /*
  * Start a background refresh of viewoid and return the 'running' result
  * object (allocated in the memory context that was current at SPI_connect())
@@ -391,6 +413,7 @@ mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out,
 	char	   *view_name = mr_view_name(viewoid);
 	Jsonb	   *volatile result = NULL;
 	TimestampTz start;
+	HandshakeWait hw;
 
 	seg = dsm_create(sizeof(MrWorkerShared), 0);
 	sh = dsm_segment_address(seg);
@@ -434,11 +457,14 @@ mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out,
 
 	/*
 	 * Any error while we wait, a cancel or statement_timeout of the caller
-	 * included, stops a worker that has not begun to commit its 'running'
-	 * row: the caller is told the refresh did not start, so it must not.
+	 * included, and the caller's exit stop a worker that has not begun to
+	 * commit its 'running' row: the caller is told the refresh did not
+	 * start (or is gone), so it must not.
 	 */
 	start = GetCurrentTimestamp();
-	PG_TRY();
+	hw.sh = sh;
+	hw.handle = handle;
+	PG_ENSURE_ERROR_CLEANUP(handshake_cleanup, PointerGetDatum(&hw));
 	{
 		for (;;)
 		{
@@ -499,13 +525,7 @@ mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out,
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
-	PG_CATCH();
-	{
-		if (abandon(sh))
-			stop_worker(handle);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	PG_END_ENSURE_ERROR_CLEANUP(handshake_cleanup, PointerGetDatum(&hw));
 
 	dsm_detach(seg);
 	if (handle_out != NULL)
