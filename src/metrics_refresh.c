@@ -591,9 +591,11 @@ metrics_refresh_version(PG_FUNCTION_ARGS)
 }
 
 /*
- * Does this statement drop only relations named in a temporary schema
- * ("pg_temp", "pg_temp_3")?  Nothing that a materialized view depends on
- * is temporary (PostgreSQL refuses it), so such a DROP drops no view.
+ * Does this statement drop, without CASCADE, only relations named in a
+ * temporary schema ("pg_temp", "pg_temp_3")?  A materialized view cannot
+ * read a temporary table (PostgreSQL refuses it); it may only name a
+ * temporary object (a regclass constant), which then takes CASCADE to drop.
+ * So such a DROP drops no view.
  */
 static bool
 drops_temporary_only(Node *parsetree)
@@ -604,6 +606,9 @@ drops_temporary_only(Node *parsetree)
 	if (!IsA(parsetree, DropStmt))
 		return false;
 	stmt = (DropStmt *) parsetree;
+	/* CASCADE may drop a view whose query names a temporary object. */
+	if (stmt->behavior == DROP_CASCADE)
+		return false;
 	if (stmt->removeType != OBJECT_TABLE && stmt->removeType != OBJECT_INDEX &&
 		stmt->removeType != OBJECT_SEQUENCE)
 		return false;

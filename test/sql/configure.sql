@@ -224,6 +224,17 @@ SELECT r->>'status' AS status, r->>'view' AS view, r->>'source' AS source, r ? '
        r ? 'cascade_id' AS has_cascade_id
 FROM cf_run_job('public.cf_root') AS r;
 
+-- A view that names a temporary object (a regclass constant) is dropped
+-- with it by DROP ... CASCADE: its schedule and options go too.
+CREATE TEMP SEQUENCE cf_tseq;
+CREATE MATERIALIZED VIEW cf_temp_named AS SELECT 1 AS id, 'pg_temp.cf_tseq'::regclass AS seq;
+CREATE UNIQUE INDEX ON cf_temp_named (id);
+SELECT metrics_refresh_schedule('cf_temp_named', '*/5 * * * *') IS NOT NULL AS scheduled;
+SELECT count(*) AS config_rows FROM metrics_refresh_config WHERE view_name = 'public.cf_temp_named';
+DROP SEQUENCE pg_temp.cf_tseq CASCADE;
+SELECT count(*) AS config_rows FROM metrics_refresh_config WHERE view_name = 'public.cf_temp_named';
+SELECT count(*) AS jobs FROM cron.job WHERE command LIKE '%cf_temp_named%';
+
 SELECT metrics_refresh_unschedule('cf_root') AS unscheduled;
 DROP VIEW cf_row, cf_triggers, cf_cascade;
 DROP FUNCTION cf_run_job(text);
