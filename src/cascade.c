@@ -176,8 +176,19 @@ mr_cascade_execute(const MrRunRequest *root)
 	volatile bool broken = false;	/* a node's transaction failed outside its refresh */
 
 	nestlevel = begin_node();
-	old = MemoryContextSwitchTo(cxt);
 	mr_get_extension(&ext);
+	if (get_rel_relkind(root->viewoid) != RELKIND_MATVIEW)
+	{
+		/*
+		 * Dropped after its run was recorded: nothing to plan.  The run
+		 * fails (and is logged) as any run of a dropped view does.
+		 */
+		(void) mr_run_logged(&ext, root, NULL);
+		end_node(nestlevel);
+		MemoryContextDelete(cxt);
+		return;
+	}
+	old = MemoryContextSwitchTo(cxt);
 	plan = mr_cascade_plan(root->viewoid);
 	n = list_length(plan);
 	runs = palloc0(sizeof(NodeRun) * n);

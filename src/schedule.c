@@ -279,6 +279,7 @@ bool
 mr_unschedule(const MrExtension *ext, Oid viewoid)
 {
 	require_pg_cron();
+	mr_lock_options(viewoid);
 	return unschedule_name(ext, mr_view_name(viewoid), true, true);
 }
 
