@@ -175,6 +175,18 @@ views_reading(Oid sources, Oid sources_pkey, Oid relid)
 	return views;
 }
 
+/* The tracked views that read relid, in the extension ext. */
+static List *
+tracked_readers(const MrExtension *ext, Oid relid)
+{
+	Oid			sources = our_relation(ext->nspoid, "metrics_refresh_sources");
+	Oid			sources_pkey = our_relation(ext->nspoid, "metrics_refresh_sources_pkey");
+
+	if (!OidIsValid(sources) || !OidIsValid(sources_pkey))
+		return NIL;
+	return views_reading(sources, sources_pkey, relid);
+}
+
 /*
  * Write a change mark for each view, as the owner of the changes table.
  * With dedupe, skip a view that already has a committed mark, provided the
@@ -913,12 +925,9 @@ mr_track_mark_readers(const MrExtension *ext, Oid relid)
 {
 	Oid			type = REGCLASSOID;
 	Datum		value = ObjectIdGetDatum(relid);
-	Oid			sources = our_relation(ext->nspoid, "metrics_refresh_sources");
-	Oid			sources_pkey = our_relation(ext->nspoid, "metrics_refresh_sources_pkey");
 
 	/* Most refreshed views are read by no tracked view: one index probe. */
-	if (OidIsValid(sources) && OidIsValid(sources_pkey) &&
-		views_reading(sources, sources_pkey, relid) == NIL)
+	if (tracked_readers(ext, relid) == NIL)
 		return;
 	run_as_owner(ext, psprintf("INSERT INTO %s.metrics_refresh_changes (view) "
 							   "SELECT view FROM %s.metrics_refresh_sources WHERE source = $1",
@@ -938,31 +947,14 @@ void
 mr_track_new_child(const MrExtension *ext, Oid parent, Oid child)
 {
 	Oid			fn;
-	List	   *views = NIL;
+	List	   *views;
 	List	   *children;
 	Oid			types[2] = {REGCLASSOID, REGCLASSOID};
 	Datum		values[2];
-	MrSavedUser saved;
 	ListCell   *lc;
 	ListCell   *vc;
-	uint64		i;
-	int			ret;
 
-	values[0] = ObjectIdGetDatum(parent);
-	mr_become_extension_owner(ext, &saved);
-	ret = SPI_execute_with_args(psprintf("SELECT view FROM %s.metrics_refresh_sources WHERE source = $1",
-										 ext->nspname_q),
-								1, types, values, NULL, false, 0);
-	mr_restore_user(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		views = lappend_oid(views, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-																 SPI_tuptable->tupdesc, 1, &isnull)));
-	}
+	views = tracked_readers(ext, parent);
 	if (views == NIL)
 		return;
 	fn = track_function(ext);
