@@ -78,6 +78,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -90,12 +91,147 @@
 
 /*
  * The writers' side: the tables this transaction changed (in
- * TopTransactionContext), and the schema of the trigger function that
- * noted them, which is the extension's.
+ * TopTransactionContext), the trigger function that noted them (its schema
+ * is the extension's), and the views whose committed mark this transaction
+ * saw or wrote (known_marked once it commits).
  */
 static List *changed_tables = NIL;
-static Oid	changed_nsp = InvalidOid;
+static Oid	changed_fn = InvalidOid;
+static List *seen_marked = NIL;
 static bool callback_registered = false;
+
+/*
+ * The writers' caches, per backend, so that the pre-commit of a transaction
+ * that changed a tracked table costs a few hash look-ups and a lock instead
+ * of index scans (bench/writers):
+ * - the extension's relations (sources, changes and their indexes), by the
+ *   schema they were looked up in;
+ * - readers: per table, the tracked views that read it, as
+ *   metrics_refresh_sources says;
+ * - known_marked: views that have a committed change mark, as this backend
+ *   saw or wrote it.
+ * They are kept right by relcache invalidations, which PostgreSQL sends
+ * when the transaction that causes them commits, before it releases its
+ * locks:
+ * - every change of metrics_refresh_sources invalidates that table
+ *   (sources_changed()); a TRUNCATE, a DROP, a rename or a schema change of
+ *   any of the four relations invalidates it too; all of these, and a
+ *   reset of the invalidation queue (relid InvalidOid), drop everything;
+ * - every deletion of a view's marks invalidates the view (marks_deleted()),
+ *   which drops it from known_marked.
+ * A pre-commit processes pending invalidations after it has taken what
+ * it relies on: the lock of the table written (taken by the statement),
+ * and each view's tracking key in share mode.  A refresh that deletes marks
+ * holds the key exclusively until it has committed and sent its
+ * invalidation: so a mark this backend knows of cannot have been deleted
+ * unseen.  The callback only flags or forgets; the caches are rebuilt at a
+ * pre-commit, never while one is read.
+ */
+typedef struct TrackReaders
+{
+	Oid			relid;			/* hash key */
+	List	   *views;			/* in track_cache_cxt */
+} TrackReaders;
+
+static MemoryContext track_cache_cxt = NULL;
+static bool track_cache_stale = true;
+static Oid	cache_nsp = InvalidOid;
+static Oid	cache_sources = InvalidOid;
+static Oid	cache_sources_pkey = InvalidOid;
+static Oid	cache_changes = InvalidOid;
+static Oid	cache_changes_idx = InvalidOid;
+static HTAB *readers = NULL;
+static HTAB *known_marked = NULL;
+
+/* The OID of one of the extension's relations in schema nsp, or InvalidOid. */
+static Oid
+our_relation(Oid nsp, const char *name)
+{
+	return get_relname_relid(name, nsp);
+}
+
+/* Relcache invalidation callback of the writers' caches. */
+static void
+track_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == cache_sources || relid == cache_sources_pkey ||
+		relid == cache_changes || relid == cache_changes_idx)
+		track_cache_stale = true;
+	else if (known_marked != NULL && !track_cache_stale)
+		(void) hash_search(known_marked, &relid, HASH_REMOVE, NULL);
+}
+
+/*
+ * Make the writers' caches those of the extension in schema nsp, emptied
+ * if anything invalidated them.  Returns false when the extension's
+ * relations are not there (it is being dropped).
+ */
+static bool
+track_cache_ready(Oid nsp)
+{
+	HASHCTL		ctl;
+
+	if (!track_cache_stale && nsp == cache_nsp)
+		return true;
+	if (track_cache_cxt == NULL)
+		track_cache_cxt = AllocSetContextCreate(CacheMemoryContext,
+												"metrics_refresh writers' caches",
+												ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(track_cache_cxt);
+	readers = NULL;
+	known_marked = NULL;
+	track_cache_stale = false;
+	cache_nsp = nsp;
+	cache_sources = our_relation(nsp, "metrics_refresh_sources");
+	cache_sources_pkey = our_relation(nsp, "metrics_refresh_sources_pkey");
+	cache_changes = our_relation(nsp, "metrics_refresh_changes");
+	cache_changes_idx = our_relation(nsp, "metrics_refresh_changes_view_idx");
+	if (!OidIsValid(cache_sources) || !OidIsValid(cache_sources_pkey) ||
+		!OidIsValid(cache_changes) || !OidIsValid(cache_changes_idx))
+	{
+		track_cache_stale = true;
+		return false;
+	}
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(TrackReaders);
+	ctl.hcxt = track_cache_cxt;
+	readers = hash_create("metrics_refresh readers", 64, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.entrysize = sizeof(Oid);
+	known_marked = hash_create("metrics_refresh known marks", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	return true;
+}
+
+/*
+ * Tell every backend's writers' caches that metrics_refresh_sources
+ * changed (sent when this transaction commits).  Every change of that
+ * table by the extension calls it.
+ */
+static void
+sources_changed(const MrExtension *ext)
+{
+	Oid			sources = our_relation(ext->nspoid, "metrics_refresh_sources");
+
+	if (OidIsValid(sources))
+		CacheInvalidateRelcacheByRelid(sources);
+}
+
+/*
+ * The same after deleting a view's change marks.  A view that is gone needs
+ * none: dropping it sent one.
+ */
+static void
+marks_deleted(Oid viewoid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(viewoid));
+
+	if (HeapTupleIsValid(tup))
+	{
+		CacheInvalidateRelcacheByTuple(tup);
+		ReleaseSysCache(tup);
+	}
+}
 
 /* The advisory lock of a view's tracking key. */
 static void
@@ -116,13 +252,6 @@ rel_owner(Oid relid)
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	return owner;
-}
-
-/* The OID of one of the extension's relations in schema nsp, or InvalidOid. */
-static Oid
-our_relation(Oid nsp, const char *name)
-{
-	return get_relname_relid(name, nsp);
 }
 
 /*
@@ -188,122 +317,178 @@ tracked_readers(const MrExtension *ext, Oid relid)
 }
 
 /*
+ * The tracked views that read relid, from the readers cache, filled on a
+ * miss unless opening metrics_refresh_sources processed an invalidation of
+ * it (what was read is then current, but may not be kept).
+ */
+static List *
+readers_of(Oid relid)
+{
+	TrackReaders *entry;
+	MemoryContext old;
+	List	   *views;
+
+	entry = hash_search(readers, &relid, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->views;
+	views = views_reading(cache_sources, cache_sources_pkey, relid);
+	if (track_cache_stale)
+		return views;
+	entry = hash_search(readers, &relid, HASH_ENTER, NULL);
+	old = MemoryContextSwitchTo(track_cache_cxt);
+	entry->views = list_copy(views);
+	MemoryContextSwitchTo(old);
+	return views;
+}
+
+/* Note that the view has a mark this transaction saw or wrote. */
+static void
+note_marked(Oid viewoid)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	seen_marked = lappend_oid(seen_marked, viewoid);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * Write a change mark for each view, as the owner of the changes table.
  * With dedupe, skip a view that already has a committed mark, provided the
  * view's tracking key can be held in share mode until this transaction ends
- * (see the file header).
+ * (see the file header): known from the writers' cache, or seen with a look
+ * at the table.  The views whose mark is there at commit go to seen_marked.
  */
 static void
-write_marks(Oid nsp, Oid changes, Oid changes_idx, List *views, bool dedupe)
+write_marks(Oid nsp, List *views, bool dedupe)
 {
 	ListCell   *lc;
-	char	   *sql = NULL;
+	char	   *volatile sql = NULL;
 	Oid			save_userid;
 	int			save_sec;
-	bool		connected = false;
-	int			nestlevel = 0;
+	volatile bool connected = false;
+	volatile bool snapshot = false;
+	volatile int nestlevel = 0;
+	bool		save_read_only = XactReadOnly;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
-	foreach(lc, views)
+	PG_TRY();
 	{
-		Oid			viewoid = lfirst_oid(lc);
-		Oid			type = REGCLASSOID;
-		Datum		value = ObjectIdGetDatum(viewoid);
-		int			ret;
-
-		if (dedupe)
+		foreach(lc, views)
 		{
-			LOCKTAG		tag;
+			Oid			viewoid = lfirst_oid(lc);
+			Oid			type = REGCLASSOID;
+			Datum		value = ObjectIdGetDatum(viewoid);
+			int			ret;
 
-			track_tag(&tag, viewoid);
-			if (LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL &&
-				mark_exists(changes, changes_idx, viewoid))
-				continue;
+			if (dedupe)
+			{
+				LOCKTAG		tag;
+
+				track_tag(&tag, viewoid);
+				if (LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+				{
+					/*
+					 * Holding the key, take in what refreshes that deleted
+					 * marks before we got it sent.
+					 */
+					AcceptInvalidationMessages();
+					if (!track_cache_stale &&
+						hash_search(known_marked, &viewoid, HASH_FIND, NULL) != NULL)
+						continue;
+					if (mark_exists(cache_changes, cache_changes_idx, viewoid))
+					{
+						note_marked(viewoid);
+						continue;
+					}
+				}
+			}
+			if (!connected)
+			{
+				/*
+				 * Commit has released the statements' snapshots: SPI needs
+				 * one.  A transaction that wrote and then SET
+				 * transaction_read_only = on still commits its writes: so
+				 * must it commit their marks (the bookkeeping of writes
+				 * already made; on a standby nothing is written at all).
+				 */
+				PushActiveSnapshot(GetTransactionSnapshot());
+				snapshot = true;
+				XactReadOnly = false;
+				/* The writer's search_path is the writer's: not ours. */
+				nestlevel = mr_pin_search_path();
+				if (SPI_connect() != SPI_OK_CONNECT)
+					elog(ERROR, "SPI_connect failed");
+				connected = true;
+				sql = psprintf("INSERT INTO %s.metrics_refresh_changes (view) VALUES ($1)",
+							   quote_identifier(get_namespace_name(nsp)));
+				SetUserIdAndSecContext(rel_owner(cache_changes),
+									   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+			}
+			ret = SPI_execute_with_args(sql, 1, &type, &value, NULL, false, 0);
+			if (ret != SPI_OK_INSERT)
+				elog(ERROR, "SPI_execute_with_args failed to record a change: %s",
+					 SPI_result_code_string(ret));
+			if (dedupe)
+				note_marked(viewoid);
 		}
-		if (!connected)
+		if (connected)
 		{
-			/* The writer's search_path is the writer's: not ours. */
-			nestlevel = mr_pin_search_path();
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			connected = true;
-			sql = psprintf("INSERT INTO %s.metrics_refresh_changes (view) VALUES ($1)",
-						   quote_identifier(get_namespace_name(nsp)));
-			SetUserIdAndSecContext(rel_owner(changes),
-								   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+			SetUserIdAndSecContext(save_userid, save_sec);
+			SPI_finish();
+			mr_unpin_search_path(nestlevel);
 		}
-		ret = SPI_execute_with_args(sql, 1, &type, &value, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "SPI_execute_with_args failed to record a change: %s",
-				 SPI_result_code_string(ret));
 	}
-	if (connected)
+	PG_FINALLY();
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-		SPI_finish();
-		mr_unpin_search_path(nestlevel);
+		XactReadOnly = save_read_only;
 	}
+	PG_END_TRY();
+	if (snapshot)
+		PopActiveSnapshot();
 }
 
 /*
  * Pre-commit (or pre-prepare) of a transaction that changed tracked tables:
  * mark the views that read them.  A prepared transaction writes its marks
- * without the share lock, which it would hold until COMMIT PREPARED.
+ * without the share lock, which it would hold until COMMIT PREPARED, and
+ * without relying on the cache of known marks.
  */
 static void
 flush_changed_tables(bool prepare)
 {
 	List	   *tables = changed_tables;
-	Oid			nsp = changed_nsp;
-	Oid			sources,
-				sources_pkey,
-				changes,
-				changes_idx;
+	Oid			fn = changed_fn;
+	Oid			nsp;
 	List	   *views = NIL;
 	ListCell   *lc;
 
 	changed_tables = NIL;
-	changed_nsp = InvalidOid;
-	if (tables == NIL || !OidIsValid(nsp))
+	changed_fn = InvalidOid;
+	seen_marked = NIL;
+	if (tables == NIL || !OidIsValid(fn))
 		return;
-	sources = our_relation(nsp, "metrics_refresh_sources");
-	sources_pkey = our_relation(nsp, "metrics_refresh_sources_pkey");
-	changes = our_relation(nsp, "metrics_refresh_changes");
-	changes_idx = our_relation(nsp, "metrics_refresh_changes_view_idx");
-	if (!OidIsValid(sources) || !OidIsValid(sources_pkey) ||
-		!OidIsValid(changes) || !OidIsValid(changes_idx))
+	nsp = get_func_namespace(fn);
+	if (!OidIsValid(nsp))
+		return;					/* the extension is gone */
+
+	/*
+	 * The statements that wrote the tables hold their locks, so the sources
+	 * as of then are in: a change of the sources that added a reader of one
+	 * of them locked it first (sync_sources, ATTACH PARTITION...).
+	 */
+	AcceptInvalidationMessages();
+	if (!track_cache_ready(nsp))
 		return;					/* the extension is gone */
 	foreach(lc, tables)
 	{
 		ListCell   *vc;
 
-		foreach(vc, views_reading(sources, sources_pkey, lfirst_oid(lc)))
+		foreach(vc, readers_of(lfirst_oid(lc)))
 			views = list_append_unique_oid(views, lfirst_oid(vc));
 	}
 	if (views == NIL)
 		return;
-	/*
-	 * Commit has released the statements' snapshots: SPI needs one.  A
-	 * transaction that wrote and then SET transaction_read_only = on still
-	 * commits its writes: so must it commit their marks (the bookkeeping of
-	 * writes already made; on a standby nothing is written at all).
-	 */
-	PushActiveSnapshot(GetTransactionSnapshot());
-	{
-		bool		save_read_only = XactReadOnly;
-
-		XactReadOnly = false;
-		PG_TRY();
-		{
-			write_marks(nsp, changes, changes_idx, views, !prepare);
-		}
-		PG_FINALLY();
-		{
-			XactReadOnly = save_read_only;
-		}
-		PG_END_TRY();
-	}
-	PopActiveSnapshot();
+	write_marks(nsp, views, !prepare);
 }
 
 /* Transaction callback of the writers' side. */
@@ -319,12 +504,26 @@ track_xact_callback(XactEvent event, void *arg)
 			flush_changed_tables(true);
 			break;
 		case XACT_EVENT_COMMIT:
+			/* The marks seen or written at pre-commit are committed now. */
+			if (seen_marked != NIL && !track_cache_stale && known_marked != NULL)
+			{
+				ListCell   *lc;
+
+				foreach(lc, seen_marked)
+				{
+					Oid			viewoid = lfirst_oid(lc);
+
+					(void) hash_search(known_marked, &viewoid, HASH_ENTER, NULL);
+				}
+			}
+			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			changed_tables = NIL;
-			changed_nsp = InvalidOid;
+			changed_fn = InvalidOid;
+			seen_marked = NIL;
 			break;
 		default:
 			break;
@@ -344,6 +543,7 @@ mr_track_note_write(Oid relid, Oid trigger_fn)
 	if (!callback_registered)
 	{
 		RegisterXactCallback(track_xact_callback, NULL);
+		CacheRegisterRelcacheCallback(track_relcache_callback, (Datum) 0);
 		callback_registered = true;
 	}
 	if (list_member_oid(changed_tables, relid))
@@ -351,7 +551,7 @@ mr_track_note_write(Oid relid, Oid trigger_fn)
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	changed_tables = lappend_oid(changed_tables, relid);
 	MemoryContextSwitchTo(old);
-	changed_nsp = get_func_namespace(trigger_fn);
+	changed_fn = trigger_fn;
 }
 
 /*-------------------------------------------------------------------------
@@ -564,6 +764,7 @@ sync_sources(const MrExtension *ext, Oid viewoid, const MrChain *chain)
 	ListCell   *lc;
 	uint64		i;
 	int			ret;
+	bool		changed = false;
 
 	values[0] = ObjectIdGetDatum(viewoid);
 	mr_become_extension_owner(ext, &saved);
@@ -610,6 +811,7 @@ sync_sources(const MrExtension *ext, Oid viewoid, const MrChain *chain)
 		run_as_owner(ext, psprintf("INSERT INTO %s.metrics_refresh_sources (source, view) VALUES ($1, $2)",
 								   ext->nspname_q),
 					 2, types, values, SPI_OK_INSERT);
+		changed = true;
 	}
 	foreach(lc, had)
 	{
@@ -620,8 +822,11 @@ sync_sources(const MrExtension *ext, Oid viewoid, const MrChain *chain)
 		run_as_owner(ext, psprintf("DELETE FROM %s.metrics_refresh_sources WHERE source = $1 AND view = $2",
 								   ext->nspname_q),
 					 2, types, values, SPI_OK_DELETE);
+		changed = true;
 		remove_trigger_if_unused(ext, lfirst_oid(lc), fn);
 	}
+	if (changed)
+		sources_changed(ext);
 	CommandCounterIncrement();
 }
 
@@ -754,6 +959,8 @@ mr_track_disable(const MrExtension *ext, Oid viewoid)
 				 1, &type, &value, SPI_OK_DELETE);
 	run_as_owner(ext, psprintf("DELETE FROM %s.metrics_refresh_changes WHERE view = $1", ext->nspname_q),
 				 1, &type, &value, SPI_OK_DELETE);
+	sources_changed(ext);
+	marks_deleted(viewoid);
 	foreach(lc, had)
 		remove_trigger_if_unused(ext, lfirst_oid(lc), fn);
 }
@@ -878,6 +1085,8 @@ mr_track_consume(const MrExtension *ext, Oid viewoid, const char *view_name)
 	fp = tracking_fingerprint(ext, viewoid, &chain, &complete);
 	run_as_owner(ext, psprintf("DELETE FROM %s.metrics_refresh_changes WHERE view = $1", ext->nspname_q),
 				 1, &type, &value, SPI_OK_DELETE);
+	if (SPI_processed > 0)
+		marks_deleted(viewoid);
 	return complete ? fp : 0;
 }
 
@@ -980,6 +1189,7 @@ mr_track_new_child(const MrExtension *ext, Oid parent, Oid child)
 						 2, types, values, SPI_OK_INSERT);
 		}
 	}
+	sources_changed(ext);
 	mr_track_mark_readers(ext, parent);
 }
 
@@ -1059,6 +1269,8 @@ mr_track_sweep(const MrExtension *ext)
 	mr_restore_user(&saved);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed > 0)
+		sources_changed(ext);
 	foreach(lc, gone)
 		mr_track_disable(ext, lfirst_oid(lc));
 }
