@@ -168,7 +168,7 @@ RESET ROLE;
 SELECT ts.run() AS after_update;
 SET ROLE regress_trs_owner;
 DROP TRIGGER metrics_refresh_track ON ts.src;
-CREATE TRIGGER metrics_refresh_track AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ts.src
+CREATE TRIGGER metrics_refresh_track BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ts.src
     FOR EACH STATEMENT WHEN (pg_trigger_depth() > 5) EXECUTE FUNCTION public.metrics_refresh_track();
 ALTER TABLE ts.src ENABLE ALWAYS TRIGGER metrics_refresh_track;
 RESET ROLE;
@@ -179,7 +179,7 @@ RESET ROLE;
 SELECT ts.run() AS after_update;
 SET ROLE regress_trs_owner;
 DROP TRIGGER metrics_refresh_track ON ts.src;
-CREATE TRIGGER metrics_refresh_track AFTER INSERT OR UPDATE OF checked OR DELETE OR TRUNCATE ON ts.src
+CREATE TRIGGER metrics_refresh_track BEFORE INSERT OR UPDATE OF checked OR DELETE OR TRUNCATE ON ts.src
     FOR EACH STATEMENT EXECUTE FUNCTION public.metrics_refresh_track();
 ALTER TABLE ts.src ENABLE ALWAYS TRIGGER metrics_refresh_track;
 RESET ROLE;
