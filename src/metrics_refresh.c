@@ -58,6 +58,7 @@ PG_FUNCTION_INFO_V1(metrics_refresh_graph);
 PG_FUNCTION_INFO_V1(metrics_refresh_stats);
 PG_FUNCTION_INFO_V1(metrics_refresh_stats_reset);
 PG_FUNCTION_INFO_V1(metrics_refresh_track);
+PG_FUNCTION_INFO_V1(metrics_refresh_track_bookkeeping);
 PG_FUNCTION_INFO_V1(metrics_refresh_ddl_track);
 
 /* GUC variables */
@@ -117,6 +118,7 @@ _PG_init(void)
 							PGC_SUSET, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("metrics_refresh");
+	mr_track_init();
 	mr_reapply_admin_settings();
 }
 
@@ -857,6 +859,25 @@ metrics_refresh_track(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("metrics_refresh_track() must be called as a trigger")));
 	mr_track_note_write(RelationGetRelid(trigdata->tg_relation), fcinfo->flinfo->fn_oid);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * metrics_refresh_track_bookkeeping() -> trigger: the statement-level
+ * trigger on metrics_refresh_sources and metrics_refresh_changes; every
+ * session's writers' caches are read again once this transaction commits
+ * (tracking.c).
+ */
+Datum
+metrics_refresh_track_bookkeeping(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("metrics_refresh_track_bookkeeping() must be called as a trigger")));
+	mr_track_bookkeeping_changed(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
 }
 

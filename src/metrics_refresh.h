@@ -224,6 +224,8 @@ extern void mr_graph_rows(FunctionCallInfo fcinfo, Oid viewoid);
 
 /* tracking.c */
 extern void mr_track_note_write(Oid relid, Oid trigger_fn);
+extern void mr_track_bookkeeping_changed(Oid relid);
+extern void mr_track_init(void);
 extern List *mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name);
 extern void mr_track_disable(const MrExtension *ext, Oid viewoid);
 extern bool mr_track_unchanged(const MrExtension *ext, Oid viewoid, Datum max_skip,

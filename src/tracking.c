@@ -101,7 +101,6 @@
 static List *changed_tables = NIL;
 static Oid	changed_fn = InvalidOid;
 static List *seen_marked = NIL;
-static bool callback_registered = false;
 
 /*
  * The writers' caches, per backend, so that the pre-commit of a transaction
@@ -116,12 +115,15 @@ static bool callback_registered = false;
  * They are kept right by relcache invalidations, which PostgreSQL sends
  * when the transaction that causes them commits, before it releases its
  * locks:
- * - every change of metrics_refresh_sources invalidates that table
- *   (sources_changed()); a TRUNCATE, a DROP, a rename or a schema change of
- *   any of the four relations invalidates it too; all of these, and a
- *   reset of the invalidation queue (relid InvalidOid), drop everything;
- * - every deletion of a view's marks invalidates the view (marks_deleted()),
- *   which drops it from known_marked.
+ * - every statement that inserts, updates or deletes rows of
+ *   metrics_refresh_sources, or updates or deletes rows of
+ *   metrics_refresh_changes, whoever runs it, invalidates that table (the
+ *   trigger metrics_refresh_track_bookkeeping, ENABLE ALWAYS); a TRUNCATE,
+ *   a DROP, a rename or a schema change of any of the four relations
+ *   invalidates it too; all of these, and a reset of the invalidation queue
+ *   (relid InvalidOid), drop everything;
+ * - a REFRESH of a view invalidates the view, which drops it from
+ *   known_marked (its marks were deleted before, in the same transaction).
  * A pre-commit processes pending invalidations after it has taken what
  * it relies on: the lock of the table written (taken by the statement),
  * and each view's tracking key in share mode.  A refresh that deletes marks
@@ -145,6 +147,7 @@ static Oid	cache_changes = InvalidOid;
 static Oid	cache_changes_idx = InvalidOid;
 static HTAB *readers = NULL;
 static HTAB *known_marked = NULL;
+static uint64 track_cache_drops = 0;	/* times the callback dropped it all */
 
 /* The OID of one of the extension's relations in schema nsp, or InvalidOid. */
 static Oid
@@ -159,7 +162,10 @@ track_relcache_callback(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == cache_sources || relid == cache_sources_pkey ||
 		relid == cache_changes || relid == cache_changes_idx)
+	{
 		track_cache_stale = true;
+		track_cache_drops++;
+	}
 	else if (known_marked != NULL && !track_cache_stale)
 		(void) hash_search(known_marked, &relid, HASH_REMOVE, NULL);
 }
@@ -173,6 +179,7 @@ static bool
 track_cache_ready(Oid nsp)
 {
 	HASHCTL		ctl;
+	uint64		drops = track_cache_drops;
 
 	if (!track_cache_stale && nsp == cache_nsp)
 		return true;
@@ -180,21 +187,19 @@ track_cache_ready(Oid nsp)
 		track_cache_cxt = AllocSetContextCreate(CacheMemoryContext,
 												"metrics_refresh writers' caches",
 												ALLOCSET_SMALL_SIZES);
+	/* Not ready until the end: an error on the way leaves it stale. */
+	track_cache_stale = true;
+	cache_nsp = InvalidOid;
 	MemoryContextReset(track_cache_cxt);
 	readers = NULL;
 	known_marked = NULL;
-	track_cache_stale = false;
-	cache_nsp = nsp;
 	cache_sources = our_relation(nsp, "metrics_refresh_sources");
 	cache_sources_pkey = our_relation(nsp, "metrics_refresh_sources_pkey");
 	cache_changes = our_relation(nsp, "metrics_refresh_changes");
 	cache_changes_idx = our_relation(nsp, "metrics_refresh_changes_view_idx");
 	if (!OidIsValid(cache_sources) || !OidIsValid(cache_sources_pkey) ||
 		!OidIsValid(cache_changes) || !OidIsValid(cache_changes_idx))
-	{
-		track_cache_stale = true;
 		return false;
-	}
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(TrackReaders);
 	ctl.hcxt = track_cache_cxt;
@@ -203,37 +208,27 @@ track_cache_ready(Oid nsp)
 	ctl.entrysize = sizeof(Oid);
 	known_marked = hash_create("metrics_refresh known marks", 64, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	/*
+	 * Ready, unless looking the relations up processed an invalidation of
+	 * one of them (the callback compared it with what was then cached):
+	 * then the next pre-commit builds the caches again.
+	 */
+	cache_nsp = nsp;
+	track_cache_stale = track_cache_drops != drops;
 	return true;
 }
 
 /*
- * Tell every backend's writers' caches that metrics_refresh_sources
- * changed (sent when this transaction commits).  Every change of that
- * table by the extension calls it.
+ * The trigger metrics_refresh_track_bookkeeping: a statement changed
+ * metrics_refresh_sources or removed change marks.  Every session's
+ * writers' caches are dropped once this transaction commits (here too, at
+ * the next command).
  */
-static void
-sources_changed(const MrExtension *ext)
+void
+mr_track_bookkeeping_changed(Oid relid)
 {
-	Oid			sources = our_relation(ext->nspoid, "metrics_refresh_sources");
-
-	if (OidIsValid(sources))
-		CacheInvalidateRelcacheByRelid(sources);
-}
-
-/*
- * The same after deleting a view's change marks.  A view that is gone needs
- * none: dropping it sent one.
- */
-static void
-marks_deleted(Oid viewoid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(viewoid));
-
-	if (HeapTupleIsValid(tup))
-	{
-		CacheInvalidateRelcacheByTuple(tup);
-		ReleaseSysCache(tup);
-	}
+	CacheInvalidateRelcacheByRelid(relid);
 }
 
 /* The advisory lock of a view's tracking key. */
@@ -330,6 +325,7 @@ readers_of(Oid relid)
 	TrackReaders *entry;
 	MemoryContext old;
 	List	   *views;
+	List	   *copy;
 
 	entry = hash_search(readers, &relid, HASH_FIND, NULL);
 	if (entry != NULL)
@@ -337,10 +333,11 @@ readers_of(Oid relid)
 	views = views_reading(cache_sources, cache_sources_pkey, relid);
 	if (track_cache_stale)
 		return views;
-	entry = hash_search(readers, &relid, HASH_ENTER, NULL);
 	old = MemoryContextSwitchTo(track_cache_cxt);
-	entry->views = list_copy(views);
+	copy = list_copy(views);
 	MemoryContextSwitchTo(old);
+	entry = hash_search(readers, &relid, HASH_ENTER, NULL);
+	entry->views = copy;
 	return views;
 }
 
@@ -382,13 +379,15 @@ write_marks(Oid nsp, List *views, bool dedupe)
 			Oid			type = REGCLASSOID;
 			Datum		value = ObjectIdGetDatum(viewoid);
 			int			ret;
+			bool		keyed = false;
 
 			if (dedupe)
 			{
 				LOCKTAG		tag;
 
 				track_tag(&tag, viewoid);
-				if (LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+				keyed = LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+				if (keyed)
 				{
 					/*
 					 * Holding the key, take in what refreshes that deleted
@@ -431,7 +430,8 @@ write_marks(Oid nsp, List *views, bool dedupe)
 			if (ret != SPI_OK_INSERT)
 				elog(ERROR, "SPI_execute_with_args failed to record a change: %s",
 					 SPI_result_code_string(ret));
-			if (dedupe)
+			/* Known from now on only if a refresh cannot be deleting it. */
+			if (keyed)
 				note_marked(viewoid);
 		}
 		if (connected)
@@ -516,7 +516,12 @@ track_xact_callback(XactEvent event, void *arg)
 				{
 					Oid			viewoid = lfirst_oid(lc);
 
-					(void) hash_search(known_marked, &viewoid, HASH_ENTER, NULL);
+					/* After the commit record: no error may be raised. */
+					if (hash_search(known_marked, &viewoid, HASH_ENTER_NULL, NULL) == NULL)
+					{
+						track_cache_stale = true;
+						break;
+					}
 				}
 			}
 			/* FALLTHROUGH */
@@ -534,6 +539,17 @@ track_xact_callback(XactEvent event, void *arg)
 }
 
 /*
+ * Register the writers' side's callbacks (from _PG_init: registering a
+ * relcache callback can fail, and must not fail inside a user's INSERT).
+ */
+void
+mr_track_init(void)
+{
+	RegisterXactCallback(track_xact_callback, NULL);
+	CacheRegisterRelcacheCallback(track_relcache_callback, (Datum) 0);
+}
+
+/*
  * The trigger metrics_refresh_track (statement level): note that this
  * transaction changed the table.  Cheap: the work is done once, at
  * pre-commit.
@@ -543,12 +559,6 @@ mr_track_note_write(Oid relid, Oid trigger_fn)
 {
 	MemoryContext old;
 
-	if (!callback_registered)
-	{
-		RegisterXactCallback(track_xact_callback, NULL);
-		CacheRegisterRelcacheCallback(track_relcache_callback, (Datum) 0);
-		callback_registered = true;
-	}
 	if (list_member_oid(changed_tables, relid))
 		return;
 	old = MemoryContextSwitchTo(TopTransactionContext);
@@ -620,8 +630,9 @@ track_trigger_of(Oid relid, Oid track_fn, bool *sound, TransactionId *xmin)
 		Form_pg_trigger trig = (Form_pg_trigger) GETSTRUCT(tup);
 
 		result = trig->oid;
+		/* AFTER, as builds before 1.1.0's release made it, notes as well. */
 		*sound = trig->tgenabled == TRIGGER_FIRES_ALWAYS &&
-			trig->tgtype == TRACK_TRIGGER_TYPE &&
+			(trig->tgtype | TRIGGER_TYPE_BEFORE) == TRACK_TRIGGER_TYPE &&
 			trig->tgnargs == 0 && trig->tgattr.dim1 == 0 &&
 			!OidIsValid(trig->tgconstraint) &&
 			heap_attisnull(tup, Anum_pg_trigger_tgqual, NULL) &&
@@ -773,7 +784,6 @@ sync_sources(const MrExtension *ext, Oid viewoid, const MrChain *chain)
 	ListCell   *lc;
 	uint64		i;
 	int			ret;
-	bool		changed = false;
 
 	values[0] = ObjectIdGetDatum(viewoid);
 	mr_become_extension_owner(ext, &saved);
@@ -820,7 +830,6 @@ sync_sources(const MrExtension *ext, Oid viewoid, const MrChain *chain)
 		run_as_owner(ext, psprintf("INSERT INTO %s.metrics_refresh_sources (source, view) VALUES ($1, $2)",
 								   ext->nspname_q),
 					 2, types, values, SPI_OK_INSERT);
-		changed = true;
 	}
 	foreach(lc, had)
 	{
@@ -831,11 +840,8 @@ sync_sources(const MrExtension *ext, Oid viewoid, const MrChain *chain)
 		run_as_owner(ext, psprintf("DELETE FROM %s.metrics_refresh_sources WHERE source = $1 AND view = $2",
 								   ext->nspname_q),
 					 2, types, values, SPI_OK_DELETE);
-		changed = true;
 		remove_trigger_if_unused(ext, lfirst_oid(lc), fn);
 	}
-	if (changed)
-		sources_changed(ext);
 	CommandCounterIncrement();
 }
 
@@ -968,8 +974,6 @@ mr_track_disable(const MrExtension *ext, Oid viewoid)
 				 1, &type, &value, SPI_OK_DELETE);
 	run_as_owner(ext, psprintf("DELETE FROM %s.metrics_refresh_changes WHERE view = $1", ext->nspname_q),
 				 1, &type, &value, SPI_OK_DELETE);
-	sources_changed(ext);
-	marks_deleted(viewoid);
 	foreach(lc, had)
 		remove_trigger_if_unused(ext, lfirst_oid(lc), fn);
 }
@@ -1094,8 +1098,6 @@ mr_track_consume(const MrExtension *ext, Oid viewoid, const char *view_name)
 	fp = tracking_fingerprint(ext, viewoid, &chain, &complete);
 	run_as_owner(ext, psprintf("DELETE FROM %s.metrics_refresh_changes WHERE view = $1", ext->nspname_q),
 				 1, &type, &value, SPI_OK_DELETE);
-	if (SPI_processed > 0)
-		marks_deleted(viewoid);
 	return complete ? fp : 0;
 }
 
@@ -1188,6 +1190,16 @@ mr_track_new_child(const MrExtension *ext, Oid parent, Oid child)
 		 */
 		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 			continue;
+
+		/*
+		 * A new source, as in sync_sources(): wait for its writers in
+		 * flight (they could not see these views among its readers) and
+		 * keep new ones out until this transaction commits.  ALTER TABLE
+		 * ... INHERIT locks only the child, not its own children; a table
+		 * that already carries a sound trigger gets no lock from
+		 * install_trigger().
+		 */
+		LockRelationOid(lfirst_oid(lc), ShareRowExclusiveLock);
 		install_trigger(ext, lfirst_oid(lc), fn);
 		foreach(vc, views)
 		{
@@ -1198,7 +1210,6 @@ mr_track_new_child(const MrExtension *ext, Oid parent, Oid child)
 						 2, types, values, SPI_OK_INSERT);
 		}
 	}
-	sources_changed(ext);
 	mr_track_mark_readers(ext, parent);
 }
 
@@ -1278,8 +1289,6 @@ mr_track_sweep(const MrExtension *ext)
 	mr_restore_user(&saved);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed > 0)
-		sources_changed(ext);
 	foreach(lc, gone)
 		mr_track_disable(ext, lfirst_oid(lc));
 }

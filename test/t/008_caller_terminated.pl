@@ -60,7 +60,8 @@ my $caller_pid = $node->safe_psql('postgres',
 like($caller_pid, qr/^\d+$/, 'the caller waits in metrics_refresh_trigger');
 
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($caller_pid)");
-$caller->{in} .= "\\q\n";
+# No "\q": psql may have exited already (a write would then fail);
+# finish() closes its input, which ends it otherwise.
 $caller->{h}->finish;
 like($caller->{err}, qr/terminat/, 'the caller was terminated');
 
