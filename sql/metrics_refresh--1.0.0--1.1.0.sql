@@ -616,9 +616,14 @@ CREATE TABLE @extschema@.metrics_refresh_counters (
 COMMENT ON TABLE @extschema@.metrics_refresh_counters IS
     'Cumulative refresh statistics per view, of the runs counted so far (read them through the view metrics_refresh_stats)';
 
--- Per view and hour of start: the counts and durations the overview needs
--- for its window, kept as long as the log keeps runs (at least two days).
--- buckets: a fine duration histogram.
+-- The counts and durations the overview needs for its window, in two
+-- rollups of the same shape: per view and hour of start, and per view and
+-- 6-hour block of start (00, 06, 12 and 18 UTC; "hour" is the block's first
+-- hour).  A window of whole hours reads the hourly rows of its hours before
+-- its first whole block, then the blocks: a handful of rows per view
+-- (at most 9 for 24 hours) instead of one per hour.  Kept as long as the
+-- log keeps runs (at least two days).  buckets: a fine duration histogram.
+-- The primary keys, hour first, serve the window and retention.
 CREATE TABLE @extschema@.metrics_refresh_hourly (
     view_name   text NOT NULL,
     hour        timestamptz NOT NULL,
@@ -631,18 +636,26 @@ CREATE TABLE @extschema@.metrics_refresh_hourly (
     min_ms      double precision,
     max_ms      double precision,
     buckets     integer[] NOT NULL,
-    PRIMARY KEY (view_name, hour)
+    PRIMARY KEY (hour, view_name)
 );
--- The overview's window, whatever the number of views.
-CREATE INDEX metrics_refresh_hourly_hour_idx ON @extschema@.metrics_refresh_hourly (hour);
 
 COMMENT ON TABLE @extschema@.metrics_refresh_hourly IS
     'Counted runs per view and hour of start (UTC), for the overview; kept as long as the log keeps runs';
 
-REVOKE ALL ON TABLE @extschema@.metrics_refresh_counters, @extschema@.metrics_refresh_hourly FROM PUBLIC;
+CREATE TABLE @extschema@.metrics_refresh_6hourly (
+    LIKE @extschema@.metrics_refresh_hourly INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+    PRIMARY KEY (hour, view_name)
+);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_6hourly IS
+    'Counted runs per view and 6-hour block of start (00, 06, 12, 18 UTC), for the overview; kept as long as the log keeps runs';
+
+REVOKE ALL ON TABLE @extschema@.metrics_refresh_counters, @extschema@.metrics_refresh_hourly,
+    @extschema@.metrics_refresh_6hourly FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_counters', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_hourly', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_6hourly', '');
 
 -------------------------------------------------------------------------------
 -- Monitoring: unchanged runs, freshness, cascades, history pages
@@ -929,31 +942,6 @@ FULL JOIN p ON p.view_name = c.view_name;
 COMMENT ON VIEW @extschema@.metrics_refresh_counters_current IS
     'The cumulative statistics as of now: counters plus the runs not counted yet';
 
--- The hourly rollup as of now: counted hours plus the runs of the log not
--- counted yet (running ones included, in running).
-CREATE VIEW @extschema@.metrics_refresh_hourly_current AS
-SELECT view_name, hour, 0 AS running, successful, failed, skipped, unchanged, timed_runs,
-       total_ms, min_ms, max_ms, buckets
-FROM @extschema@.metrics_refresh_hourly
-UNION ALL
-SELECT view_name, pg_catalog.date_bin('1 hour', started_at, '2001-01-01 00:00:00+00') AS hour,
-    count(*) FILTER (WHERE status = 'running')::integer,
-    count(*) FILTER (WHERE status = 'success')::integer,
-    count(*) FILTER (WHERE status = 'error')::integer,
-    count(*) FILTER (WHERE status = 'skipped')::integer,
-    count(*) FILTER (WHERE status = 'unchanged')::integer,
-    count(duration_ms) FILTER (WHERE status IN ('success', 'error'))::integer,
-    coalesce(sum(duration_ms) FILTER (WHERE status IN ('success', 'error')), 0),
-    min(duration_ms) FILTER (WHERE status IN ('success', 'error')),
-    max(duration_ms) FILTER (WHERE status IN ('success', 'error')),
-    @extschema@.metrics_refresh_histogram(CASE WHEN status IN ('success', 'error') THEN duration_ms END)
-FROM @extschema@.metrics_refresh_log
-WHERE NOT counted
-GROUP BY 1, 2;
-
-COMMENT ON VIEW @extschema@.metrics_refresh_hourly_current IS
-    'The hourly rollup as of now: counted hours plus the runs not counted yet';
-
-REVOKE ALL ON @extschema@.metrics_refresh_counters_current, @extschema@.metrics_refresh_hourly_current FROM PUBLIC;
+REVOKE ALL ON @extschema@.metrics_refresh_counters_current FROM PUBLIC;
 
 GRANT SELECT ON @extschema@.metrics_refresh_overview, @extschema@.metrics_refresh_stats TO PUBLIC;

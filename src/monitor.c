@@ -90,24 +90,46 @@
 
 /*
  * The overview of every scheduled view and every view with a run in the
- * window, from the cumulative statistics (latest runs) and the hourly
- * rollup (counts and durations of the window), never from the log, so that
- * it answers in a few milliseconds for thousands of views.  $1 is the start
- * of the hour that holds the window's start: the window is whole hours, as
- * the timeline's first bucket is.  p95 is estimated from the rollup's fine
- * histogram (within about 13%).
+ * window, from the cumulative statistics (latest runs) and the rollups
+ * (counts and durations of the window), never from the log's counted runs,
+ * so that it answers in a few milliseconds for thousands of views.  $1 is
+ * the start of the hour that holds the window's start: the window is whole
+ * hours, as the timeline's first bucket is; $2 is the first 6-hour block
+ * boundary at or after $1.  The window's rows, per view: the hourly rows of
+ * [$1, $2), the 6-hourly rows from $2 on, and the runs not counted yet
+ * (stats.c), at most 9 + 1 rows for 24 hours.  p95 is estimated from the
+ * rollups' fine histogram (within about 13%).  The names are those of the
+ * scheduled views and of the views with runs in the window (a view run but
+ * not configured has no configuration row).
  */
 #define OVERVIEW_SQL \
-	"WITH w AS (SELECT h.view_name, " \
-	"    sum(h.running + h.successful + h.failed + h.skipped + h.unchanged) AS total, " \
-	"    sum(h.successful) AS successful, sum(h.failed) AS failed, sum(h.skipped) AS skipped, " \
-	"    sum(h.unchanged) AS unchanged, sum(h.timed_runs) AS timed, sum(h.total_ms) AS total_ms, " \
-	"    min(h.min_ms) AS min_ms, max(h.max_ms) AS max_ms, " \
-	"    %s.metrics_refresh_histogram_sum(h.buckets) AS hist " \
-	"  FROM %s.metrics_refresh_hourly_current h WHERE h.hour >= $1 GROUP BY h.view_name), " \
-	"names AS (SELECT view_name FROM %s.metrics_refresh_config WHERE schedule IS NOT NULL " \
-	"  UNION SELECT view_name FROM w) " \
-	"SELECT n.view_name, " \
+	"WITH w AS (SELECT r.view_name, sum(r.total) AS total, " \
+	"    sum(r.successful) AS successful, sum(r.failed) AS failed, sum(r.skipped) AS skipped, " \
+	"    sum(r.unchanged) AS unchanged, sum(r.timed_runs) AS timed, sum(r.total_ms) AS total_ms, " \
+	"    min(r.min_ms) AS min_ms, max(r.max_ms) AS max_ms, " \
+	"    %s.metrics_refresh_histogram_sum(r.buckets) AS hist " \
+	"  FROM (SELECT view_name, successful + failed + skipped + unchanged AS total, successful, failed, " \
+	"          skipped, unchanged, timed_runs, total_ms, min_ms, max_ms, buckets " \
+	"        FROM %s.metrics_refresh_hourly WHERE hour >= $1 AND hour < $2 " \
+	"        UNION ALL " \
+	"        SELECT view_name, successful + failed + skipped + unchanged, successful, failed, " \
+	"          skipped, unchanged, timed_runs, total_ms, min_ms, max_ms, buckets " \
+	"        FROM %s.metrics_refresh_6hourly WHERE hour >= $2 " \
+	"        UNION ALL " \
+	"        SELECT view_name, count(*)::integer, " \
+	"          count(*) FILTER (WHERE status = 'success')::integer, " \
+	"          count(*) FILTER (WHERE status = 'error')::integer, " \
+	"          count(*) FILTER (WHERE status = 'skipped')::integer, " \
+	"          count(*) FILTER (WHERE status = 'unchanged')::integer, " \
+	"          count(duration_ms) FILTER (WHERE status IN ('success', 'error'))::integer, " \
+	"          coalesce(sum(duration_ms) FILTER (WHERE status IN ('success', 'error')), 0), " \
+	"          min(duration_ms) FILTER (WHERE status IN ('success', 'error')), " \
+	"          max(duration_ms) FILTER (WHERE status IN ('success', 'error')), " \
+	"          %s.metrics_refresh_histogram(CASE WHEN status IN ('success', 'error') THEN duration_ms END) " \
+	"        FROM %s.metrics_refresh_log WHERE NOT counted AND started_at >= $1 " \
+	"        GROUP BY view_name) r " \
+	"  GROUP BY r.view_name) " \
+	"SELECT coalesce(c.view_name, w.view_name) AS view_name, " \
 	"  CASE WHEN k.last_outcome IS NULL THEN 'unknown' " \
 	"       WHEN k.last_outcome = 'error' THEN 'failing' " \
 	"       WHEN k.fresh_as_of IS NULL " \
@@ -123,10 +145,22 @@
 	"  w.min_ms, w.max_ms, " \
 	"  round(%s.metrics_refresh_histogram_quantile(w.hist, 0.95, w.min_ms, w.max_ms)::numeric, 3)::float8, " \
 	"  COALESCE(c.stale_after, interval '15 minutes') " \
-	"FROM names n LEFT JOIN w ON w.view_name = n.view_name " \
-	"LEFT JOIN %s.metrics_refresh_counters_current k ON k.view_name = n.view_name " \
-	"LEFT JOIN %s.metrics_refresh_config c ON c.view_name = n.view_name " \
-	"ORDER BY n.view_name"
+	"FROM %s.metrics_refresh_config c FULL JOIN w ON w.view_name = c.view_name " \
+	"LEFT JOIN %s.metrics_refresh_counters_current k ON k.view_name = coalesce(c.view_name, w.view_name) " \
+	"WHERE c.schedule IS NOT NULL OR w.view_name IS NOT NULL " \
+	"ORDER BY 1"
+
+/*
+ * The overview's plan, prepared on a session's first call and kept, for one
+ * installation of the extension (see ensure_plans() in log.c: a plan names
+ * the schema).
+ */
+static struct
+{
+	Oid			extoid;
+	char		nspname_q[2 * NAMEDATALEN + 3];
+	SPIPlanPtr	plan;
+}			overview_plan;
 
 /*
  * Run a query with arguments; raise on anything but SPI_OK_SELECT.  Not in
@@ -229,16 +263,18 @@ mr_status_json(const MrExtension *ext, const char *view_name, Datum window)
 /*
  * The rows of metrics_refresh_overview (metrics_refresh_status_all): every
  * scheduled view and every view with a run in the window, by name, from the
- * statistics and the hourly rollup (OVERVIEW_SQL).
+ * statistics and the rollups (OVERVIEW_SQL).
  */
 void
 mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 {
 	const char *q = ext->nspname_q;
-	Oid			type = TIMESTAMPTZOID;
-	Datum		value;
+	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[2];
 	TimestampTz start;
+	int64		r;
 	MrSavedUser saved;
+	int			ret;
 
 	mr_check_interval_arg(window, "time_window", true);
 	if (ext->version < 10100)
@@ -246,12 +282,37 @@ mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the metrics_refresh overview needs the extension's version 1.1.0 objects"),
 				 errhint("Run ALTER EXTENSION metrics_refresh UPDATE.")));
+	/* The hour that holds the window's start, and the next block boundary. */
 	start = DatumGetTimestampTz(window_start(window));
-	start -= start % USECS_PER_HOUR;
-	value = TimestampTzGetDatum(start);
+	r = start % USECS_PER_HOUR;
+	start -= r < 0 ? r + USECS_PER_HOUR : r;
+	values[0] = TimestampTzGetDatum(start);
+	r = start % (6 * USECS_PER_HOUR);
+	if (r < 0)
+		r += 6 * USECS_PER_HOUR;
+	values[1] = TimestampTzGetDatum(r == 0 ? start : start - r + 6 * USECS_PER_HOUR);
+
 	mr_become_extension_owner(ext, &saved);
-	select_with_args(psprintf(OVERVIEW_SQL, q, q, q, q, q, q), 1, &type, &value, NULL);
+	if (overview_plan.plan == NULL || overview_plan.extoid != ext->extoid ||
+		strcmp(overview_plan.nspname_q, q) != 0)
+	{
+		SPIPlanPtr	plan;
+
+		if (overview_plan.plan != NULL)
+			SPI_freeplan(overview_plan.plan);
+		overview_plan.plan = NULL;
+		plan = SPI_prepare(psprintf(OVERVIEW_SQL, q, q, q, q, q, q, q, q), 2, types);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_prepare failed for the overview: %s", SPI_result_code_string(SPI_result));
+		overview_plan.plan = plan;
+		overview_plan.extoid = ext->extoid;
+		strlcpy(overview_plan.nspname_q, q, sizeof(overview_plan.nspname_q));
+	}
+	/* Not read-only: a new snapshot sees what mr_log_reap() just corrected. */
+	ret = SPI_execute_plan(overview_plan.plan, values, NULL, false, 0);
 	mr_restore_user(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed for the overview: %s", SPI_result_code_string(ret));
 	spi_rows_to_srf(fcinfo);
 }
 

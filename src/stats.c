@@ -2,24 +2,31 @@
  *
  * stats.c
  *		Cumulative statistics per view (metrics_refresh_counters, read through
- *		the view metrics_refresh_stats) and the hourly rollup the overview
- *		reads (metrics_refresh_hourly).
+ *		the view metrics_refresh_stats) and the rollups the overview reads
+ *		(metrics_refresh_hourly and metrics_refresh_6hourly).
  *
  * Rules:
  * - The log is the source: a run is written uncounted (its "counted"
  *   column), in the logging transaction, which costs the hot path one index
  *   entry and never waits for another session; mr_stats_fold() adds the
- *   finished uncounted runs to the counters and the hourly rollup and marks
- *   them counted, so each is counted exactly once, however it reached the
- *   log (logged, restored, present before an upgrade).  Readers read the
- *   views metrics_refresh_counters_current and
- *   metrics_refresh_hourly_current, which add the runs not counted yet.
+ *   finished uncounted runs to the counters and the rollups and marks them
+ *   counted, so each is counted exactly once, however it reached the log
+ *   (logged, restored, present before an upgrade).  Readers add the runs
+ *   not counted yet: the view metrics_refresh_counters_current, and the
+ *   overview's query (monitor.c).
  * - Counters are independent of log retention; metrics_refresh_stats_reset
  *   zeroes a view's counts and durations (not its latest runs: they still
- *   describe the view).  Hourly rows are kept two days (retention).
+ *   describe the view).  Rollup rows are kept as long as the log keeps
+ *   runs, at least two days (retention).
+ * - Two rollups of the same shape, per view and hour of start, and per view
+ *   and 6-hour block of start (00, 06, 12, 18 UTC), each run in both: the
+ *   overview's window of whole hours reads the hours before its first whole
+ *   block, then the blocks: for 24 hours, 5 to 9 rows per view instead of
+ *   25.  A fold writes one more row per view and hour than one rollup
+ *   would.
  * - Durations are those of refreshes (success and error); an unchanged
  *   run's decision time and a skip are not durations of a refresh.
- * - The fine histogram of the hourly rollup has HIST_BUCKETS buckets,
+ * - The fine histogram of the rollups has HIST_BUCKETS buckets,
  *   ten per decade from 1 ms (bucket 0: up to 1 ms; bucket k: up to
  *   10^(k/10) ms; the last: everything above), so that a quantile estimated
  *   from it is within about 13% of the true value.
@@ -62,6 +69,29 @@ hist_upper(int k)
 {
 	return pow(10.0, k / 10.0);
 }
+
+/*
+ * The body of the fold's upsert of the runs of d (see fold()) into a rollup
+ * (metrics_refresh_hourly or metrics_refresh_6hourly, as h): per view and
+ * the hour that START gives (the hour of start or its block's first hour).
+ * Its two %s are the extension's schema.
+ */
+#define ROLLUP_UPSERT(start) \
+	"  (view_name, hour, successful, failed, skipped, unchanged, " \
+	"   timed_runs, total_ms, min_ms, max_ms, buckets) " \
+	"  SELECT view_name, " start ", " \
+	"   count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status = 'error'), " \
+	"   count(*) FILTER (WHERE status = 'skipped'), count(*) FILTER (WHERE status = 'unchanged'), " \
+	"   count(duration_ms), coalesce(sum(duration_ms), 0), min(duration_ms), max(duration_ms), " \
+	"   %s.metrics_refresh_histogram(duration_ms) " \
+	"  FROM d GROUP BY 1, 2 " \
+	"  ON CONFLICT (view_name, hour) DO UPDATE SET " \
+	"   successful = h.successful + EXCLUDED.successful, " \
+	"   failed = h.failed + EXCLUDED.failed, skipped = h.skipped + EXCLUDED.skipped, " \
+	"   unchanged = h.unchanged + EXCLUDED.unchanged, timed_runs = h.timed_runs + EXCLUDED.timed_runs, " \
+	"   total_ms = h.total_ms + EXCLUDED.total_ms, min_ms = least(h.min_ms, EXCLUDED.min_ms), " \
+	"   max_ms = greatest(h.max_ms, EXCLUDED.max_ms), " \
+	"   buckets = %s.metrics_refresh_histogram_add(h.buckets, EXCLUDED.buckets)"
 
 /*
  * The fold itself (see mr_stats_fold); the caller holds the fold lock.
@@ -137,46 +167,37 @@ fold(const MrExtension *ext)
 							   "   last_error = CASE WHEN EXCLUDED.last_error_started >= c.last_error_started OR c.last_error_started IS NULL "
 							   "     THEN EXCLUDED.last_error ELSE c.last_error END, "
 							   "   last_error_started = greatest(c.last_error_started, EXCLUDED.last_error_started)), "
-							   "h AS (INSERT INTO %s.metrics_refresh_hourly AS h "
-							   "  (view_name, hour, successful, failed, skipped, unchanged, "
-							   "   timed_runs, total_ms, min_ms, max_ms, buckets) "
-							   "  SELECT view_name, hour, "
-							   "   count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status = 'error'), "
-							   "   count(*) FILTER (WHERE status = 'skipped'), count(*) FILTER (WHERE status = 'unchanged'), "
-							   "   count(duration_ms), coalesce(sum(duration_ms), 0), min(duration_ms), max(duration_ms), "
-							   "   %s.metrics_refresh_histogram(duration_ms) "
-							   "  FROM d GROUP BY view_name, hour "
-							   "  ON CONFLICT (view_name, hour) DO UPDATE SET "
-							   "   successful = h.successful + EXCLUDED.successful, "
-							   "   failed = h.failed + EXCLUDED.failed, skipped = h.skipped + EXCLUDED.skipped, "
-							   "   unchanged = h.unchanged + EXCLUDED.unchanged, timed_runs = h.timed_runs + EXCLUDED.timed_runs, "
-							   "   total_ms = h.total_ms + EXCLUDED.total_ms, min_ms = least(h.min_ms, EXCLUDED.min_ms), "
-							   "   max_ms = greatest(h.max_ms, EXCLUDED.max_ms), "
-							   "   buckets = %s.metrics_refresh_histogram_add(h.buckets, EXCLUDED.buckets)) "
-							   "SELECT count(*) FROM d", q, q, q, q, q, q),
+							   "h AS (INSERT INTO %s.metrics_refresh_hourly AS h " ROLLUP_UPSERT("hour") "), "
+							   "b AS (INSERT INTO %s.metrics_refresh_6hourly AS h "
+							   ROLLUP_UPSERT("date_bin('6 hours', hour, '2001-01-01 00:00:00+00')") ") "
+							   "SELECT count(*) FROM d", q, q, q, q, q, q, q, q, q),
 					  false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed to fold statistics: %s", SPI_result_code_string(ret));
 	/*
-	 * The rollup serves windows as long as the log's (status_all may be
+	 * The rollups serve windows as long as the log's (status_all may be
 	 * asked for a week): kept as long as the log keeps runs, at least two
-	 * days, for ever when retention is off.
+	 * days, for ever when retention is off; a block as long as one of its
+	 * hours.
 	 */
 	if (mr_log_retention_min > 0)
 	{
-		ret = SPI_execute(psprintf("DELETE FROM %s.metrics_refresh_hourly WHERE hour < now() - "
-								   "make_interval(mins => greatest(%d, 2880))", q, mr_log_retention_min),
+		ret = SPI_execute(psprintf("WITH b AS (DELETE FROM %s.metrics_refresh_6hourly WHERE hour < now() - "
+								   "make_interval(mins => greatest(%d, 2880)) - interval '5 hours') "
+								   "DELETE FROM %s.metrics_refresh_hourly WHERE hour < now() - "
+								   "make_interval(mins => greatest(%d, 2880))",
+								   q, mr_log_retention_min, q, mr_log_retention_min),
 						  false, 0);
 		if (ret != SPI_OK_DELETE)
-			elog(ERROR, "SPI_execute failed for the hourly rollup: %s", SPI_result_code_string(ret));
+			elog(ERROR, "SPI_execute failed for the rollups: %s", SPI_result_code_string(ret));
 	}
 }
 
 /*
  * Fold the log's finished runs that are not counted yet into
- * metrics_refresh_counters and metrics_refresh_hourly, marking them counted,
- * and forget hourly rows older than the log's retention (at least two
- * days); at retention's pace (log.c)
+ * metrics_refresh_counters and the rollups, marking them counted, and
+ * forget rollup rows older than the log's retention (at least two days);
+ * at retention's pace (log.c)
  * and before a prune, in the caller's transaction.  One session folds at a
  * time (an advisory lock taken without waiting: if another session holds
  * it, this one does nothing), so no fold waits for another; a row locked by

@@ -45,6 +45,7 @@ SELECT (SELECT count(*) FROM metrics_refresh_log) AS log_rows,
        (SELECT md5(string_agg(c::text, '|' ORDER BY c.view_name)) FROM metrics_refresh_config c) AS config,
        (SELECT md5(string_agg(k::text, '|' ORDER BY k.view_name)) FROM metrics_refresh_counters k) AS counters,
        (SELECT md5(string_agg(h::text, '|' ORDER BY h.view_name, h.hour)) FROM metrics_refresh_hourly h) AS hourly,
+       (SELECT md5(string_agg(h::text, '|' ORDER BY h.view_name, h.hour)) FROM metrics_refresh_6hourly h) AS six_hourly,
        (SELECT md5(string_agg(j.jobid || j.schedule || j.command || j.jobname, '|' ORDER BY j.jobid))
         FROM cron.job j) AS jobs,
        (SELECT count(*) FROM metrics_refresh_tracking) AS tracked,

@@ -91,7 +91,7 @@ is( $source->safe_psql(
 # names), and how many of its rows are distinct.
 my @tables = qw(metrics_refresh_log metrics_refresh_config metrics_refresh_tracking
   metrics_refresh_sources metrics_refresh_changes metrics_refresh_counters
-  metrics_refresh_hourly);
+  metrics_refresh_hourly metrics_refresh_6hourly);
 
 sub table_rows
 {
