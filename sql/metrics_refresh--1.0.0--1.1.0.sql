@@ -617,12 +617,12 @@ COMMENT ON TABLE @extschema@.metrics_refresh_counters IS
     'Cumulative refresh statistics per view, of the runs counted so far (read them through the view metrics_refresh_stats)';
 
 -- The counts and durations the overview needs for its window, in two
--- rollups of the same shape: per view and hour of start, and per view and
--- 6-hour block of start (00, 06, 12 and 18 UTC; "hour" is the block's first
--- hour).  A window of whole hours reads the hourly rows of its hours before
--- its first whole block, then the blocks: a handful of rows per view
--- (at most 9 for 24 hours) instead of one per hour.  Kept as long as the
--- log keeps runs (at least two days).  buckets: a fine duration histogram.
+-- rollups of the same shape (src/stats.c): per view and 6-hour block of
+-- start (00, 06, 12 and 18 UTC; "hour" is the block's first hour), and per
+-- view and hour h that does not start a block, the runs that started from
+-- h to the end of h's block.  A window of whole hours from h reads h's row,
+-- then the blocks: 5 rows per view for 24 hours.  Kept as long as the log
+-- keeps runs (at least two days).  buckets: a fine duration histogram.
 -- The primary keys, hour first, serve the window and retention.
 CREATE TABLE @extschema@.metrics_refresh_hourly (
     view_name   text NOT NULL,
@@ -640,7 +640,7 @@ CREATE TABLE @extschema@.metrics_refresh_hourly (
 );
 
 COMMENT ON TABLE @extschema@.metrics_refresh_hourly IS
-    'Counted runs per view and hour of start (UTC), for the overview; kept as long as the log keeps runs';
+    'Counted runs per view and hour h (UTC) that does not start a 6-hour block: the runs started from h to the end of its block, for the overview; kept as long as the log keeps runs';
 
 CREATE TABLE @extschema@.metrics_refresh_6hourly (
     LIKE @extschema@.metrics_refresh_hourly INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
@@ -863,6 +863,57 @@ CREATE AGGREGATE @extschema@.metrics_refresh_histogram(double precision) (
 
 COMMENT ON AGGREGATE @extschema@.metrics_refresh_histogram(double precision) IS
     'The fine duration histogram of durations in ms (ten buckets per decade from 1 ms)';
+
+-- The overview's figures of one view over its window (src/stats.c): one
+-- aggregate over rows of the rollups' shape, in place of ten SQL aggregates
+-- and the rounding of numeric expressions.  Pure arithmetic on its
+-- arguments: PUBLIC may call it.
+CREATE TYPE @extschema@.metrics_refresh_window AS (
+    total           bigint,
+    successful      bigint,
+    failed          bigint,
+    skipped         bigint,
+    unchanged       bigint,
+    success_rate    numeric,
+    avg_duration_ms double precision,
+    min_duration_ms double precision,
+    max_duration_ms double precision,
+    p95_duration_ms double precision
+);
+
+COMMENT ON TYPE @extschema@.metrics_refresh_window IS
+    'The overview''s figures of one view over a window (result of metrics_refresh_window_sum)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_window_add(
+    internal, integer, integer, integer, integer, integer, integer,
+    double precision, double precision, double precision, integer[])
+RETURNS internal
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_window_add';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_window_add(internal, integer, integer, integer, integer, integer, integer, double precision, double precision, double precision, integer[]) IS
+    'Add one row of the rollups'' shape (transition of metrics_refresh_window_sum)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_window_final(internal)
+RETURNS @extschema@.metrics_refresh_window
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_window_final';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_window_final(internal) IS
+    'The overview''s figures from the sums (final function of metrics_refresh_window_sum)';
+
+CREATE AGGREGATE @extschema@.metrics_refresh_window_sum(
+    total integer, successful integer, failed integer, skipped integer, unchanged integer,
+    timed_runs integer, total_ms double precision, min_ms double precision,
+    max_ms double precision, buckets integer[]) (
+    SFUNC = @extschema@.metrics_refresh_window_add,
+    STYPE = internal,
+    FINALFUNC = @extschema@.metrics_refresh_window_final,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE @extschema@.metrics_refresh_window_sum(integer, integer, integer, integer, integer, integer, double precision, double precision, double precision, integer[]) IS
+    'The overview''s figures of one view (counts, success rate, average, min, max, p95 in ms) from rows of the rollups'' shape';
 
 -- The statistics as of now: the counters plus the finished runs of the log
 -- not counted yet (src/stats.c).  Read by metrics_refresh_stats() and the

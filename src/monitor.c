@@ -17,6 +17,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tstoreReceiver.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -95,22 +96,28 @@
  * so that it answers in a few milliseconds for thousands of views.  $1 is
  * the start of the hour that holds the window's start: the window is whole
  * hours, as the timeline's first bucket is; $2 is the first 6-hour block
- * boundary at or after $1.  The window's rows, per view: the hourly rows of
- * [$1, $2), the 6-hourly rows from $2 on, and the runs not counted yet
- * (stats.c), at most 9 + 1 rows for 24 hours.  p95 is estimated from the
- * rollups' fine histogram (within about 13%).  The names are those of the
- * scheduled views and of the views with runs in the window (a view run but
- * not configured has no configuration row).
+ * boundary at or after $1.  The window's rows, per view (stats.c): the
+ * hourly row of $1 (the runs from $1 to $2; none when $1 starts a block),
+ * the 6-hourly rows from $2 on, and the runs not counted yet: 5 rows + 1
+ * for 24 hours.  One aggregate (metrics_refresh_window_sum, stats.c) sums
+ * them and computes the figures: success rate, average (rounded as
+ * round(x::numeric, 3)), p95 estimated from the rollups' fine histogram
+ * (within about 13%); w takes its fields apart before anything stores it
+ * (OFFSET 0 keeps w a subquery: a composite stored in a tuple is read back
+ * through a copy, field by field).  The names are those of the scheduled views and of
+ * the views with runs in the window (a view run but not configured has no
+ * configuration row).
  */
 #define OVERVIEW_SQL \
-	"WITH w AS (SELECT r.view_name, sum(r.total) AS total, " \
-	"    sum(r.successful) AS successful, sum(r.failed) AS failed, sum(r.skipped) AS skipped, " \
-	"    sum(r.unchanged) AS unchanged, sum(r.timed_runs) AS timed, sum(r.total_ms) AS total_ms, " \
-	"    min(r.min_ms) AS min_ms, max(r.max_ms) AS max_ms, " \
-	"    %s.metrics_refresh_histogram_sum(r.buckets) AS hist " \
+	"WITH w AS (SELECT x.view_name, (x.s).total, (x.s).successful, (x.s).failed, (x.s).skipped, " \
+	"    (x.s).unchanged, (x.s).success_rate, (x.s).avg_duration_ms, (x.s).min_duration_ms, " \
+	"    (x.s).max_duration_ms, (x.s).p95_duration_ms " \
+	"  FROM (SELECT r.view_name, " \
+	"    %s.metrics_refresh_window_sum(r.total, r.successful, r.failed, r.skipped, r.unchanged, " \
+	"      r.timed_runs, r.total_ms, r.min_ms, r.max_ms, r.buckets) AS s " \
 	"  FROM (SELECT view_name, successful + failed + skipped + unchanged AS total, successful, failed, " \
 	"          skipped, unchanged, timed_runs, total_ms, min_ms, max_ms, buckets " \
-	"        FROM %s.metrics_refresh_hourly WHERE hour >= $1 AND hour < $2 " \
+	"        FROM %s.metrics_refresh_hourly WHERE hour = $1 " \
 	"        UNION ALL " \
 	"        SELECT view_name, successful + failed + skipped + unchanged, successful, failed, " \
 	"          skipped, unchanged, timed_runs, total_ms, min_ms, max_ms, buckets " \
@@ -128,7 +135,7 @@
 	"          %s.metrics_refresh_histogram(CASE WHEN status IN ('success', 'error') THEN duration_ms END) " \
 	"        FROM %s.metrics_refresh_log WHERE NOT counted AND started_at >= $1 " \
 	"        GROUP BY view_name) r " \
-	"  GROUP BY r.view_name) " \
+	"  GROUP BY r.view_name) x OFFSET 0) " \
 	"SELECT coalesce(c.view_name, w.view_name) AS view_name, " \
 	"  CASE WHEN k.last_outcome IS NULL THEN 'unknown' " \
 	"       WHEN k.last_outcome = 'error' THEN 'failing' " \
@@ -139,11 +146,8 @@
 	"  k.last_outcome_at AS last_refresh_at, k.last_success_at, k.fresh_as_of, " \
 	"  k.last_outcome AS last_status, k.last_error, " \
 	"  COALESCE(w.total, 0), COALESCE(w.successful, 0), COALESCE(w.failed, 0), " \
-	"  COALESCE(w.skipped, 0), COALESCE(w.unchanged, 0), " \
-	"  round(100.0 * w.successful / NULLIF(w.successful + w.failed, 0), 1) AS success_rate, " \
-	"  round((w.total_ms / NULLIF(w.timed, 0))::numeric, 3)::float8 AS avg_duration_ms, " \
-	"  w.min_ms, w.max_ms, " \
-	"  round(%s.metrics_refresh_histogram_quantile(w.hist, 0.95, w.min_ms, w.max_ms)::numeric, 3)::float8, " \
+	"  COALESCE(w.skipped, 0), COALESCE(w.unchanged, 0), w.success_rate, " \
+	"  w.avg_duration_ms, w.min_duration_ms, w.max_duration_ms, w.p95_duration_ms, " \
 	"  COALESCE(c.stale_after, interval '15 minutes') " \
 	"FROM %s.metrics_refresh_config c FULL JOIN w ON w.view_name = c.view_name " \
 	"LEFT JOIN %s.metrics_refresh_counters_current k ON k.view_name = coalesce(c.view_name, w.view_name) " \
@@ -274,7 +278,12 @@ mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 	TimestampTz start;
 	int64		r;
 	MrSavedUser saved;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SPIExecuteOptions options = {0};
+	ParamListInfo params;
+	DestReceiver *dest;
 	int			ret;
+	int			i;
 
 	mr_check_interval_arg(window, "time_window", true);
 	if (ext->version < 10100)
@@ -301,19 +310,38 @@ mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 		if (overview_plan.plan != NULL)
 			SPI_freeplan(overview_plan.plan);
 		overview_plan.plan = NULL;
-		plan = SPI_prepare(psprintf(OVERVIEW_SQL, q, q, q, q, q, q, q, q), 2, types);
+		plan = SPI_prepare(psprintf(OVERVIEW_SQL, q, q, q, q, q, q, q), 2, types);
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "SPI_prepare failed for the overview: %s", SPI_result_code_string(SPI_result));
 		overview_plan.plan = plan;
 		overview_plan.extoid = ext->extoid;
 		strlcpy(overview_plan.nspname_q, q, sizeof(overview_plan.nspname_q));
 	}
-	/* Not read-only: a new snapshot sees what mr_log_reap() just corrected. */
-	ret = SPI_execute_plan(overview_plan.plan, values, NULL, false, 0);
+	/*
+	 * The rows go straight into the function's result (no copy in an SPI
+	 * tuple table); the columns must be the result's.  Not read-only: a new
+	 * snapshot sees what mr_log_reap() just corrected.
+	 */
+	params = makeParamList(2);
+	for (i = 0; i < 2; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = types[i];
+	}
+	dest = CreateDestReceiver(DestTuplestore);
+	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult, rsinfo->econtext->ecxt_per_query_memory,
+									false, rsinfo->setDesc,
+									"the overview's columns do not match metrics_refresh_status_all's result");
+	options.params = params;
+	options.read_only = false;
+	options.dest = dest;
+	ret = SPI_execute_plan_extended(overview_plan.plan, &options);
 	mr_restore_user(&saved);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed for the overview: %s", SPI_result_code_string(ret));
-	spi_rows_to_srf(fcinfo);
+		elog(ERROR, "SPI_execute_plan_extended failed for the overview: %s", SPI_result_code_string(ret));
+	dest->rDestroy(dest);
 }
 
 /*
