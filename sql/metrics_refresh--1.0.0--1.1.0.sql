@@ -886,13 +886,13 @@ COMMENT ON TYPE @extschema@.metrics_refresh_window IS
 
 CREATE FUNCTION @extschema@.metrics_refresh_window_add(
     internal, integer, integer, integer, integer, integer, integer,
-    double precision, double precision, double precision, integer[])
+    double precision, double precision, double precision, integer[], double precision)
 RETURNS internal
 LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mr_window_add';
 
-COMMENT ON FUNCTION @extschema@.metrics_refresh_window_add(internal, integer, integer, integer, integer, integer, integer, double precision, double precision, double precision, integer[]) IS
-    'Add one row of the rollups'' shape (transition of metrics_refresh_window_sum)';
+COMMENT ON FUNCTION @extschema@.metrics_refresh_window_add(internal, integer, integer, integer, integer, integer, integer, double precision, double precision, double precision, integer[], double precision) IS
+    'Add one row of the rollups'' shape, or one run (transition of metrics_refresh_window_sum)';
 
 CREATE FUNCTION @extschema@.metrics_refresh_window_final(internal)
 RETURNS @extschema@.metrics_refresh_window
@@ -905,15 +905,46 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_window_final(internal) IS
 CREATE AGGREGATE @extschema@.metrics_refresh_window_sum(
     total integer, successful integer, failed integer, skipped integer, unchanged integer,
     timed_runs integer, total_ms double precision, min_ms double precision,
-    max_ms double precision, buckets integer[]) (
+    max_ms double precision, buckets integer[], duration_ms double precision) (
     SFUNC = @extschema@.metrics_refresh_window_add,
     STYPE = internal,
     FINALFUNC = @extschema@.metrics_refresh_window_final,
     PARALLEL = SAFE
 );
 
-COMMENT ON AGGREGATE @extschema@.metrics_refresh_window_sum(integer, integer, integer, integer, integer, integer, double precision, double precision, double precision, integer[]) IS
-    'The overview''s figures of one view (counts, success rate, average, min, max, p95 in ms) from rows of the rollups'' shape';
+COMMENT ON AGGREGATE @extschema@.metrics_refresh_window_sum(integer, integer, integer, integer, integer, integer, double precision, double precision, double precision, integer[], double precision) IS
+    'The overview''s figures of one view (counts, success rate, average, min, max, p95 in ms) from rows of the rollups'' shape and single runs (duration_ms counted in the histogram)';
+
+-- The value of the latest run (by start, then id) in a group: what
+-- (array_agg(value ORDER BY started_at DESC, id DESC))[1] gives, in one
+-- pass without a sort per group (the statistics' "last" fields).  Pure
+-- arithmetic on its arguments: PUBLIC may call it.
+CREATE FUNCTION @extschema@.metrics_refresh_latest_add(internal, anyelement, timestamptz, bigint)
+RETURNS internal
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_latest_add';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_latest_add(internal, anyelement, timestamptz, bigint) IS
+    'Keep the value of the latest row (transition of metrics_refresh_latest)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_latest_final(internal, anyelement, timestamptz, bigint)
+RETURNS anyelement
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_latest_final';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_latest_final(internal, anyelement, timestamptz, bigint) IS
+    'The value kept (final function of metrics_refresh_latest)';
+
+CREATE AGGREGATE @extschema@.metrics_refresh_latest(value anyelement, started_at timestamptz, id bigint) (
+    SFUNC = @extschema@.metrics_refresh_latest_add,
+    STYPE = internal,
+    FINALFUNC = @extschema@.metrics_refresh_latest_final,
+    FINALFUNC_EXTRA,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE @extschema@.metrics_refresh_latest(anyelement, timestamptz, bigint) IS
+    'The value of the row with the greatest (started_at, id), as (array_agg(value ORDER BY started_at DESC, id DESC))[1]';
 
 -- The statistics as of now: the counters plus the finished runs of the log
 -- not counted yet (src/stats.c).  Read by metrics_refresh_stats() and the
@@ -943,16 +974,16 @@ p AS (
         count(*) FILTER (WHERE duration_ms <= 300000) AS duration_le_300s,
         count(*) FILTER (WHERE duration_ms <= 1800000) AS duration_le_1800s,
         max(started_at) AS last_run_started,
-        (array_agg(finished_at ORDER BY started_at DESC, id DESC))[1] AS last_run_at,
-        (array_agg(status ORDER BY started_at DESC, id DESC))[1] AS last_status,
+        @extschema@.metrics_refresh_latest(finished_at, started_at, id) AS last_run_at,
+        @extschema@.metrics_refresh_latest(status, started_at, id) AS last_status,
         max(started_at) FILTER (WHERE status <> 'skipped') AS last_outcome_started,
-        (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome_at,
-        (array_agg(status ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
+        @extschema@.metrics_refresh_latest(finished_at, started_at, id) FILTER (WHERE status <> 'skipped') AS last_outcome_at,
+        @extschema@.metrics_refresh_latest(status, started_at, id) FILTER (WHERE status <> 'skipped') AS last_outcome,
         max(finished_at) FILTER (WHERE status = 'success') AS last_success_at,
         max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')) AS fresh_as_of,
         max(started_at) FILTER (WHERE status = 'error') AS last_error_started,
-        (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1] AS last_error_at,
-        (array_agg(error_message ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
+        @extschema@.metrics_refresh_latest(finished_at, started_at, id) FILTER (WHERE status = 'error') AS last_error_at,
+        @extschema@.metrics_refresh_latest(error_message, started_at, id) FILTER (WHERE status = 'error') AS last_error,
         min(finished_at) AS first_at
     FROM u
     GROUP BY view_name)

@@ -98,9 +98,10 @@
  * hours, as the timeline's first bucket is; $2 is the first 6-hour block
  * boundary at or after $1.  The window's rows, per view (stats.c): the
  * hourly row of $1 (the runs from $1 to $2; none when $1 starts a block),
- * the 6-hourly rows from $2 on, and the runs not counted yet: 5 rows + 1
- * for 24 hours.  One aggregate (metrics_refresh_window_sum, stats.c) sums
- * them and computes the figures: success rate, average (rounded as
+ * the 6-hourly rows from $2 on, and the runs not counted yet, one by one:
+ * 5 rows for 24 hours, and the runs of the last minutes.  One aggregate
+ * (metrics_refresh_window_sum, stats.c) sums them and computes the
+ * figures: success rate, average (rounded as
  * round(x::numeric, 3)), p95 estimated from the rollups' fine histogram
  * (within about 13%); w takes its fields apart before anything stores it
  * (OFFSET 0 keeps w a subquery: a composite stored in a tuple is read back
@@ -114,27 +115,22 @@
 	"    (x.s).max_duration_ms, (x.s).p95_duration_ms " \
 	"  FROM (SELECT r.view_name, " \
 	"    %s.metrics_refresh_window_sum(r.total, r.successful, r.failed, r.skipped, r.unchanged, " \
-	"      r.timed_runs, r.total_ms, r.min_ms, r.max_ms, r.buckets) AS s " \
+	"      r.timed_runs, r.total_ms, r.min_ms, r.max_ms, r.buckets, r.duration_ms) AS s " \
 	"  FROM (SELECT view_name, successful + failed + skipped + unchanged AS total, successful, failed, " \
-	"          skipped, unchanged, timed_runs, total_ms, min_ms, max_ms, buckets " \
+	"          skipped, unchanged, timed_runs, total_ms, min_ms, max_ms, buckets, " \
+	"          NULL::float8 AS duration_ms " \
 	"        FROM %s.metrics_refresh_hourly WHERE hour = $1 " \
 	"        UNION ALL " \
 	"        SELECT view_name, successful + failed + skipped + unchanged, successful, failed, " \
-	"          skipped, unchanged, timed_runs, total_ms, min_ms, max_ms, buckets " \
+	"          skipped, unchanged, timed_runs, total_ms, min_ms, max_ms, buckets, NULL " \
 	"        FROM %s.metrics_refresh_6hourly WHERE hour >= $2 " \
 	"        UNION ALL " \
-	"        SELECT view_name, count(*)::integer, " \
-	"          count(*) FILTER (WHERE status = 'success')::integer, " \
-	"          count(*) FILTER (WHERE status = 'error')::integer, " \
-	"          count(*) FILTER (WHERE status = 'skipped')::integer, " \
-	"          count(*) FILTER (WHERE status = 'unchanged')::integer, " \
-	"          count(duration_ms) FILTER (WHERE status IN ('success', 'error'))::integer, " \
-	"          coalesce(sum(duration_ms) FILTER (WHERE status IN ('success', 'error')), 0), " \
-	"          min(duration_ms) FILTER (WHERE status IN ('success', 'error')), " \
-	"          max(duration_ms) FILTER (WHERE status IN ('success', 'error')), " \
-	"          %s.metrics_refresh_histogram(CASE WHEN status IN ('success', 'error') THEN duration_ms END) " \
-	"        FROM %s.metrics_refresh_log WHERE NOT counted AND started_at >= $1 " \
-	"        GROUP BY view_name) r " \
+	"        SELECT view_name, 1, (status = 'success')::integer, (status = 'error')::integer, " \
+	"          (status = 'skipped')::integer, (status = 'unchanged')::integer, " \
+	"          (d IS NOT NULL)::integer, d, d, d, NULL, d " \
+	"        FROM (SELECT view_name, status, " \
+	"                CASE WHEN status IN ('success', 'error') THEN duration_ms END AS d " \
+	"              FROM %s.metrics_refresh_log WHERE NOT counted AND started_at >= $1) l) r " \
 	"  GROUP BY r.view_name) x OFFSET 0) " \
 	"SELECT coalesce(c.view_name, w.view_name) AS view_name, " \
 	"  CASE WHEN k.last_outcome IS NULL THEN 'unknown' " \
@@ -310,7 +306,7 @@ mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 		if (overview_plan.plan != NULL)
 			SPI_freeplan(overview_plan.plan);
 		overview_plan.plan = NULL;
-		plan = SPI_prepare(psprintf(OVERVIEW_SQL, q, q, q, q, q, q, q), 2, types);
+		plan = SPI_prepare(psprintf(OVERVIEW_SQL, q, q, q, q, q, q), 2, types);
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "SPI_prepare failed for the overview: %s", SPI_result_code_string(SPI_result));
 		overview_plan.plan = plan;

@@ -50,8 +50,10 @@
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
@@ -142,16 +144,16 @@ fold(const MrExtension *ext)
 							   "   count(*) FILTER (WHERE duration_ms <= 1000), count(*) FILTER (WHERE duration_ms <= 10000), "
 							   "   count(*) FILTER (WHERE duration_ms <= 60000), count(*) FILTER (WHERE duration_ms <= 300000), "
 							   "   count(*) FILTER (WHERE duration_ms <= 1800000), "
-							   "   max(started_at), (array_agg(finished_at ORDER BY started_at DESC, id DESC))[1], "
-							   "   (array_agg(status ORDER BY started_at DESC, id DESC))[1], "
+							   "   max(started_at), %s.metrics_refresh_latest(finished_at, started_at, id), "
+							   "   %s.metrics_refresh_latest(status, started_at, id), "
 							   "   max(started_at) FILTER (WHERE status <> 'skipped'), "
-							   "   (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1], "
-							   "   (array_agg(status ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1], "
+							   "   %s.metrics_refresh_latest(finished_at, started_at, id) FILTER (WHERE status <> 'skipped'), "
+							   "   %s.metrics_refresh_latest(status, started_at, id) FILTER (WHERE status <> 'skipped'), "
 							   "   max(finished_at) FILTER (WHERE status = 'success'), "
 							   "   max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')), "
 							   "   max(started_at) FILTER (WHERE status = 'error'), "
-							   "   (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1], "
-							   "   (array_agg(error_message ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1], "
+							   "   %s.metrics_refresh_latest(finished_at, started_at, id) FILTER (WHERE status = 'error'), "
+							   "   %s.metrics_refresh_latest(error_message, started_at, id) FILTER (WHERE status = 'error'), "
 							   "   min(finished_at) "
 							   "  FROM d GROUP BY view_name "
 							   "  ON CONFLICT (view_name) DO UPDATE SET "
@@ -187,7 +189,7 @@ fold(const MrExtension *ext)
 							   "   last_error_started = greatest(c.last_error_started, EXCLUDED.last_error_started)), "
 							   "h AS (INSERT INTO %s.metrics_refresh_hourly AS h " ROLLUP_UPSERT("s.hour", SUFFIX_HOURS) "), "
 							   "b AS (INSERT INTO %s.metrics_refresh_6hourly AS h " ROLLUP_UPSERT(BLOCK_OF("d.hour"), "d") ") "
-							   "SELECT count(*) FROM d", q, q, q, q, q, q, q, q, q),
+							   "SELECT count(*) FROM d", q, q, q, q, q, q, q, q, q, q, q, q, q, q, q),
 					  false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed to fold statistics: %s", SPI_result_code_string(ret));
@@ -503,9 +505,11 @@ PG_FUNCTION_INFO_V1(mr_window_final);
 /*
  * metrics_refresh_window_add(state internal, total, successful, failed,
  * skipped, unchanged, timed_runs integer, total_ms, min_ms, max_ms float8,
- * buckets integer[]) -> internal: add one row of a rollup's shape (NULLs
- * add nothing), the transition function of metrics_refresh_window_sum.
- * One call per row, the sums in place: what ten SQL aggregates did.
+ * buckets integer[], duration_ms float8) -> internal: add one row of a
+ * rollup's shape, or one run (its counts, and its duration as total_ms,
+ * min_ms, max_ms and duration_ms, which counts in the histogram); NULLs add
+ * nothing.  The transition function of metrics_refresh_window_sum: one
+ * call per row, the sums in place, what ten SQL aggregates did.
  */
 Datum
 mr_window_add(PG_FUNCTION_ARGS)
@@ -559,6 +563,8 @@ mr_window_add(PG_FUNCTION_ARGS)
 		for (i = 0; i < HIST_BUCKETS; i++)
 			st->hist[i] += x[i];
 	}
+	if (!PG_ARGISNULL(11))
+		st->hist[hist_bucket(PG_GETARG_FLOAT8(11))]++;
 	PG_RETURN_POINTER(st);
 }
 
@@ -620,4 +626,102 @@ mr_window_final(PG_FUNCTION_ARGS)
 	else
 		nulls[9] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/*
+ * The state of the aggregate metrics_refresh_latest: the value of the row
+ * with the greatest (started_at, id) so far, copied into the aggregate's
+ * memory.
+ */
+typedef struct LatestState
+{
+	bool		has;			/* a row was seen */
+	bool		started_null;	/* its keys; NULL sorts first, as in DESC */
+	bool		id_null;
+	TimestampTz started_at;
+	int64		id;
+	bool		isnull;			/* its value is NULL */
+	Datum		value;
+	int16		typlen;
+	bool		typbyval;
+} LatestState;
+
+PG_FUNCTION_INFO_V1(mr_latest_add);
+PG_FUNCTION_INFO_V1(mr_latest_final);
+
+/* -1, 0, 1 as key a sorts after, with, before key b in DESC NULLS FIRST. */
+#define DESC_CMP(a_null, a, b_null, b) \
+	((a_null) ? ((b_null) ? 0 : 1) : (b_null) ? -1 : (a) > (b) ? 1 : (a) < (b) ? -1 : 0)
+
+/*
+ * metrics_refresh_latest_add(state internal, value anyelement, started_at
+ * timestamptz, id bigint) -> internal: keep the value of the row latest by
+ * (started_at, id), the one (array_agg(value ORDER BY started_at DESC, id
+ * DESC))[1] picks (NULL keys first), in one pass and without a sort per
+ * group.  The transition function of metrics_refresh_latest.
+ */
+Datum
+mr_latest_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	LatestState *st;
+	bool		started_null = PG_ARGISNULL(2);
+	bool		id_null = PG_ARGISNULL(3);
+	TimestampTz started_at = started_null ? 0 : PG_GETARG_TIMESTAMPTZ(2);
+	int64		id = id_null ? 0 : PG_GETARG_INT64(3);
+	int			cmp;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "metrics_refresh_latest_add called in non-aggregate context");
+	if (PG_ARGISNULL(0))
+	{
+		Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+
+		if (!OidIsValid(type))
+			elog(ERROR, "could not determine the type of metrics_refresh_latest's value");
+		st = MemoryContextAllocZero(aggcontext, sizeof(LatestState));
+		get_typlenbyval(type, &st->typlen, &st->typbyval);
+	}
+	else
+		st = (LatestState *) PG_GETARG_POINTER(0);
+
+	cmp = DESC_CMP(started_null, started_at, st->started_null, st->started_at);
+	if (cmp == 0)
+		cmp = DESC_CMP(id_null, id, st->id_null, st->id);
+	if (!st->has || cmp > 0)
+	{
+		if (st->has && !st->isnull && !st->typbyval)
+			pfree(DatumGetPointer(st->value));
+		st->has = true;
+		st->started_null = started_null;
+		st->id_null = id_null;
+		st->started_at = started_at;
+		st->id = id;
+		st->isnull = PG_ARGISNULL(1);
+		if (!st->isnull)
+		{
+			MemoryContext old = MemoryContextSwitchTo(aggcontext);
+
+			st->value = datumCopy(PG_GETARG_DATUM(1), st->typbyval, st->typlen);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	PG_RETURN_POINTER(st);
+}
+
+/*
+ * metrics_refresh_latest_final(state internal, anyelement, timestamptz,
+ * bigint) -> anyelement: the kept value (NULL without rows).
+ */
+Datum
+mr_latest_final(PG_FUNCTION_ARGS)
+{
+	LatestState *st;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (LatestState *) PG_GETARG_POINTER(0);
+	if (!st->has || st->isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(datumCopy(st->value, st->typbyval, st->typlen));
 }

@@ -307,6 +307,19 @@ SELECT metrics_refresh_histogram_count('{1,2}', 5);
 SELECT metrics_refresh_histogram(d) IS NOT NULL AS aggregated
 FROM (VALUES (1e300::float8), ('-Infinity'), (NULL), (0)) AS x(d);
 \echo :LAST_ERROR_SQLSTATE
+-- The overview's aggregates: a histogram of another length (2202E); NULLs
+-- add nothing; infinite, NaN and negative durations are answered as min(),
+-- max() and round(x::numeric, 3) answer them; the latest value by
+-- (started_at, id), NULL keys first as in ORDER BY ... DESC.
+SELECT (metrics_refresh_window_sum(1, 1, 0, 0, 0, 1, 5, 5, 5, '{1,2}', NULL)).total;
+\echo :LAST_ERROR_SQLSTATE
+SELECT (metrics_refresh_window_sum(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)).*;
+SELECT (s).* FROM (SELECT metrics_refresh_window_sum(1, (d > 0)::int, (d <= 0)::int, 0, 0, 1, d, d, d, NULL, d) AS s
+                   FROM (VALUES ('NaN'::float8), ('Infinity'), ('-Infinity'), (-1), (1e300), (0)) AS x(d)) w;
+SELECT metrics_refresh_latest(v, t, i) AS null_start_first
+FROM (VALUES ('a', now(), 1), ('b', NULL, 2), ('c', NULL, 3)) AS x(v, t, i);
+SELECT metrics_refresh_latest(v, t, i) IS NULL AS latest_is_null
+FROM (VALUES (NULL::text, now(), 5), ('b', now(), 2), ('c', now() - interval '1 hour', 9)) AS x(v, t, i);
 :unchanged;
 
 --
