@@ -611,7 +611,10 @@ CREATE TABLE @extschema@.metrics_refresh_counters (
     last_run_started     timestamptz,
     last_outcome_started timestamptz,
     last_error_started   timestamptz
-);
+)
+-- Every fold updates a row per view it folds runs of: room for the new
+-- version on the same page (a HOT update, no new index entry).
+WITH (fillfactor = 50);
 
 COMMENT ON TABLE @extschema@.metrics_refresh_counters IS
     'Cumulative refresh statistics per view, of the runs counted so far (read them through the view metrics_refresh_stats)';
@@ -637,11 +640,16 @@ CREATE TABLE @extschema@.metrics_refresh_hourly (
     max_ms      double precision,
     buckets     integer[] NOT NULL,
     PRIMARY KEY (hour, view_name)
-);
+)
+-- A fold updates up to 5 of a view's rows of the current block, over 5
+-- hours: room for HOT updates.
+WITH (fillfactor = 50);
 
 COMMENT ON TABLE @extschema@.metrics_refresh_hourly IS
     'Counted runs per view and hour h (UTC) that does not start a 6-hour block: the runs started from h to the end of its block, for the overview; kept as long as the log keeps runs';
 
+-- Its rows (4 of the 5 a day's window reads per view) stay packed: the
+-- default fillfactor.
 CREATE TABLE @extschema@.metrics_refresh_6hourly (
     LIKE @extschema@.metrics_refresh_hourly INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
     PRIMARY KEY (hour, view_name)
