@@ -100,14 +100,13 @@
  * hourly row of $1 (the runs from $1 to $2; none when $1 starts a block),
  * the 6-hourly rows from $2 on, and the runs not counted yet, one by one:
  * 5 rows for 24 hours, and the runs of the last minutes.  One aggregate
- * (metrics_refresh_window_sum, stats.c) sums them and computes the
- * figures: success rate, average (rounded as
- * round(x::numeric, 3)), p95 estimated from the rollups' fine histogram
- * (within about 13%); w takes its fields apart before anything stores it
- * (OFFSET 0 keeps w a subquery: a composite stored in a tuple is read back
- * through a copy, field by field).  The names are those of the scheduled views and of
- * the views with runs in the window (a view run but not configured has no
- * configuration row).
+ * (metrics_refresh_window_sum, stats.c) sums them and computes the figures:
+ * success rate, average (rounded as round(x::numeric, 3)), p95 estimated
+ * from the rollups' fine histogram (within about 13%).  w takes its result
+ * apart before anything stores it (OFFSET 0 keeps w a subquery): a
+ * composite stored in a tuple is read back through a copy, field by field.
+ * The names are those of the scheduled views and of the views with runs in
+ * the window (a view run but not configured has no configuration row).
  */
 #define OVERVIEW_SQL \
 	"WITH w AS (SELECT x.view_name, (x.s).total, (x.s).successful, (x.s).failed, (x.s).skipped, " \
@@ -158,6 +157,7 @@
 static struct
 {
 	Oid			extoid;
+	int			version;
 	char		nspname_q[2 * NAMEDATALEN + 3];
 	SPIPlanPtr	plan;
 }			overview_plan;
@@ -299,7 +299,7 @@ mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 
 	mr_become_extension_owner(ext, &saved);
 	if (overview_plan.plan == NULL || overview_plan.extoid != ext->extoid ||
-		strcmp(overview_plan.nspname_q, q) != 0)
+		overview_plan.version != ext->version || strcmp(overview_plan.nspname_q, q) != 0)
 	{
 		SPIPlanPtr	plan;
 
@@ -311,6 +311,7 @@ mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 			elog(ERROR, "SPI_prepare failed for the overview: %s", SPI_result_code_string(SPI_result));
 		overview_plan.plan = plan;
 		overview_plan.extoid = ext->extoid;
+		overview_plan.version = ext->version;
 		strlcpy(overview_plan.nspname_q, q, sizeof(overview_plan.nspname_q));
 	}
 	/*
