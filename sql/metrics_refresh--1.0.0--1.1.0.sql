@@ -611,14 +611,22 @@ CREATE TABLE @extschema@.metrics_refresh_counters (
     last_run_started     timestamptz,
     last_outcome_started timestamptz,
     last_error_started   timestamptz
-);
+)
+-- Every fold updates a row per view it folds runs of: room for the new
+-- version on the same page (a HOT update, no new index entry).
+WITH (fillfactor = 50);
 
 COMMENT ON TABLE @extschema@.metrics_refresh_counters IS
     'Cumulative refresh statistics per view, of the runs counted so far (read them through the view metrics_refresh_stats)';
 
--- Per view and hour of start: the counts and durations the overview needs
--- for its window, kept as long as the log keeps runs (at least two days).
--- buckets: a fine duration histogram.
+-- The counts and durations the overview needs for its window, in two
+-- rollups of the same shape (src/stats.c): per view and 6-hour block of
+-- start (00, 06, 12 and 18 UTC; "hour" is the block's first hour), and per
+-- view and hour h that does not start a block, the runs that started from
+-- h to the end of h's block.  A window of whole hours from h reads h's row,
+-- then the blocks: 5 rows per view for 24 hours.  Kept as long as the log
+-- keeps runs (at least two days).  buckets: a fine duration histogram.
+-- The primary keys, hour first, serve the window and retention.
 CREATE TABLE @extschema@.metrics_refresh_hourly (
     view_name   text NOT NULL,
     hour        timestamptz NOT NULL,
@@ -631,18 +639,31 @@ CREATE TABLE @extschema@.metrics_refresh_hourly (
     min_ms      double precision,
     max_ms      double precision,
     buckets     integer[] NOT NULL,
-    PRIMARY KEY (view_name, hour)
-);
--- The overview's window, whatever the number of views.
-CREATE INDEX metrics_refresh_hourly_hour_idx ON @extschema@.metrics_refresh_hourly (hour);
+    PRIMARY KEY (hour, view_name)
+)
+-- A fold updates up to 5 of a view's rows of the current block, over 5
+-- hours: room for HOT updates.
+WITH (fillfactor = 50);
 
 COMMENT ON TABLE @extschema@.metrics_refresh_hourly IS
-    'Counted runs per view and hour of start (UTC), for the overview; kept as long as the log keeps runs';
+    'Counted runs per view and hour h (UTC) that does not start a 6-hour block: the runs started from h to the end of its block, for the overview; kept as long as the log keeps runs';
 
-REVOKE ALL ON TABLE @extschema@.metrics_refresh_counters, @extschema@.metrics_refresh_hourly FROM PUBLIC;
+-- Its rows (4 of the 5 a day's window reads per view) stay packed: the
+-- default fillfactor.
+CREATE TABLE @extschema@.metrics_refresh_6hourly (
+    LIKE @extschema@.metrics_refresh_hourly INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+    PRIMARY KEY (hour, view_name)
+);
+
+COMMENT ON TABLE @extschema@.metrics_refresh_6hourly IS
+    'Counted runs per view and 6-hour block of start (00, 06, 12, 18 UTC), for the overview; kept as long as the log keeps runs';
+
+REVOKE ALL ON TABLE @extschema@.metrics_refresh_counters, @extschema@.metrics_refresh_hourly,
+    @extschema@.metrics_refresh_6hourly FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_counters', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_hourly', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics_refresh_6hourly', '');
 
 -------------------------------------------------------------------------------
 -- Monitoring: unchanged runs, freshness, cascades, history pages
@@ -874,6 +895,88 @@ CREATE AGGREGATE @extschema@.metrics_refresh_histogram(double precision) (
 COMMENT ON AGGREGATE @extschema@.metrics_refresh_histogram(double precision) IS
     'The fine duration histogram of durations in ms (ten buckets per decade from 1 ms)';
 
+-- The overview's figures of one view over its window (src/stats.c): one
+-- aggregate over rows of the rollups' shape, in place of ten SQL aggregates
+-- and the rounding of numeric expressions.  Pure arithmetic on its
+-- arguments: PUBLIC may call it.
+CREATE TYPE @extschema@.metrics_refresh_window AS (
+    total           bigint,
+    successful      bigint,
+    failed          bigint,
+    skipped         bigint,
+    unchanged       bigint,
+    success_rate    numeric,
+    avg_duration_ms double precision,
+    min_duration_ms double precision,
+    max_duration_ms double precision,
+    p95_duration_ms double precision
+);
+
+COMMENT ON TYPE @extschema@.metrics_refresh_window IS
+    'The overview''s figures of one view over a window (result of metrics_refresh_window_sum)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_window_add(
+    internal, integer, integer, integer, integer, integer, integer,
+    double precision, double precision, double precision, integer[], double precision)
+RETURNS internal
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_window_add';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_window_add(internal, integer, integer, integer, integer, integer, integer, double precision, double precision, double precision, integer[], double precision) IS
+    'Add one row of the rollups'' shape, or one run (transition of metrics_refresh_window_sum)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_window_final(internal)
+RETURNS @extschema@.metrics_refresh_window
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_window_final';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_window_final(internal) IS
+    'The overview''s figures from the sums (final function of metrics_refresh_window_sum)';
+
+CREATE AGGREGATE @extschema@.metrics_refresh_window_sum(
+    total integer, successful integer, failed integer, skipped integer, unchanged integer,
+    timed_runs integer, total_ms double precision, min_ms double precision,
+    max_ms double precision, buckets integer[], duration_ms double precision) (
+    SFUNC = @extschema@.metrics_refresh_window_add,
+    STYPE = internal,
+    FINALFUNC = @extschema@.metrics_refresh_window_final,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE @extschema@.metrics_refresh_window_sum(integer, integer, integer, integer, integer, integer, double precision, double precision, double precision, integer[], double precision) IS
+    'The overview''s figures of one view (counts, success rate, average, min, max, p95 in ms) from rows of the rollups'' shape and single runs (duration_ms counted in the histogram)';
+
+-- The value of the latest run (by start, then id) in a group: what
+-- (array_agg(value ORDER BY started_at DESC, id DESC))[1] gives, in one
+-- pass without a sort per group (the statistics' "last" fields).  Pure
+-- arithmetic on its arguments: PUBLIC may call it.
+CREATE FUNCTION @extschema@.metrics_refresh_latest_add(internal, anyelement, timestamptz, bigint)
+RETURNS internal
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_latest_add';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_latest_add(internal, anyelement, timestamptz, bigint) IS
+    'Keep the value of the latest row (transition of metrics_refresh_latest)';
+
+CREATE FUNCTION @extschema@.metrics_refresh_latest_final(internal, anyelement, timestamptz, bigint)
+RETURNS anyelement
+LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mr_latest_final';
+
+COMMENT ON FUNCTION @extschema@.metrics_refresh_latest_final(internal, anyelement, timestamptz, bigint) IS
+    'The value kept (final function of metrics_refresh_latest)';
+
+CREATE AGGREGATE @extschema@.metrics_refresh_latest(value anyelement, started_at timestamptz, id bigint) (
+    SFUNC = @extschema@.metrics_refresh_latest_add,
+    STYPE = internal,
+    FINALFUNC = @extschema@.metrics_refresh_latest_final,
+    FINALFUNC_EXTRA,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE @extschema@.metrics_refresh_latest(anyelement, timestamptz, bigint) IS
+    'The value of the row with the greatest (started_at, id), as (array_agg(value ORDER BY started_at DESC, id DESC))[1]';
+
 -- The statistics as of now: the counters plus the finished runs of the log
 -- not counted yet (src/stats.c).  Read by metrics_refresh_stats() and the
 -- overview, as the extension owner.  Durations are those of refreshes
@@ -902,16 +1005,16 @@ p AS (
         count(*) FILTER (WHERE duration_ms <= 300000) AS duration_le_300s,
         count(*) FILTER (WHERE duration_ms <= 1800000) AS duration_le_1800s,
         max(started_at) AS last_run_started,
-        (array_agg(finished_at ORDER BY started_at DESC, id DESC))[1] AS last_run_at,
-        (array_agg(status ORDER BY started_at DESC, id DESC))[1] AS last_status,
+        @extschema@.metrics_refresh_latest(finished_at, started_at, id) AS last_run_at,
+        @extschema@.metrics_refresh_latest(status, started_at, id) AS last_status,
         max(started_at) FILTER (WHERE status <> 'skipped') AS last_outcome_started,
-        (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome_at,
-        (array_agg(status ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1] AS last_outcome,
+        @extschema@.metrics_refresh_latest(finished_at, started_at, id) FILTER (WHERE status <> 'skipped') AS last_outcome_at,
+        @extschema@.metrics_refresh_latest(status, started_at, id) FILTER (WHERE status <> 'skipped') AS last_outcome,
         max(finished_at) FILTER (WHERE status = 'success') AS last_success_at,
         max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')) AS fresh_as_of,
         max(started_at) FILTER (WHERE status = 'error') AS last_error_started,
-        (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1] AS last_error_at,
-        (array_agg(error_message ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1] AS last_error,
+        @extschema@.metrics_refresh_latest(finished_at, started_at, id) FILTER (WHERE status = 'error') AS last_error_at,
+        @extschema@.metrics_refresh_latest(error_message, started_at, id) FILTER (WHERE status = 'error') AS last_error,
         min(finished_at) AS first_at
     FROM u
     GROUP BY view_name)
@@ -952,31 +1055,6 @@ FULL JOIN p ON p.view_name = c.view_name;
 COMMENT ON VIEW @extschema@.metrics_refresh_counters_current IS
     'The cumulative statistics as of now: counters plus the runs not counted yet';
 
--- The hourly rollup as of now: counted hours plus the runs of the log not
--- counted yet (running ones included, in running).
-CREATE VIEW @extschema@.metrics_refresh_hourly_current AS
-SELECT view_name, hour, 0 AS running, successful, failed, skipped, unchanged, timed_runs,
-       total_ms, min_ms, max_ms, buckets
-FROM @extschema@.metrics_refresh_hourly
-UNION ALL
-SELECT view_name, pg_catalog.date_bin('1 hour', started_at, '2001-01-01 00:00:00+00') AS hour,
-    count(*) FILTER (WHERE status = 'running')::integer,
-    count(*) FILTER (WHERE status = 'success')::integer,
-    count(*) FILTER (WHERE status = 'error')::integer,
-    count(*) FILTER (WHERE status = 'skipped')::integer,
-    count(*) FILTER (WHERE status = 'unchanged')::integer,
-    count(duration_ms) FILTER (WHERE status IN ('success', 'error'))::integer,
-    coalesce(sum(duration_ms) FILTER (WHERE status IN ('success', 'error')), 0),
-    min(duration_ms) FILTER (WHERE status IN ('success', 'error')),
-    max(duration_ms) FILTER (WHERE status IN ('success', 'error')),
-    @extschema@.metrics_refresh_histogram(CASE WHEN status IN ('success', 'error') THEN duration_ms END)
-FROM @extschema@.metrics_refresh_log
-WHERE NOT counted
-GROUP BY 1, 2;
-
-COMMENT ON VIEW @extschema@.metrics_refresh_hourly_current IS
-    'The hourly rollup as of now: counted hours plus the runs not counted yet';
-
-REVOKE ALL ON @extschema@.metrics_refresh_counters_current, @extschema@.metrics_refresh_hourly_current FROM PUBLIC;
+REVOKE ALL ON @extschema@.metrics_refresh_counters_current FROM PUBLIC;
 
 GRANT SELECT ON @extschema@.metrics_refresh_overview, @extschema@.metrics_refresh_stats TO PUBLIC;

@@ -17,6 +17,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tstoreReceiver.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -90,24 +91,47 @@
 
 /*
  * The overview of every scheduled view and every view with a run in the
- * window, from the cumulative statistics (latest runs) and the hourly
- * rollup (counts and durations of the window), never from the log, so that
- * it answers in a few milliseconds for thousands of views.  $1 is the start
- * of the hour that holds the window's start: the window is whole hours, as
- * the timeline's first bucket is.  p95 is estimated from the rollup's fine
- * histogram (within about 13%).
+ * window, from the cumulative statistics (latest runs) and the rollups
+ * (counts and durations of the window), never from the log's counted runs,
+ * so that it answers in a few milliseconds for thousands of views.  $1 is
+ * the start of the hour that holds the window's start: the window is whole
+ * hours, as the timeline's first bucket is; $2 is the first 6-hour block
+ * boundary at or after $1.  The window's rows, per view (stats.c): the
+ * hourly row of $1 (the runs from $1 to $2; none when $1 starts a block),
+ * the 6-hourly rows from $2 on, and the runs not counted yet, one by one:
+ * 5 rows for 24 hours, and the runs of the last minutes.  One aggregate
+ * (metrics_refresh_window_sum, stats.c) sums them and computes the figures:
+ * success rate, average (rounded as round(x::numeric, 3)), p95 estimated
+ * from the rollups' fine histogram (within about 13%).  w takes its result
+ * apart before anything stores it (OFFSET 0 keeps w a subquery): a
+ * composite stored in a tuple is read back through a copy, field by field.
+ * The names are those of the scheduled views and of the views with runs in
+ * the window (a view run but not configured has no configuration row).
  */
 #define OVERVIEW_SQL \
-	"WITH w AS (SELECT h.view_name, " \
-	"    sum(h.running + h.successful + h.failed + h.skipped + h.unchanged) AS total, " \
-	"    sum(h.successful) AS successful, sum(h.failed) AS failed, sum(h.skipped) AS skipped, " \
-	"    sum(h.unchanged) AS unchanged, sum(h.timed_runs) AS timed, sum(h.total_ms) AS total_ms, " \
-	"    min(h.min_ms) AS min_ms, max(h.max_ms) AS max_ms, " \
-	"    %s.metrics_refresh_histogram_sum(h.buckets) AS hist " \
-	"  FROM %s.metrics_refresh_hourly_current h WHERE h.hour >= $1 GROUP BY h.view_name), " \
-	"names AS (SELECT view_name FROM %s.metrics_refresh_config WHERE schedule IS NOT NULL " \
-	"  UNION SELECT view_name FROM w) " \
-	"SELECT n.view_name, " \
+	"WITH w AS (SELECT x.view_name, (x.s).total, (x.s).successful, (x.s).failed, (x.s).skipped, " \
+	"    (x.s).unchanged, (x.s).success_rate, (x.s).avg_duration_ms, (x.s).min_duration_ms, " \
+	"    (x.s).max_duration_ms, (x.s).p95_duration_ms " \
+	"  FROM (SELECT r.view_name, " \
+	"    %s.metrics_refresh_window_sum(r.total, r.successful, r.failed, r.skipped, r.unchanged, " \
+	"      r.timed_runs, r.total_ms, r.min_ms, r.max_ms, r.buckets, r.duration_ms) AS s " \
+	"  FROM (SELECT view_name, successful + failed + skipped + unchanged AS total, successful, failed, " \
+	"          skipped, unchanged, timed_runs, total_ms, min_ms, max_ms, buckets, " \
+	"          NULL::float8 AS duration_ms " \
+	"        FROM %s.metrics_refresh_hourly WHERE hour = $1 " \
+	"        UNION ALL " \
+	"        SELECT view_name, successful + failed + skipped + unchanged, successful, failed, " \
+	"          skipped, unchanged, timed_runs, total_ms, min_ms, max_ms, buckets, NULL " \
+	"        FROM %s.metrics_refresh_6hourly WHERE hour >= $2 " \
+	"        UNION ALL " \
+	"        SELECT view_name, 1, (status = 'success')::integer, (status = 'error')::integer, " \
+	"          (status = 'skipped')::integer, (status = 'unchanged')::integer, " \
+	"          (d IS NOT NULL)::integer, d, d, d, NULL, d " \
+	"        FROM (SELECT view_name, status, " \
+	"                CASE WHEN status IN ('success', 'error') THEN duration_ms END AS d " \
+	"              FROM %s.metrics_refresh_log WHERE NOT counted AND started_at >= $1) l) r " \
+	"  GROUP BY r.view_name) x OFFSET 0) " \
+	"SELECT coalesce(c.view_name, w.view_name) AS view_name, " \
 	"  CASE WHEN k.last_outcome IS NULL THEN 'unknown' " \
 	"       WHEN k.last_outcome = 'error' THEN 'failing' " \
 	"       WHEN k.fresh_as_of IS NULL " \
@@ -117,16 +141,26 @@
 	"  k.last_outcome_at AS last_refresh_at, k.last_success_at, k.fresh_as_of, " \
 	"  k.last_outcome AS last_status, k.last_error, " \
 	"  COALESCE(w.total, 0), COALESCE(w.successful, 0), COALESCE(w.failed, 0), " \
-	"  COALESCE(w.skipped, 0), COALESCE(w.unchanged, 0), " \
-	"  round(100.0 * w.successful / NULLIF(w.successful + w.failed, 0), 1) AS success_rate, " \
-	"  round((w.total_ms / NULLIF(w.timed, 0))::numeric, 3)::float8 AS avg_duration_ms, " \
-	"  w.min_ms, w.max_ms, " \
-	"  round(%s.metrics_refresh_histogram_quantile(w.hist, 0.95, w.min_ms, w.max_ms)::numeric, 3)::float8, " \
+	"  COALESCE(w.skipped, 0), COALESCE(w.unchanged, 0), w.success_rate, " \
+	"  w.avg_duration_ms, w.min_duration_ms, w.max_duration_ms, w.p95_duration_ms, " \
 	"  COALESCE(c.stale_after, interval '15 minutes') " \
-	"FROM names n LEFT JOIN w ON w.view_name = n.view_name " \
-	"LEFT JOIN %s.metrics_refresh_counters_current k ON k.view_name = n.view_name " \
-	"LEFT JOIN %s.metrics_refresh_config c ON c.view_name = n.view_name " \
-	"ORDER BY n.view_name"
+	"FROM %s.metrics_refresh_config c FULL JOIN w ON w.view_name = c.view_name " \
+	"LEFT JOIN %s.metrics_refresh_counters_current k ON k.view_name = coalesce(c.view_name, w.view_name) " \
+	"WHERE c.schedule IS NOT NULL OR w.view_name IS NOT NULL " \
+	"ORDER BY 1"
+
+/*
+ * The overview's plan, prepared on a session's first call and kept, for one
+ * installation of the extension (see ensure_plans() in log.c: a plan names
+ * the schema).
+ */
+static struct
+{
+	Oid			extoid;
+	int			version;
+	char		nspname_q[2 * NAMEDATALEN + 3];
+	SPIPlanPtr	plan;
+}			overview_plan;
 
 /*
  * Run a query with arguments; raise on anything but SPI_OK_SELECT.  Not in
@@ -229,16 +263,23 @@ mr_status_json(const MrExtension *ext, const char *view_name, Datum window)
 /*
  * The rows of metrics_refresh_overview (metrics_refresh_status_all): every
  * scheduled view and every view with a run in the window, by name, from the
- * statistics and the hourly rollup (OVERVIEW_SQL).
+ * statistics and the rollups (OVERVIEW_SQL).
  */
 void
 mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 {
 	const char *q = ext->nspname_q;
-	Oid			type = TIMESTAMPTZOID;
-	Datum		value;
+	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[2];
 	TimestampTz start;
+	int64		r;
 	MrSavedUser saved;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SPIExecuteOptions options = {0};
+	ParamListInfo params;
+	DestReceiver *dest;
+	int			ret;
+	int			i;
 
 	mr_check_interval_arg(window, "time_window", true);
 	if (ext->version < 10100)
@@ -246,13 +287,58 @@ mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the metrics_refresh overview needs the extension's version 1.1.0 objects"),
 				 errhint("Run ALTER EXTENSION metrics_refresh UPDATE.")));
+	/* The hour that holds the window's start, and the next block boundary. */
 	start = DatumGetTimestampTz(window_start(window));
-	start -= start % USECS_PER_HOUR;
-	value = TimestampTzGetDatum(start);
+	r = start % USECS_PER_HOUR;
+	start -= r < 0 ? r + USECS_PER_HOUR : r;
+	values[0] = TimestampTzGetDatum(start);
+	r = start % (6 * USECS_PER_HOUR);
+	if (r < 0)
+		r += 6 * USECS_PER_HOUR;
+	values[1] = TimestampTzGetDatum(r == 0 ? start : start - r + 6 * USECS_PER_HOUR);
+
 	mr_become_extension_owner(ext, &saved);
-	select_with_args(psprintf(OVERVIEW_SQL, q, q, q, q, q, q), 1, &type, &value, NULL);
+	if (overview_plan.plan == NULL || overview_plan.extoid != ext->extoid ||
+		overview_plan.version != ext->version || strcmp(overview_plan.nspname_q, q) != 0)
+	{
+		SPIPlanPtr	plan;
+
+		if (overview_plan.plan != NULL)
+			SPI_freeplan(overview_plan.plan);
+		overview_plan.plan = NULL;
+		plan = SPI_prepare(psprintf(OVERVIEW_SQL, q, q, q, q, q, q), 2, types);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_prepare failed for the overview: %s", SPI_result_code_string(SPI_result));
+		overview_plan.plan = plan;
+		overview_plan.extoid = ext->extoid;
+		overview_plan.version = ext->version;
+		strlcpy(overview_plan.nspname_q, q, sizeof(overview_plan.nspname_q));
+	}
+	/*
+	 * The rows go straight into the function's result (no copy in an SPI
+	 * tuple table); the columns must be the result's.  Not read-only: a new
+	 * snapshot sees what mr_log_reap() just corrected.
+	 */
+	params = makeParamList(2);
+	for (i = 0; i < 2; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = types[i];
+	}
+	dest = CreateDestReceiver(DestTuplestore);
+	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult, rsinfo->econtext->ecxt_per_query_memory,
+									false, rsinfo->setDesc,
+									"the overview's columns do not match metrics_refresh_status_all's result");
+	options.params = params;
+	options.read_only = false;
+	options.dest = dest;
+	ret = SPI_execute_plan_extended(overview_plan.plan, &options);
 	mr_restore_user(&saved);
-	spi_rows_to_srf(fcinfo);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan_extended failed for the overview: %s", SPI_result_code_string(ret));
+	dest->rDestroy(dest);
 }
 
 /*

@@ -2,24 +2,34 @@
  *
  * stats.c
  *		Cumulative statistics per view (metrics_refresh_counters, read through
- *		the view metrics_refresh_stats) and the hourly rollup the overview
- *		reads (metrics_refresh_hourly).
+ *		the view metrics_refresh_stats) and the rollups the overview reads
+ *		(metrics_refresh_hourly and metrics_refresh_6hourly).
  *
  * Rules:
  * - The log is the source: a run is written uncounted (its "counted"
  *   column), in the logging transaction, which costs the hot path one index
  *   entry and never waits for another session; mr_stats_fold() adds the
- *   finished uncounted runs to the counters and the hourly rollup and marks
- *   them counted, so each is counted exactly once, however it reached the
- *   log (logged, restored, present before an upgrade).  Readers read the
- *   views metrics_refresh_counters_current and
- *   metrics_refresh_hourly_current, which add the runs not counted yet.
+ *   finished uncounted runs to the counters and the rollups and marks them
+ *   counted, so each is counted exactly once, however it reached the log
+ *   (logged, restored, present before an upgrade).  Readers add the runs
+ *   not counted yet: the view metrics_refresh_counters_current, and the
+ *   overview's query (monitor.c).
  * - Counters are independent of log retention; metrics_refresh_stats_reset
  *   zeroes a view's counts and durations (not its latest runs: they still
- *   describe the view).  Hourly rows are kept two days (retention).
+ *   describe the view).  Rollup rows are kept as long as the log keeps
+ *   runs, at least two days (retention).
+ * - Two rollups of the same shape.  metrics_refresh_6hourly: per view and
+ *   6-hour block of start (00, 06, 12, 18 UTC).  metrics_refresh_hourly:
+ *   per view and hour h that does not start a block, the runs that started
+ *   from h to the end of h's block (a suffix of the block).  The overview's
+ *   window of whole hours from H reads the suffix at H, then the blocks:
+ *   5 rows per view for 24 hours, instead of 25 hourly rows.  A run counts
+ *   in its block and in the suffixes that hold it: a fold writes 1 to 6
+ *   rows per view and hour of the runs it folds (3.5 on average), where
+ *   an hourly rollup alone would write 1.
  * - Durations are those of refreshes (success and error); an unchanged
  *   run's decision time and a skip are not durations of a refresh.
- * - The fine histogram of the hourly rollup has HIST_BUCKETS buckets,
+ * - The fine histogram of the rollups has HIST_BUCKETS buckets,
  *   ten per decade from 1 ms (bucket 0: up to 1 ms; bucket k: up to
  *   10^(k/10) ms; the last: everything above), so that a quantile estimated
  *   from it is within about 13% of the true value.
@@ -32,12 +42,19 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "utils/guc.h"
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/float.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "metrics_refresh.h"
@@ -62,6 +79,39 @@ hist_upper(int k)
 {
 	return pow(10.0, k / 10.0);
 }
+
+/*
+ * The body of the fold's upsert of the runs of d (see fold()) into a rollup
+ * (metrics_refresh_hourly or metrics_refresh_6hourly, as h): per view and
+ * the hour HOUR (an expression) FROM gives, which is d or d joined to the
+ * hours a run counts in.  Its two %s are the extension's schema.
+ */
+#define ROLLUP_UPSERT(hour, from) \
+	"  (view_name, hour, successful, failed, skipped, unchanged, " \
+	"   timed_runs, total_ms, min_ms, max_ms, buckets) " \
+	"  SELECT d.view_name, " hour ", " \
+	"   count(*) FILTER (WHERE d.status = 'success'), count(*) FILTER (WHERE d.status = 'error'), " \
+	"   count(*) FILTER (WHERE d.status = 'skipped'), count(*) FILTER (WHERE d.status = 'unchanged'), " \
+	"   count(d.duration_ms), coalesce(sum(d.duration_ms), 0), min(d.duration_ms), max(d.duration_ms), " \
+	"   %s.metrics_refresh_histogram(d.duration_ms) " \
+	"  FROM " from " GROUP BY 1, 2 " \
+	"  ON CONFLICT (view_name, hour) DO UPDATE SET " \
+	"   successful = h.successful + EXCLUDED.successful, " \
+	"   failed = h.failed + EXCLUDED.failed, skipped = h.skipped + EXCLUDED.skipped, " \
+	"   unchanged = h.unchanged + EXCLUDED.unchanged, timed_runs = h.timed_runs + EXCLUDED.timed_runs, " \
+	"   total_ms = h.total_ms + EXCLUDED.total_ms, min_ms = least(h.min_ms, EXCLUDED.min_ms), " \
+	"   max_ms = greatest(h.max_ms, EXCLUDED.max_ms), " \
+	"   buckets = %s.metrics_refresh_histogram_add(h.buckets, EXCLUDED.buckets)"
+
+/*
+ * A run counts in its 6-hour block's row of metrics_refresh_6hourly and,
+ * unless it started in the block's first hour, in the suffix rows of
+ * metrics_refresh_hourly from the block's second hour to its own.
+ */
+#define BLOCK_OF(hour) "date_bin('6 hours', " hour ", '2001-01-01 00:00:00+00')"
+#define SUFFIX_HOURS \
+	"d CROSS JOIN LATERAL generate_series(" BLOCK_OF("d.hour") " + interval '1 hour', d.hour, " \
+	"  interval '1 hour') AS s(hour)"
 
 /*
  * The fold itself (see mr_stats_fold); the caller holds the fold lock.
@@ -94,16 +144,16 @@ fold(const MrExtension *ext)
 							   "   count(*) FILTER (WHERE duration_ms <= 1000), count(*) FILTER (WHERE duration_ms <= 10000), "
 							   "   count(*) FILTER (WHERE duration_ms <= 60000), count(*) FILTER (WHERE duration_ms <= 300000), "
 							   "   count(*) FILTER (WHERE duration_ms <= 1800000), "
-							   "   max(started_at), (array_agg(finished_at ORDER BY started_at DESC, id DESC))[1], "
-							   "   (array_agg(status ORDER BY started_at DESC, id DESC))[1], "
+							   "   max(started_at), %s.metrics_refresh_latest(finished_at, started_at, id), "
+							   "   %s.metrics_refresh_latest(status, started_at, id), "
 							   "   max(started_at) FILTER (WHERE status <> 'skipped'), "
-							   "   (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1], "
-							   "   (array_agg(status ORDER BY started_at DESC, id DESC) FILTER (WHERE status <> 'skipped'))[1], "
+							   "   %s.metrics_refresh_latest(finished_at, started_at, id) FILTER (WHERE status <> 'skipped'), "
+							   "   %s.metrics_refresh_latest(status, started_at, id) FILTER (WHERE status <> 'skipped'), "
 							   "   max(finished_at) FILTER (WHERE status = 'success'), "
 							   "   max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')), "
 							   "   max(started_at) FILTER (WHERE status = 'error'), "
-							   "   (array_agg(finished_at ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1], "
-							   "   (array_agg(error_message ORDER BY started_at DESC, id DESC) FILTER (WHERE status = 'error'))[1], "
+							   "   %s.metrics_refresh_latest(finished_at, started_at, id) FILTER (WHERE status = 'error'), "
+							   "   %s.metrics_refresh_latest(error_message, started_at, id) FILTER (WHERE status = 'error'), "
 							   "   min(finished_at) "
 							   "  FROM d GROUP BY view_name "
 							   "  ON CONFLICT (view_name) DO UPDATE SET "
@@ -137,46 +187,36 @@ fold(const MrExtension *ext)
 							   "   last_error = CASE WHEN EXCLUDED.last_error_started >= c.last_error_started OR c.last_error_started IS NULL "
 							   "     THEN EXCLUDED.last_error ELSE c.last_error END, "
 							   "   last_error_started = greatest(c.last_error_started, EXCLUDED.last_error_started)), "
-							   "h AS (INSERT INTO %s.metrics_refresh_hourly AS h "
-							   "  (view_name, hour, successful, failed, skipped, unchanged, "
-							   "   timed_runs, total_ms, min_ms, max_ms, buckets) "
-							   "  SELECT view_name, hour, "
-							   "   count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status = 'error'), "
-							   "   count(*) FILTER (WHERE status = 'skipped'), count(*) FILTER (WHERE status = 'unchanged'), "
-							   "   count(duration_ms), coalesce(sum(duration_ms), 0), min(duration_ms), max(duration_ms), "
-							   "   %s.metrics_refresh_histogram(duration_ms) "
-							   "  FROM d GROUP BY view_name, hour "
-							   "  ON CONFLICT (view_name, hour) DO UPDATE SET "
-							   "   successful = h.successful + EXCLUDED.successful, "
-							   "   failed = h.failed + EXCLUDED.failed, skipped = h.skipped + EXCLUDED.skipped, "
-							   "   unchanged = h.unchanged + EXCLUDED.unchanged, timed_runs = h.timed_runs + EXCLUDED.timed_runs, "
-							   "   total_ms = h.total_ms + EXCLUDED.total_ms, min_ms = least(h.min_ms, EXCLUDED.min_ms), "
-							   "   max_ms = greatest(h.max_ms, EXCLUDED.max_ms), "
-							   "   buckets = %s.metrics_refresh_histogram_add(h.buckets, EXCLUDED.buckets)) "
-							   "SELECT count(*) FROM d", q, q, q, q, q, q),
+							   "h AS (INSERT INTO %s.metrics_refresh_hourly AS h " ROLLUP_UPSERT("s.hour", SUFFIX_HOURS) "), "
+							   "b AS (INSERT INTO %s.metrics_refresh_6hourly AS h " ROLLUP_UPSERT(BLOCK_OF("d.hour"), "d") ") "
+							   "SELECT count(*) FROM d", q, q, q, q, q, q, q, q, q, q, q, q, q, q, q),
 					  false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed to fold statistics: %s", SPI_result_code_string(ret));
 	/*
-	 * The rollup serves windows as long as the log's (status_all may be
+	 * The rollups serve windows as long as the log's (status_all may be
 	 * asked for a week): kept as long as the log keeps runs, at least two
-	 * days, for ever when retention is off.
+	 * days, for ever when retention is off; a block (and its hours) as long
+	 * as one of its hours is.
 	 */
 	if (mr_log_retention_min > 0)
 	{
-		ret = SPI_execute(psprintf("DELETE FROM %s.metrics_refresh_hourly WHERE hour < now() - "
-								   "make_interval(mins => greatest(%d, 2880))", q, mr_log_retention_min),
+		ret = SPI_execute(psprintf("WITH b AS (DELETE FROM %s.metrics_refresh_6hourly WHERE hour < now() - "
+								   "make_interval(mins => greatest(%d, 2880)) - interval '5 hours') "
+								   "DELETE FROM %s.metrics_refresh_hourly WHERE hour < now() - "
+								   "make_interval(mins => greatest(%d, 2880)) - interval '5 hours'",
+								   q, mr_log_retention_min, q, mr_log_retention_min),
 						  false, 0);
 		if (ret != SPI_OK_DELETE)
-			elog(ERROR, "SPI_execute failed for the hourly rollup: %s", SPI_result_code_string(ret));
+			elog(ERROR, "SPI_execute failed for the rollups: %s", SPI_result_code_string(ret));
 	}
 }
 
 /*
  * Fold the log's finished runs that are not counted yet into
- * metrics_refresh_counters and metrics_refresh_hourly, marking them counted,
- * and forget hourly rows older than the log's retention (at least two
- * days); at retention's pace (log.c)
+ * metrics_refresh_counters and the rollups, marking them counted, and
+ * forget rollup rows older than the log's retention (at least two days);
+ * at retention's pace (log.c)
  * and before a prune, in the caller's transaction.  One session folds at a
  * time (an advisory lock taken without waiting: if another session holds
  * it, this one does nothing), so no fold waits for another; a row locked by
@@ -338,24 +378,47 @@ mr_histogram_count(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The q-quantile of the durations counted in a fine histogram of n buckets
+ * holding total counts (total > 0), interpolated within its bucket and kept
+ * within the observed minimum and maximum.
+ */
+static double
+hist_quantile(const int64 *x, int n, int64 total, double q, double min_ms, double max_ms)
+{
+	double		rank = q * total;
+	int64		seen = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (x[i] > 0 && seen + x[i] >= rank)
+		{
+			double		lo = i == 0 ? 0 : hist_upper(i - 1);
+			double		hi = i == n - 1 ? max_ms : hist_upper(i);
+			double		v = lo + (hi - lo) * (rank - seen) / x[i];
+
+			return Max(min_ms, Min(max_ms, v));
+		}
+		seen += x[i];
+	}
+	return max_ms;
+}
+
+/*
  * metrics_refresh_histogram_quantile(buckets integer[], q float8, min_ms
  * float8, max_ms float8) -> float8: the q-quantile of the durations counted
- * in a fine histogram, interpolated within its bucket and kept within the
- * observed minimum and maximum; NULL for an empty histogram.
+ * in a fine histogram (hist_quantile); NULL for an empty histogram.
  */
 Datum
 mr_histogram_quantile(PG_FUNCTION_ARGS)
 {
 	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
 	double		q = PG_GETARG_FLOAT8(1);
-	double		min_ms = PG_GETARG_FLOAT8(2);
-	double		max_ms = PG_GETARG_FLOAT8(3);
 	int32	   *x;
+	int64	   *counts;
 	int			n;
 	int			i;
 	int64		total = 0;
-	double		rank;
-	int64		seen = 0;
 
 	if (ARR_NDIM(a) != 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != INT4OID)
 		ereport(ERROR,
@@ -367,22 +430,298 @@ mr_histogram_quantile(PG_FUNCTION_ARGS)
 				 errmsg("quantile must be between 0 and 1")));
 	x = INT4_ELEMENTS(a);
 	n = ARR_DIMS(a)[0];
+	counts = palloc(sizeof(int64) * Max(n, 1));
 	for (i = 0; i < n; i++)
-		total += x[i];
+		total += counts[i] = x[i];
 	if (total == 0)
 		PG_RETURN_NULL();
-	rank = q * total;
-	for (i = 0; i < n; i++)
-	{
-		if (x[i] > 0 && seen + x[i] >= rank)
-		{
-			double		lo = i == 0 ? 0 : hist_upper(i - 1);
-			double		hi = i == n - 1 ? max_ms : hist_upper(i);
-			double		v = lo + (hi - lo) * (rank - seen) / x[i];
+	PG_RETURN_FLOAT8(hist_quantile(counts, n, total, q, PG_GETARG_FLOAT8(2), PG_GETARG_FLOAT8(3)));
+}
 
-			PG_RETURN_FLOAT8(Max(min_ms, Min(max_ms, v)));
-		}
-		seen += x[i];
+/*
+ * round(x::numeric, 3)::float8, as SQL computes it (float8 to numeric at 15
+ * significant digits, rounded half away from zero, back to float8), without
+ * numeric arithmetic where that gives the same value: below 1e9 the 15
+ * digits keep at least 6 decimals, so 1000 x and its 15-digit decimal round
+ * to the same integer unless 1000 x is within 0.001 of a half.
+ */
+static double
+round3(double x)
+{
+	double		y = x * 1000.0;
+	double		r = round(y);
+
+	if (fabs(x) < 1e9 && fabs(fabs(y - trunc(y)) - 0.5) > 0.001)
+		return r == 0 ? 0.0 : r / 1000.0;
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+											  DirectFunctionCall2(numeric_round,
+																  DirectFunctionCall1(float8_numeric, Float8GetDatum(x)),
+																  Int32GetDatum(3))));
+}
+
+/*
+ * round(100.0 * s / n, 1) in numeric, for 0 <= s <= n: exact in integers,
+ * 1000 s / n rounded half up, while the numeric division (16 significant
+ * digits at least) cannot move it across a half (n < 1e13).
+ */
+static Datum
+success_rate(int64 s, int64 n)
+{
+	if (s >= 0 && s <= n && n < INT64CONST(10000000000000))
+		return NumericGetDatum(int64_div_fast_to_numeric((2000 * s + n) / (2 * n), 1));
+	return DirectFunctionCall2(numeric_round,
+							   DirectFunctionCall2(numeric_div,
+												   DirectFunctionCall2(numeric_mul,
+																	   DirectFunctionCall3(numeric_in, CStringGetDatum("100.0"),
+																						   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)),
+																	   NumericGetDatum(int64_to_numeric(s))),
+												   NumericGetDatum(int64_to_numeric(n))),
+							   Int32GetDatum(1));
+}
+
+/*
+ * The state of the aggregate metrics_refresh_window_sum: the sums of rollup
+ * rows (and of runs not counted yet, summed per view like them).
+ */
+typedef struct WindowState
+{
+	int64		total;
+	int64		successful;
+	int64		failed;
+	int64		skipped;
+	int64		unchanged;
+	int64		timed;
+	double		total_ms;
+	double		min_ms;
+	double		max_ms;
+	bool		has_min;
+	bool		has_max;
+	int64		hist[HIST_BUCKETS];
+} WindowState;
+
+PG_FUNCTION_INFO_V1(mr_window_add);
+PG_FUNCTION_INFO_V1(mr_window_final);
+
+/*
+ * metrics_refresh_window_add(state internal, total, successful, failed,
+ * skipped, unchanged, timed_runs integer, total_ms, min_ms, max_ms float8,
+ * buckets integer[], duration_ms float8) -> internal: add one row of a
+ * rollup's shape, or one run (its counts, and its duration as total_ms,
+ * min_ms, max_ms and duration_ms, which counts in the histogram); NULLs add
+ * nothing.  The transition function of metrics_refresh_window_sum: one
+ * call per row, the sums in place, what ten SQL aggregates did.
+ */
+Datum
+mr_window_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	WindowState *st;
+	int			i;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "metrics_refresh_window_add called in non-aggregate context");
+	if (PG_ARGISNULL(0))
+		st = MemoryContextAllocZero(aggcontext, sizeof(WindowState));
+	else
+		st = (WindowState *) PG_GETARG_POINTER(0);
+
+#define ADD_INT(field, argno) \
+	if (!PG_ARGISNULL(argno)) \
+		st->field += PG_GETARG_INT32(argno)
+	ADD_INT(total, 1);
+	ADD_INT(successful, 2);
+	ADD_INT(failed, 3);
+	ADD_INT(skipped, 4);
+	ADD_INT(unchanged, 5);
+	ADD_INT(timed, 6);
+#undef ADD_INT
+	if (!PG_ARGISNULL(7))
+		st->total_ms += PG_GETARG_FLOAT8(7);
+	/* As min() and max() compare float8 (NaN above everything). */
+	if (!PG_ARGISNULL(8) && (!st->has_min || float8_lt(PG_GETARG_FLOAT8(8), st->min_ms)))
+	{
+		st->min_ms = PG_GETARG_FLOAT8(8);
+		st->has_min = true;
 	}
-	PG_RETURN_FLOAT8(max_ms);
+	if (!PG_ARGISNULL(9) && (!st->has_max || float8_gt(PG_GETARG_FLOAT8(9), st->max_ms)))
+	{
+		st->max_ms = PG_GETARG_FLOAT8(9);
+		st->has_max = true;
+	}
+	if (!PG_ARGISNULL(10))
+	{
+		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(10);
+		int32	   *x;
+
+		if (ARR_NDIM(a) != 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != INT4OID ||
+			ARR_DIMS(a)[0] != HIST_BUCKETS)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("a duration histogram must be an integer array of %d elements without nulls",
+							HIST_BUCKETS)));
+		x = INT4_ELEMENTS(a);
+		for (i = 0; i < HIST_BUCKETS; i++)
+			st->hist[i] += x[i];
+	}
+	if (!PG_ARGISNULL(11))
+		st->hist[hist_bucket(PG_GETARG_FLOAT8(11))]++;
+	PG_RETURN_POINTER(st);
+}
+
+/*
+ * metrics_refresh_window_final(state internal) -> metrics_refresh_window:
+ * the overview's figures of one view, as its SQL computed them: counts,
+ * success_rate (percent of success over success and failure, one decimal;
+ * NULL without either), average, min and max of the timed runs (ms; the
+ * average rounded to 3 decimals), and p95 estimated from the histogram
+ * (within about 13%, rounded to 3 decimals; NULL when nothing was timed).
+ */
+Datum
+mr_window_final(PG_FUNCTION_ARGS)
+{
+	WindowState *st;
+	TupleDesc	desc;
+	Datum		values[10];
+	bool		nulls[10] = {false};
+	int64		hist_total = 0;
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (WindowState *) PG_GETARG_POINTER(0);
+	/* The result's descriptor, looked up once per query. */
+	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE || desc->natts != 10)
+			elog(ERROR, "metrics_refresh_window_final must return a composite of 10 columns");
+		desc = BlessTupleDesc(desc);
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = desc;
+	}
+	values[0] = Int64GetDatum(st->total);
+	values[1] = Int64GetDatum(st->successful);
+	values[2] = Int64GetDatum(st->failed);
+	values[3] = Int64GetDatum(st->skipped);
+	values[4] = Int64GetDatum(st->unchanged);
+	if (st->successful + st->failed != 0)
+		values[5] = success_rate(st->successful, st->successful + st->failed);
+	else
+		nulls[5] = true;
+	if (st->timed != 0)
+		values[6] = Float8GetDatum(round3(st->total_ms / st->timed));
+	else
+		nulls[6] = true;
+	values[7] = Float8GetDatum(st->min_ms);
+	nulls[7] = !st->has_min;
+	values[8] = Float8GetDatum(st->max_ms);
+	nulls[8] = !st->has_max;
+	for (i = 0; i < HIST_BUCKETS; i++)
+		hist_total += st->hist[i];
+	if (hist_total > 0 && st->has_min && st->has_max)
+		values[9] = Float8GetDatum(round3(hist_quantile(st->hist, HIST_BUCKETS, hist_total, 0.95,
+														st->min_ms, st->max_ms)));
+	else
+		nulls[9] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/*
+ * The state of the aggregate metrics_refresh_latest: the value of the row
+ * with the greatest (started_at, id) so far, copied into the aggregate's
+ * memory.
+ */
+typedef struct LatestState
+{
+	bool		has;			/* a row was seen */
+	bool		started_null;	/* its keys; NULL sorts first, as in DESC */
+	bool		id_null;
+	TimestampTz started_at;
+	int64		id;
+	bool		isnull;			/* its value is NULL */
+	Datum		value;
+	int16		typlen;
+	bool		typbyval;
+} LatestState;
+
+PG_FUNCTION_INFO_V1(mr_latest_add);
+PG_FUNCTION_INFO_V1(mr_latest_final);
+
+/* -1, 0, 1 as key a sorts after, with, before key b in DESC NULLS FIRST. */
+#define DESC_CMP(a_null, a, b_null, b) \
+	((a_null) ? ((b_null) ? 0 : 1) : (b_null) ? -1 : (a) > (b) ? 1 : (a) < (b) ? -1 : 0)
+
+/*
+ * metrics_refresh_latest_add(state internal, value anyelement, started_at
+ * timestamptz, id bigint) -> internal: keep the value of the row latest by
+ * (started_at, id), the one (array_agg(value ORDER BY started_at DESC, id
+ * DESC))[1] picks (NULL keys first), in one pass and without a sort per
+ * group.  The transition function of metrics_refresh_latest.
+ */
+Datum
+mr_latest_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	LatestState *st;
+	bool		started_null = PG_ARGISNULL(2);
+	bool		id_null = PG_ARGISNULL(3);
+	TimestampTz started_at = started_null ? 0 : PG_GETARG_TIMESTAMPTZ(2);
+	int64		id = id_null ? 0 : PG_GETARG_INT64(3);
+	int			cmp;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "metrics_refresh_latest_add called in non-aggregate context");
+	if (PG_ARGISNULL(0))
+	{
+		Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+
+		if (!OidIsValid(type))
+			elog(ERROR, "could not determine the type of metrics_refresh_latest's value");
+		st = MemoryContextAllocZero(aggcontext, sizeof(LatestState));
+		get_typlenbyval(type, &st->typlen, &st->typbyval);
+	}
+	else
+		st = (LatestState *) PG_GETARG_POINTER(0);
+
+	cmp = DESC_CMP(started_null, started_at, st->started_null, st->started_at);
+	if (cmp == 0)
+		cmp = DESC_CMP(id_null, id, st->id_null, st->id);
+	if (!st->has || cmp > 0)
+	{
+		if (st->has && !st->isnull && !st->typbyval)
+			pfree(DatumGetPointer(st->value));
+		st->has = true;
+		st->started_null = started_null;
+		st->id_null = id_null;
+		st->started_at = started_at;
+		st->id = id;
+		st->isnull = PG_ARGISNULL(1);
+		if (!st->isnull)
+		{
+			MemoryContext old = MemoryContextSwitchTo(aggcontext);
+
+			st->value = datumCopy(PG_GETARG_DATUM(1), st->typbyval, st->typlen);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	PG_RETURN_POINTER(st);
+}
+
+/*
+ * metrics_refresh_latest_final(state internal, anyelement, timestamptz,
+ * bigint) -> anyelement: the kept value (NULL without rows).
+ */
+Datum
+mr_latest_final(PG_FUNCTION_ARGS)
+{
+	LatestState *st;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (LatestState *) PG_GETARG_POINTER(0);
+	if (!st->has || st->isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(datumCopy(st->value, st->typbyval, st->typlen));
 }

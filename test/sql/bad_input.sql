@@ -45,6 +45,7 @@ SELECT (SELECT count(*) FROM metrics_refresh_log) AS log_rows,
        (SELECT md5(string_agg(c::text, '|' ORDER BY c.view_name)) FROM metrics_refresh_config c) AS config,
        (SELECT md5(string_agg(k::text, '|' ORDER BY k.view_name)) FROM metrics_refresh_counters k) AS counters,
        (SELECT md5(string_agg(h::text, '|' ORDER BY h.view_name, h.hour)) FROM metrics_refresh_hourly h) AS hourly,
+       (SELECT md5(string_agg(h::text, '|' ORDER BY h.view_name, h.hour)) FROM metrics_refresh_6hourly h) AS six_hourly,
        (SELECT md5(string_agg(j.jobid || j.schedule || j.command || j.jobname, '|' ORDER BY j.jobid))
         FROM cron.job j) AS jobs,
        (SELECT count(*) FROM metrics_refresh_tracking) AS tracked,
@@ -306,6 +307,19 @@ SELECT metrics_refresh_histogram_count('{1,2}', 5);
 SELECT metrics_refresh_histogram(d) IS NOT NULL AS aggregated
 FROM (VALUES (1e300::float8), ('-Infinity'), (NULL), (0)) AS x(d);
 \echo :LAST_ERROR_SQLSTATE
+-- The overview's aggregates: a histogram of another length (2202E); NULLs
+-- add nothing; infinite, NaN and negative durations are answered as min(),
+-- max() and round(x::numeric, 3) answer them; the latest value by
+-- (started_at, id), NULL keys first as in ORDER BY ... DESC.
+SELECT (metrics_refresh_window_sum(1, 1, 0, 0, 0, 1, 5, 5, 5, '{1,2}', NULL)).total;
+\echo :LAST_ERROR_SQLSTATE
+SELECT (metrics_refresh_window_sum(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)).*;
+SELECT (s).* FROM (SELECT metrics_refresh_window_sum(1, (d > 0)::int, (d <= 0)::int, 0, 0, 1, d, d, d, NULL, d) AS s
+                   FROM (VALUES ('NaN'::float8), ('Infinity'), ('-Infinity'), (-1), (1e300), (0)) AS x(d)) w;
+SELECT metrics_refresh_latest(v, t, i) AS null_start_first
+FROM (VALUES ('a', now(), 1), ('b', NULL, 2), ('c', NULL, 3)) AS x(v, t, i);
+SELECT metrics_refresh_latest(v, t, i) IS NULL AS latest_is_null
+FROM (VALUES (NULL::text, now(), 5), ('b', now(), 2), ('c', now() - interval '1 hour', 9)) AS x(v, t, i);
 :unchanged;
 
 --

@@ -277,6 +277,55 @@ SELECT count(*) AS uncounted FROM metrics_refresh_log WHERE NOT counted;
 SELECT * FROM st_diff('public.st\_m\_%');
 
 --
+-- Windows of any number of whole hours: status_all reads the hourly rollup
+-- for the hours before the window's first whole 6-hour block (00, 06, 12,
+-- 18 UTC), the 6-hourly rollup from there on, and the runs not counted yet.
+-- stwin (synthetic runs, every 20 minutes for 40 hours, of every status,
+-- durations varying by run) is folded but for its last 3 hours; for each
+-- window of 0 to 41 hours, wherever its start falls in a block, counts, min,
+-- max and average equal the log's own over the window's whole hours (the
+-- durations are exact in binary: sums do not depend on their order), and
+-- p95 is within the histogram's resolution.
+--
+SELECT count(st_log('stwin', n * interval '20 minutes' + interval '3 hours',
+                    CASE WHEN n % 11 = 0 THEN 'error' WHEN n % 13 = 0 THEN 'skipped'
+                         WHEN n % 5 = 0 THEN 'unchanged' ELSE 'success' END,
+                    CASE WHEN n % 13 = 0 AND n % 11 <> 0 THEN NULL WHEN n % 5 = 0 AND n % 11 <> 0 THEN 0.5
+                         ELSE 2 + (n * 37) % 400 + n * 4.5 END))
+FROM generate_series(0, 110) AS n;
+SELECT metrics_refresh_prune('100 years') AS pruned;
+SELECT count(st_log('stwin', n * interval '20 minutes', CASE WHEN n = 4 THEN 'error' ELSE 'success' END,
+                    1000 + n * 250.5))
+FROM generate_series(0, 8) AS n;
+SELECT (SELECT count(*) > 0 FROM metrics_refresh_hourly WHERE view_name = 'public.stwin') AS hourly_rows,
+       (SELECT count(*) > 0 FROM metrics_refresh_6hourly WHERE view_name = 'public.stwin') AS six_hourly_rows,
+       (SELECT count(*) FROM metrics_refresh_log WHERE view_name = 'public.stwin' AND NOT counted) AS not_counted;
+SELECT count(*) AS windows,
+       count(*) FILTER (WHERE (a.total, a.successful, a.failed, a.skipped, a.unchanged,
+                               a.min_duration_ms, a.max_duration_ms, a.avg_duration_ms)
+                              IS DISTINCT FROM
+                              (l.total, l.successful, l.failed, l.skipped, l.unchanged,
+                               l.min_ms, l.max_ms, l.avg_ms)) AS differing,
+       count(*) FILTER (WHERE NOT a.p95_duration_ms / l.p95_ms BETWEEN 1 / 1.26 AND 1.26) AS p95_far,
+       max(l.total) AS most_runs
+FROM generate_series(0, 41) AS h
+CROSS JOIN LATERAL (SELECT * FROM metrics_refresh_status_all(h * interval '1 hour')
+                    WHERE view_name = 'public.stwin') a
+CROSS JOIN LATERAL (
+    SELECT count(*) AS total, count(*) FILTER (WHERE status = 'success') AS successful,
+           count(*) FILTER (WHERE status = 'error') AS failed,
+           count(*) FILTER (WHERE status = 'skipped') AS skipped,
+           count(*) FILTER (WHERE status = 'unchanged') AS unchanged,
+           min(duration_ms) FILTER (WHERE status IN ('success', 'error')) AS min_ms,
+           max(duration_ms) FILTER (WHERE status IN ('success', 'error')) AS max_ms,
+           round(avg(duration_ms) FILTER (WHERE status IN ('success', 'error'))::numeric, 3)::float8 AS avg_ms,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)
+             FILTER (WHERE status IN ('success', 'error')) AS p95_ms
+    FROM metrics_refresh_log
+    WHERE view_name = 'public.stwin'
+      AND started_at >= date_bin('1 hour', now() - h * interval '1 hour', '2001-01-01 00:00:00+00')) l;
+
+--
 -- Access: monitors read (admins, pg_monitor, pg_read_all_stats), anyone else
 -- gets 42501, through the view or the function; only admins reset (not a
 -- view's owner, not a monitor).  Bad input: not a materialized view (42809).

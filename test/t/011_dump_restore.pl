@@ -66,9 +66,16 @@ SELECT metrics_refresh_configure('shop.totals', skip_unchanged => true, max_skip
 SELECT metrics_refresh_configure('shop.revenue', "cascade" => true, stale_after => '30 minutes');
 SELECT metrics_refresh_schedule('shop.daily', '0 0 31 2 *', '1 hour');
 });
-# Runs of every kind: success, unchanged, error, cascade.
+# Runs of every kind: success, unchanged, error, cascade; and, first, a
+# run logged hours ago (of a view since dropped) in the second hour of a
+# 6-hour block, so that both rollups have rows whatever the hour now (runs
+# in a block's first hour have no hourly row: src/stats.c).
 $source->safe_psql(
 	'app', q{
+INSERT INTO metrics_refresh_log (view_name, started_at, finished_at, duration_ms, status, method,
+                                 source, triggered_by)
+SELECT 'shop.gone', t, t + interval '20 ms', 20, 'success', 'concurrently', 'scheduled', current_user
+FROM (SELECT date_bin('6 hours', now(), '2001-01-01 00:00:00+00') - interval '4 hours 30 minutes' AS t) x;
 SELECT metrics_refresh_run('shop.totals');
 SELECT metrics_refresh_run('shop.totals');
 SELECT metrics_refresh_run('shop.no_index');
@@ -76,22 +83,22 @@ SELECT metrics_refresh_cascade('shop.revenue');
 SELECT metrics_refresh_trigger('shop.daily');
 });
 # Count these runs into the statistics now (pruning does so before it
-# deletes: it deletes nothing here), so that the counters and the hourly
-# rollup have rows; a change to a tracked source that no refresh has seen
+# deletes: it deletes nothing here), so that the counters and the rollups
+# have rows; a change to a tracked source that no refresh has seen
 # yet is pending when the dump is made.
 is($source->safe_psql('app', "SELECT metrics_refresh_prune('100 years')"), '0', 'nothing pruned');
 $source->safe_psql('app', 'INSERT INTO shop.accounts VALUES (4)');
 
 is( $source->safe_psql(
 		'app', q{SELECT string_agg(status || ':' || source, ',' ORDER BY id) FROM metrics_refresh_log}),
-	'success:manual,unchanged:manual,error:manual,success:manual,success:cascade,success:manual',
+	'success:scheduled,success:manual,unchanged:manual,error:manual,success:manual,success:cascade,success:manual',
 	'the runs logged before the dump');
 
 # The extension's tables, each as sorted rows of text (regclass columns as
 # names), and how many of its rows are distinct.
 my @tables = qw(metrics_refresh_log metrics_refresh_config metrics_refresh_tracking
   metrics_refresh_sources metrics_refresh_changes metrics_refresh_counters
-  metrics_refresh_hourly);
+  metrics_refresh_hourly metrics_refresh_6hourly);
 
 sub table_rows
 {
@@ -206,11 +213,11 @@ is((split / /, run('shop.no_index'))[0], 'error', 'a failing view still fails');
 is( $target->safe_psql('app',
 		q{SELECT string_agg(concat_ws('|', view_name, successful, failed, skipped, unchanged), E'\n' ORDER BY view_name)
 		  FROM metrics_refresh_stats}),
-	"shop.daily|3|0|0|0\nshop.no_index|0|2|0|0\nshop.revenue|2|0|0|0\nshop.totals|3|0|0|3",
+	"shop.daily|3|0|0|0\nshop.gone|1|0|0|0\nshop.no_index|0|2|0|0\nshop.revenue|2|0|0|0\nshop.totals|3|0|0|3",
 	'statistics go on from the restored counts');
 is( $target->safe_psql('app',
 		q{SELECT count(*) || '/' || count(DISTINCT id) FROM metrics_refresh_log}),
-	'13/13', 'the log goes on, without duplicates');
+	'14/14', 'the log goes on, without duplicates');
 
 $source->stop;
 $target->stop;
