@@ -231,11 +231,20 @@ mr_track_bookkeeping_changed(Oid relid)
 	CacheInvalidateRelcacheByRelid(relid);
 }
 
-/* The advisory lock of a view's tracking key. */
+/*
+ * A view's tracking key is TRACK_KEY_SLOTS advisory locks: a writer holds
+ * one of them (by its process id) in share mode, a refresh that consumes
+ * marks holds all of them exclusively, so it still waits for every writer
+ * that relies on a mark.  Writers of one view, committing thousands of
+ * times a second, then do not all queue on one lock of the lock manager.
+ */
+#define TRACK_KEY_SLOTS 8
+
+/* The advisory lock of one slot of a view's tracking key. */
 static void
-track_tag(LOCKTAG *tag, Oid viewoid)
+track_tag(LOCKTAG *tag, Oid viewoid, uint32 slot)
 {
-	mr_advisory_tag(tag, viewoid, 0, MR_LOCK_TRACK);
+	mr_advisory_tag(tag, viewoid, slot, MR_LOCK_TRACK);
 }
 
 /* The owner of a relation. */
@@ -385,7 +394,7 @@ write_marks(Oid nsp, List *views, bool dedupe)
 			{
 				LOCKTAG		tag;
 
-				track_tag(&tag, viewoid);
+				track_tag(&tag, viewoid, (uint32) MyProcPid % TRACK_KEY_SLOTS);
 				keyed = LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
 				if (keyed)
 				{
@@ -1055,8 +1064,12 @@ mr_track_consume(const MrExtension *ext, Oid viewoid, const char *view_name)
 
 	if (IsolationUsesXactSnapshot())
 		return 0;
-	track_tag(&tag, viewoid);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	/* Every slot, in order: refreshes cannot deadlock on them. */
+	for (uint32 slot = 0; slot < TRACK_KEY_SLOTS; slot++)
+	{
+		track_tag(&tag, viewoid, slot);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	}
 
 	mr_chain_of(viewoid, &chain, true);
 
