@@ -102,7 +102,7 @@
  * 5 rows for 24 hours, and the runs of the last minutes.  One aggregate
  * (metrics_refresh_window_sum, stats.c) sums them and computes the figures:
  * success rate, average (rounded as round(x::numeric, 3)), p95 estimated
- * from the rollups' fine histogram (within about 13%).  w takes its result
+ * from the rollups' fine histogram (within one bucket, about 26%).  w takes its result
  * apart before anything stores it (OFFSET 0 keeps w a subquery): a
  * composite stored in a tuple is read back through a copy, field by field.
  * The names are those of the scheduled views and of the views with runs in
@@ -289,6 +289,9 @@ mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 				 errhint("Run ALTER EXTENSION metrics_refresh UPDATE.")));
 	/* The hour that holds the window's start, and the next block boundary. */
 	start = DatumGetTimestampTz(window_start(window));
+	/* An infinite window ('infinity') starts at the earliest timestamp. */
+	if (TIMESTAMP_NOT_FINITE(start) || start < MIN_TIMESTAMP)
+		start = MIN_TIMESTAMP;
 	r = start % USECS_PER_HOUR;
 	start -= r < 0 ? r + USECS_PER_HOUR : r;
 	values[0] = TimestampTzGetDatum(start);
