@@ -601,7 +601,7 @@ LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mr_histogram_quantile';
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_histogram_quantile(integer[], double precision, double precision, double precision) IS
-    'The q-quantile of the durations of a fine duration histogram (within one bucket, about 26%), kept within min and max';
+    'The q-quantile of the durations of a fine duration histogram (in the bucket of the nearest-rank value), kept within min and max';
 
 CREATE FUNCTION @extschema@.metrics_refresh_histogram_count(integer[], double precision)
 RETURNS integer[]

@@ -102,7 +102,7 @@
  * 5 rows for 24 hours, and the runs of the last minutes.  One aggregate
  * (metrics_refresh_window_sum, stats.c) sums them and computes the figures:
  * success rate, average (rounded as round(x::numeric, 3)), p95 estimated
- * from the rollups' fine histogram (within one bucket, about 26%).  w takes its result
+ * from the rollups' fine histogram (the bucket of the nearest-rank value: within a ratio of 1.26 above 1 ms).  w takes its result
  * apart before anything stores it (OFFSET 0 keeps w a subquery): a
  * composite stored in a tuple is read back through a copy, field by field.
  * The names are those of the scheduled views and of the views with runs in

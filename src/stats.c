@@ -32,7 +32,8 @@
  * - The fine histogram of the rollups has HIST_BUCKETS buckets,
  *   ten per decade from 1 ms (bucket 0: up to 1 ms; bucket k: up to
  *   10^(k/10) ms; the last: everything above), so that a quantile estimated
- *   from it is within one bucket, about 26% of the true value.
+ *   from it lies in the bucket of the nearest-rank value (within a ratio
+ *   of 1.26 of it above 1 ms).
  *
  *-------------------------------------------------------------------------
  */
@@ -109,9 +110,16 @@ hist_upper(int k)
  * metrics_refresh_hourly from the block's second hour to its own.
  */
 #define BLOCK_OF(hour) "date_bin('6 hours', " hour ", '2001-01-01 00:00:00+00')"
+/*
+ * By whole hours counted from the block's start, never past the run's own
+ * hour: a series of timestamps would step past the last representable one
+ * (22008, and every fold, so every logged run, would fail), or never end
+ * for an infinite start (such a run counts in its block's row only).
+ */
 #define SUFFIX_HOURS \
-	"d CROSS JOIN LATERAL generate_series(CASE WHEN isfinite(d.hour) THEN " \
-	BLOCK_OF("d.hour") " + interval '1 hour' END, d.hour, interval '1 hour') AS s(hour)"
+	"d CROSS JOIN LATERAL (SELECT " BLOCK_OF("d.hour") " + k * interval '1 hour' " \
+	"  FROM generate_series(1, CASE WHEN isfinite(d.hour) THEN " \
+	"    (extract(epoch FROM d.hour - " BLOCK_OF("d.hour") ") / 3600)::integer ELSE 0 END) AS k) AS s(hour)"
 
 /*
  * The fold itself (see mr_stats_fold); the caller holds the fold lock.
@@ -575,7 +583,7 @@ mr_window_add(PG_FUNCTION_ARGS)
  * success_rate (percent of success over success and failure, one decimal;
  * NULL without either), average, min and max of the timed runs (ms; the
  * average rounded to 3 decimals), and p95 estimated from the histogram
- * (within one bucket, about 26%, rounded to 3 decimals; NULL when nothing was timed).
+ * (the bucket of the nearest-rank value, rounded to 3 decimals; NULL when nothing was timed).
  */
 Datum
 mr_window_final(PG_FUNCTION_ARGS)

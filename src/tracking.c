@@ -237,6 +237,9 @@ mr_track_bookkeeping_changed(Oid relid)
  * marks holds all of them exclusively, so it still waits for every writer
  * that relies on a mark.  Writers of one view, committing thousands of
  * times a second, then do not all queue on one lock of the lock manager.
+ * The number of slots is a protocol between all the backends of a server:
+ * a library that changes it must not run beside one that does not (a
+ * restart after installing it).
  */
 #define TRACK_KEY_SLOTS 8
 

@@ -359,17 +359,23 @@ SELECT metrics_refresh_stats_reset('st_src');
 \echo :LAST_ERROR_SQLSTATE
 SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_ok';
 
--- A run restored or written by hand with an infinite start (the log has no
--- constraint against it) is counted, and does not make the fold generate
--- hours without end: it had made every fold, and so every logged run, fail.
+-- A run restored or written by hand with an infinite start, or one in the
+-- last representable hour (the log has no constraint against them), is
+-- counted, and does not make the fold generate hours without end or past
+-- the end of time: either had made every fold, and so every logged run,
+-- fail.
 INSERT INTO metrics_refresh_log (view_name, started_at, finished_at, duration_ms, status,
                                  method, source, triggered_by)
-VALUES ('public.st_ok', 'infinity', 'infinity', 1, 'success', 'concurrently', 'manual', current_user);
+VALUES ('public.st_ok', 'infinity', 'infinity', 1, 'success', 'concurrently', 'manual', current_user),
+       -- in the last representable hour: its hours stop at its own
+       ('public.st_ok', '294276-12-31 23:30+00', '294276-12-31 23:30+00', 1, 'success',
+        'concurrently', 'manual', current_user);
 SET temp_file_limit = '10MB';
 SELECT count(*) >= 0 AS pruned FROM metrics_refresh_prune('100 years');
 RESET temp_file_limit;
 SELECT count(*) AS uncounted FROM metrics_refresh_log WHERE NOT counted AND status <> 'running';
 SELECT count(*) AS hourly_rows_at_infinity FROM metrics_refresh_hourly WHERE NOT isfinite(hour);
+SELECT count(*) AS last_block_hours FROM metrics_refresh_hourly WHERE hour >= '294276-12-31 18:00+00';
 
 DROP FUNCTION st_diff(text), st_log(text, interval, text, float8, text);
 DROP VIEW st_stats, st_from_log;
