@@ -352,6 +352,18 @@ mr_histogram_add(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(a);
 }
 
+/* Raise 2202E unless a is a fine duration histogram (HIST_BUCKETS integers). */
+static void
+check_fine_histogram(ArrayType *a)
+{
+	if (ARR_NDIM(a) != 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != INT4OID ||
+		ARR_DIMS(a)[0] != HIST_BUCKETS)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("a duration histogram must be an integer array of %d elements without nulls",
+						HIST_BUCKETS)));
+}
+
 /*
  * metrics_refresh_histogram_count(state integer[], duration_ms float8) ->
  * integer[]: count one duration into a fine histogram (a NULL state starts
@@ -374,12 +386,7 @@ mr_histogram_count(PG_FUNCTION_ARGS)
 	}
 	else
 		a = AggCheckCallContext(fcinfo, NULL) ? PG_GETARG_ARRAYTYPE_P(0) : PG_GETARG_ARRAYTYPE_P_COPY(0);
-	if (ARR_NDIM(a) != 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != INT4OID ||
-		ARR_DIMS(a)[0] != HIST_BUCKETS)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("a duration histogram must be an integer array of %d elements without nulls",
-						HIST_BUCKETS)));
+	check_fine_histogram(a);
 	if (!PG_ARGISNULL(1))
 		INT4_ELEMENTS(a)[hist_bucket(PG_GETARG_FLOAT8(1))]++;
 	PG_RETURN_ARRAYTYPE_P(a);
@@ -562,12 +569,7 @@ mr_window_add(PG_FUNCTION_ARGS)
 		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(10);
 		int32	   *x;
 
-		if (ARR_NDIM(a) != 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != INT4OID ||
-			ARR_DIMS(a)[0] != HIST_BUCKETS)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("a duration histogram must be an integer array of %d elements without nulls",
-							HIST_BUCKETS)));
+		check_fine_histogram(a);
 		x = INT4_ELEMENTS(a);
 		for (i = 0; i < HIST_BUCKETS; i++)
 			st->hist[i] += x[i];

@@ -657,6 +657,23 @@ track_trigger_of(Oid relid, Oid track_fn, bool *sound, TransactionId *xmin)
 	return result;
 }
 
+/*
+ * Would tracking relid need our trigger created (or re-created) on it?  Not
+ * for a materialized view (its refreshes are marked by the event trigger),
+ * nor for a table that carries a sound one already.
+ */
+static bool
+needs_trigger(Oid relid, Oid track_fn)
+{
+	bool		sound = false;
+	TransactionId xmin;
+
+	if (get_rel_relkind(relid) == RELKIND_MATVIEW)
+		return false;
+	return !OidIsValid(track_fn) ||
+		!OidIsValid(track_trigger_of(relid, track_fn, &sound, &xmin)) || !sound;
+}
+
 /* The OID of the extension's trigger function (InvalidOid if it has none). */
 static Oid
 track_function(const MrExtension *ext)
@@ -915,12 +932,7 @@ mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name)
 	track_fn = track_function(ext);
 	foreach(lc, chain.tables)
 	{
-		bool		sound = false;
-		TransactionId xmin;
-
-		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_MATVIEW ||
-			(OidIsValid(track_fn) &&
-			 OidIsValid(track_trigger_of(lfirst_oid(lc), track_fn, &sound, &xmin)) && sound))
+		if (!needs_trigger(lfirst_oid(lc), track_fn))
 			continue;
 		if (pg_class_aclcheck(lfirst_oid(lc), GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
 			ereport(ERROR,
@@ -1088,12 +1100,7 @@ mr_track_consume(const MrExtension *ext, Oid viewoid, const char *view_name)
 
 		foreach(lc, chain.tables)
 		{
-			bool		sound = false;
-			TransactionId xmin;
-
-			if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_MATVIEW ||
-				(OidIsValid(fn) &&
-				 OidIsValid(track_trigger_of(lfirst_oid(lc), fn, &sound, &xmin)) && sound))
+			if (!needs_trigger(lfirst_oid(lc), fn))
 				continue;
 			if (pg_class_aclcheck(lfirst_oid(lc), owner, ACL_TRIGGER) != ACLCHECK_OK)
 				chain.problems = lappend(chain.problems,
