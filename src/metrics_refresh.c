@@ -845,6 +845,17 @@ metrics_refresh_stats_reset(PG_FUNCTION_ARGS)
 	PG_RETURN_TIMESTAMPTZ(at);
 }
 
+/* The table a trigger function was fired for; 39P01 unless fired as one. */
+static Oid
+trigger_relid(FunctionCallInfo fcinfo, const char *fname)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s() must be called as a trigger", fname)));
+	return RelationGetRelid(((TriggerData *) fcinfo->context)->tg_relation);
+}
+
 /*
  * metrics_refresh_track() -> trigger: the statement-level trigger on the
  * tables that tracked views read (tracking.c).
@@ -852,13 +863,7 @@ metrics_refresh_stats_reset(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_track(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("metrics_refresh_track() must be called as a trigger")));
-	mr_track_note_write(RelationGetRelid(trigdata->tg_relation), fcinfo->flinfo->fn_oid);
+	mr_track_note_write(trigger_relid(fcinfo, "metrics_refresh_track"), fcinfo->flinfo->fn_oid);
 	return PointerGetDatum(NULL);
 }
 
@@ -871,13 +876,7 @@ metrics_refresh_track(PG_FUNCTION_ARGS)
 Datum
 metrics_refresh_track_bookkeeping(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("metrics_refresh_track_bookkeeping() must be called as a trigger")));
-	mr_track_bookkeeping_changed(RelationGetRelid(trigdata->tg_relation));
+	mr_track_bookkeeping_changed(trigger_relid(fcinfo, "metrics_refresh_track_bookkeeping"));
 	return PointerGetDatum(NULL);
 }
 
