@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
@@ -23,6 +24,7 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "storage/lock.h"
 #include "tcop/utility.h"
 #include "utils/array.h"
@@ -49,13 +51,75 @@
 static int
 parse_version(const char *text)
 {
-	int			major,
-				minor,
-				patch = 0;
+	int			part[3] = {0, 0, 0};
+	int			n = 0;
+	const char *p = text;
 
-	if (sscanf(text, "%d.%d.%d", &major, &minor, &patch) < 2)
+	/* Digits, a dot, digits, and optionally a dot and digits (sscanf's %d.%d.%d). */
+	while (n < 3 && *p >= '0' && *p <= '9')
+	{
+		while (*p >= '0' && *p <= '9' && part[n] < 100000)
+			part[n] = part[n] * 10 + (*p++ - '0');
+		n++;
+		if (*p != '.')
+			break;
+		p++;
+	}
+	if (n < 2)
 		return 0;
-	return major * 10000 + minor * 100 + patch;
+	return part[0] * 10000 + part[1] * 100 + part[2];
+}
+
+/* Fill ext from a visible pg_extension tuple. */
+static void
+read_extension_row(Relation rel, HeapTuple tup, MrExtension *ext)
+{
+	Form_pg_extension form = (Form_pg_extension) GETSTRUCT(tup);
+	bool		isnull;
+	Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+								 RelationGetDescr(rel), &isnull);
+
+	ext->extoid = form->oid;
+	ext->owner = form->extowner;
+	ext->nspoid = form->extnamespace;
+	ext->version = isnull ? 0 : parse_version(TextDatumGetCString(d));
+}
+
+/*
+ * Where this library's own pg_extension row was last found, per backend:
+ * every call of an entry point looks the extension up, and fetching that
+ * one tuple again costs a fraction of a scan of the name index.  The row
+ * fetched counts only if it is visible to a new catalog snapshot and is
+ * still metrics_refresh's (there is one such row at a time): ALTER
+ * EXTENSION and DROP EXTENSION leave the old version invisible, and a
+ * vacuumed slot holds another row or none; then the index is scanned again.
+ */
+static ItemPointerData own_row = {{0, 0}, InvalidOffsetNumber};
+
+/* The visible tuple at own_row, if it is extname's, into ext. */
+static bool
+fetch_own_row(Relation rel, const char *extname, MrExtension *ext)
+{
+	HeapTupleData tuple;
+	Buffer		buf;
+	Snapshot	snapshot;
+	bool		found = false;
+
+	/* VACUUM may have truncated the catalog below the block. */
+	if (!ItemPointerIsValid(&own_row) ||
+		ItemPointerGetBlockNumber(&own_row) >= RelationGetNumberOfBlocks(rel))
+		return false;
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(ExtensionRelationId));
+	tuple.t_self = own_row;
+	if (heap_fetch(rel, snapshot, &tuple, &buf, false))
+	{
+		found = strcmp(NameStr(((Form_pg_extension) GETSTRUCT(&tuple))->extname), extname) == 0;
+		if (found)
+			read_extension_row(rel, &tuple, ext);
+		ReleaseBuffer(buf);
+	}
+	UnregisterSnapshot(snapshot);
+	return found;
 }
 
 /*
@@ -65,6 +129,7 @@ parse_version(const char *text)
 bool
 mr_find_extension(const char *extname, MrExtension *ext)
 {
+	bool		own = strcmp(extname, "metrics_refresh") == 0;
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
@@ -72,25 +137,25 @@ mr_find_extension(const char *extname, MrExtension *ext)
 	bool		found;
 
 	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum(extname));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	found = HeapTupleIsValid(tup);
-	if (found)
+	found = own && fetch_own_row(rel, extname, ext);
+	if (!found)
 	{
-		Form_pg_extension form = (Form_pg_extension) GETSTRUCT(tup);
-
-		bool		isnull;
-		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
-									 RelationGetDescr(rel), &isnull);
-
-		ext->extoid = form->oid;
-		ext->owner = form->extowner;
-		ext->nspoid = form->extnamespace;
-		ext->version = isnull ? 0 : parse_version(TextDatumGetCString(d));
+		ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+					F_NAMEEQ, CStringGetDatum(extname));
+		scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+		tup = systable_getnext(scan);
+		found = HeapTupleIsValid(tup);
+		if (found)
+			read_extension_row(rel, tup, ext);
+		if (own)
+		{
+			if (found)
+				own_row = tup->t_self;
+			else
+				ItemPointerSetInvalid(&own_row);
+		}
+		systable_endscan(scan);
 	}
-	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 
 	if (found)

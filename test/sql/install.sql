@@ -36,4 +36,30 @@ WHERE name LIKE 'metrics\_refresh.%' ORDER BY name;
 -- The prefix is reserved: a misspelt setting is refused.
 SET metrics_refresh.lock_timeot = '1s';
 
+-- A session remembers where the extension's pg_extension row is: a row
+-- moved (VACUUM FULL) or replaced (DROP and CREATE in another schema) is
+-- found again, and a renamed schema is followed.  Each run below logs into
+-- the schema the extension is in at that moment.
+CREATE TABLE inst_src (id int PRIMARY KEY);
+CREATE MATERIALIZED VIEW inst_mv AS SELECT id FROM inst_src;
+CREATE UNIQUE INDEX ON inst_mv (id);
+SELECT metrics_refresh_run('inst_mv')->>'status' AS first_run;
+VACUUM FULL pg_extension;
+SELECT metrics_refresh_run('inst_mv')->>'status' AS after_vacuum_full;
+SELECT count(*) AS logged_in_public FROM public.metrics_refresh_log;
+DROP EXTENSION metrics_refresh;
+CREATE SCHEMA inst_other;
+CREATE EXTENSION metrics_refresh SCHEMA inst_other;
+SELECT inst_other.metrics_refresh_run('inst_mv')->>'status' AS in_other_schema;
+SELECT count(*) AS logged_in_other FROM inst_other.metrics_refresh_log;
+ALTER SCHEMA inst_other RENAME TO inst_renamed;
+SELECT inst_renamed.metrics_refresh_run('inst_mv')->>'status' AS after_schema_rename;
+SELECT count(*) AS logged_after_rename FROM inst_renamed.metrics_refresh_log;
+DROP EXTENSION metrics_refresh;
+DROP SCHEMA inst_renamed;
+CREATE EXTENSION metrics_refresh;
+SELECT metrics_refresh_run('inst_mv')->>'status' AS back_in_public;
+DROP MATERIALIZED VIEW inst_mv;
+DROP TABLE inst_src;
+
 DROP EXTENSION metrics_refresh;
