@@ -438,7 +438,7 @@ log_table_unchanged(Relation rel, const LogTable *t)
  * nothing, when the table is not the plain one the install script made;
  * the caller then runs the statement.  Runs as the log's owner.
  */
-static bool
+static pg_noinline bool
 insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, int64 *id)
 {
 	Relation	rel;
@@ -618,59 +618,151 @@ finish_running(const MrLogRow *row, const MrOutcome *o)
 				 errmsg("run " INT64_FORMAT " is no longer in metrics_refresh_log", row->run_id)));
 }
 
-/* Push "key": a jsonb value into an object being built. */
-static void
-put_value(JsonbParseState **state, const char *key, JsonbValue *value)
-{
-	JsonbValue	k;
+/*
+ * A result object as a list of keys, in jsonb's order (shorter first, then
+ * bytewise), so that the sort that ends a jsonb object finds them sorted and
+ * its text (for NOTIFY) is written in the order jsonb_out() writes it.
+ */
+#define RESULT_MAX_KEYS 15
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	(void) pushJsonbValue(state, WJB_KEY, &k);
-	(void) pushJsonbValue(state, WJB_VALUE, value);
+typedef struct ResultKeys
+{
+	int			n;
+	const char *key[RESULT_MAX_KEYS];
+	JsonbValue	value[RESULT_MAX_KEYS];
+} ResultKeys;
+
+/* Add "key": a string, or null; with omit_null, a NULL adds nothing. */
+static void
+add_text(ResultKeys *r, const char *key, const char *value, bool omit_null)
+{
+	JsonbValue *v = &r->value[r->n];
+
+	if (value == NULL && omit_null)
+		return;
+	Assert(r->n < RESULT_MAX_KEYS);
+	r->key[r->n++] = key;
+	if (value == NULL)
+		v->type = jbvNull;
+	else
+	{
+		v->type = jbvString;
+		v->val.string.val = (char *) value;
+		v->val.string.len = strlen(value);
+	}
 }
 
-/* Push "key": a number (as float8 text reads back), unless NULL. */
+/* Add "key": a number. */
 static void
-put_numeric(JsonbParseState **state, const char *key, Datum numeric)
+add_numeric(ResultKeys *r, const char *key, Datum numeric)
 {
-	JsonbValue	v;
-
-	v.type = jbvNumeric;
-	v.val.numeric = DatumGetNumeric(numeric);
-	put_value(state, key, &v);
+	Assert(r->n < RESULT_MAX_KEYS);
+	r->key[r->n] = key;
+	r->value[r->n].type = jbvNumeric;
+	r->value[r->n++].val.numeric = DatumGetNumeric(numeric);
 }
 
-/* Push "key": a timestamptz, as to_jsonb() writes it. */
+/* Add "key": a timestamptz, as to_jsonb() writes it. */
 static void
-put_timestamptz(JsonbParseState **state, const char *key, TimestampTz t)
+add_timestamptz(ResultKeys *r, const char *key, TimestampTz t)
 {
 	char		buf[MAXDATELEN + 1];
 
-	/* pushJsonbValue() keeps the pointer: the text must outlive buf. */
-	mr_jsonb_put_text(state, key, pstrdup(JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL)));
+	add_text(r, key, pstrdup(JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL)), false);
 }
 
-/* Push "key": a string, unless NULL (the result object leaves nulls out). */
-static void
-put_text(JsonbParseState **state, const char *key, const char *value)
+/* The keys as a jsonb object. */
+static pg_noinline Jsonb *
+keys_jsonb(const ResultKeys *r)
 {
-	if (value != NULL)
-		mr_jsonb_put_text(state, key, value);
+	JsonbParseState *state = NULL;
+	JsonbValue	k;
+	int			i;
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (i = 0; i < r->n; i++)
+	{
+		k.type = jbvString;
+		k.val.string.val = (char *) r->key[i];
+		k.val.string.len = strlen(r->key[i]);
+		(void) pushJsonbValue(&state, WJB_KEY, &k);
+		(void) pushJsonbValue(&state, WJB_VALUE, (JsonbValue *) &r->value[i]);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
 /*
- * The result object of an outcome just written, built here rather than by
- * the statement (RESULT_EXPR), which costs more than the rest of logging: it
- * must equal what RESULT_EXPR makes of the row (the tests compare the two).
+ * Append a string as a JSON string, as escape_json() writes it: a string
+ * with nothing to escape (the usual case: names, statuses, timestamps) is
+ * copied as it is.
  */
-static pg_noinline Jsonb *
-result_object(int64 id, const MrLogRow *row, const MrOutcome *o, TimestampTz started_at,
-			  int64 cascade_id)
+static void
+append_json_string(StringInfo buf, const char *str)
 {
-	JsonbParseState *state = NULL;
-	JsonbValue	v;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) str; *p != '\0'; p++)
+		if (*p < 0x20 || *p == '"' || *p == '\\')
+		{
+			escape_json(buf, str);
+			return;
+		}
+	appendStringInfoChar(buf, '"');
+	appendBinaryStringInfo(buf, str, (const char *) p - str);
+	appendStringInfoChar(buf, '"');
+}
+
+/*
+ * The keys as the text jsonb_out() writes for keys_jsonb(), without
+ * building and reading back the jsonb (the NOTIFY payload).  The keys are
+ * ours, plain ASCII with nothing to escape.
+ */
+static pg_noinline char *
+keys_text(const ResultKeys *r)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (i = 0; i < r->n; i++)
+	{
+		const JsonbValue *v = &r->value[i];
+
+		appendStringInfoString(&buf, i > 0 ? ", \"" : "\"");
+		appendStringInfoString(&buf, r->key[i]);
+		appendStringInfoString(&buf, "\": ");
+		switch (v->type)
+		{
+			case jbvString:
+				append_json_string(&buf, v->val.string.val);
+				break;
+			case jbvNumeric:
+				appendStringInfoString(&buf, DatumGetCString(DirectFunctionCall1(numeric_out,
+																				 NumericGetDatum(v->val.numeric))));
+				break;
+			case jbvBool:
+				appendStringInfoString(&buf, v->val.boolean ? "true" : "false");
+				break;
+			default:
+				appendStringInfoString(&buf, "null");
+				break;
+		}
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * The keys of the result object of an outcome just written, built here
+ * rather than by the statement (RESULT_EXPR), which costs more than the rest
+ * of logging: it must equal what RESULT_EXPR makes of the row (the tests
+ * compare the two).
+ */
+static pg_noinline void
+result_keys(ResultKeys *r, int64 id, const MrLogRow *row, const MrOutcome *o,
+			TimestampTz started_at, int64 cascade_id)
+{
 	ErrorData  *e = o->error;
 	const char *method = mr_method_name(o->method);
 	Datum		duration = o->has_duration ? DirectFunctionCall1(float8_numeric,
@@ -694,36 +786,31 @@ result_object(int64 id, const MrLogRow *row, const MrOutcome *o, TimestampTz sta
 			break;
 	}
 
-	/*
-	 * Keys in jsonb's order (shorter first, then bytewise), so that the sort
-	 * that ends the object finds them sorted.
-	 */
-	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	put_text(&state, "hint", e ? e->hint : NULL);
-	mr_jsonb_put_text(&state, "view", row->view_name);
-	put_text(&state, "detail", e ? e->detail : NULL);
-	put_text(&state, "method", method);
-	put_numeric(&state, "run_id", DirectFunctionCall1(int8_numeric, Int64GetDatum(id)));
-	mr_jsonb_put_text(&state, "source", mr_source_name(row->source));
-	mr_jsonb_put_text(&state, "status", mr_status_name(o->status));
-	put_text(&state, "message", message);
-	v.type = jbvBool;
-	v.val.boolean = o->status == MR_STATUS_SUCCESS || o->status == MR_STATUS_UNCHANGED ||
-		o->status == MR_STATUS_RUNNING;
-	put_value(&state, "success", &v);
-	put_text(&state, "sqlstate", e ? unpack_sql_state(e->sqlerrcode) : NULL);
+	r->n = 0;
+	add_text(r, "hint", e ? e->hint : NULL, true);
+	add_text(r, "view", row->view_name, false);
+	add_text(r, "detail", e ? e->detail : NULL, true);
+	add_text(r, "method", method, true);
+	add_numeric(r, "run_id", DirectFunctionCall1(int8_numeric, Int64GetDatum(id)));
+	add_text(r, "source", mr_source_name(row->source), false);
+	add_text(r, "status", mr_status_name(o->status), false);
+	add_text(r, "message", message, true);
+	r->key[r->n] = "success";
+	r->value[r->n].type = jbvBool;
+	r->value[r->n++].val.boolean = o->status == MR_STATUS_SUCCESS ||
+		o->status == MR_STATUS_UNCHANGED || o->status == MR_STATUS_RUNNING;
+	add_text(r, "sqlstate", e ? unpack_sql_state(e->sqlerrcode) : NULL, true);
 	if (cascade_id > 0)
-		put_numeric(&state, "cascade_id", DirectFunctionCall1(int8_numeric, Int64GetDatum(cascade_id)));
-	put_timestamptz(&state, "started_at", started_at);
+		add_numeric(r, "cascade_id", DirectFunctionCall1(int8_numeric, Int64GetDatum(cascade_id)));
+	add_timestamptz(r, "started_at", started_at);
 	if (o->has_duration)
-		put_numeric(&state, "duration_ms",
+		add_numeric(r, "duration_ms",
 					DirectFunctionCall3(numeric_in,
 										CStringGetDatum(DatumGetCString(DirectFunctionCall1(float8out,
 																							Float8GetDatum(o->duration_ms)))),
 										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-	put_timestamptz(&state, "finished_at", o->finished_at);
-	mr_jsonb_put_text(&state, "triggered_by", row->caller);
-	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+	add_timestamptz(r, "finished_at", o->finished_at);
+	add_text(r, "triggered_by", row->caller, false);
 }
 
 /*
@@ -742,6 +829,7 @@ mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *out
 	int64		id;
 	TimestampTz started_at;
 	int64		cascade_id;
+	ResultKeys	keys;
 	Jsonb	   *result;
 
 	ensure_plans(ext);
@@ -766,9 +854,9 @@ mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *out
 	if (run_id != NULL)
 		*run_id = id;
 
-	result = result_object(id, row, outcome, started_at, cascade_id);
-	notify_result(JsonbToCString(NULL, &result->root, VARSIZE(result)), id,
-				  row->view_name, outcome->status);
+	result_keys(&keys, id, row, outcome, started_at, cascade_id);
+	result = keys_jsonb(&keys);
+	notify_result(keys_text(&keys), id, row->view_name, outcome->status);
 	apply_retention(ext);
 	mr_restore_user(&saved);
 	/* In the caller's memory, not SPI's, which ends with the call. */

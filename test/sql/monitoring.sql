@@ -368,6 +368,7 @@ SELECT metrics_refresh_run('mon_noidx') AS failed_run \gset
 \set mon_notes `cat :mon_nfile`
 UNLISTEN metrics_refresh;
 SELECT ord, n[1] AS channel, n[2]::jsonb = (ARRAY[:'ok_run', :'failed_run'])[ord]::jsonb AS payload_is_result,
+       n[2] = (ARRAY[:'ok_run', :'failed_run'])[ord] AS same_text,
        n[2]::jsonb->>'status' AS status, n[2]::jsonb->>'sqlstate' AS sqlstate,
        n[3]::int = pg_backend_pid() AS from_this_backend
 FROM regexp_matches(:'mon_notes',
