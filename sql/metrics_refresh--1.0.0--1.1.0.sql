@@ -772,9 +772,10 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_track() IS
 -- extension (as its owner) creates these.
 REVOKE EXECUTE ON FUNCTION @extschema@.metrics_refresh_track() FROM PUBLIC;
 
--- Every change to the tracking's bookkeeping, whoever makes it (the
--- extension, its owner, a superuser by hand), tells the writers' caches of
--- every session (src/tracking.c) to read it again; ENABLE ALWAYS, so that
+-- Every change to the tracking's bookkeeping and to the views' options,
+-- whoever makes it (the extension, its owner, a superuser by hand), tells
+-- the caches of every session (the writers' caches, src/tracking.c; the
+-- options, src/options.c) to read it again; ENABLE ALWAYS, so that
 -- session_replication_role cannot silence it.  TRUNCATE needs no trigger:
 -- it invalidates the table by itself.
 CREATE FUNCTION @extschema@.metrics_refresh_track_bookkeeping()
@@ -783,7 +784,7 @@ LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_refresh_track_bookkeeping';
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_track_bookkeeping() IS
-    'Trigger: tell every session that the tracked views'' sources or change marks changed';
+    'Trigger: tell every session that the tracked views'' sources, their change marks or the views'' options changed';
 REVOKE EXECUTE ON FUNCTION @extschema@.metrics_refresh_track_bookkeeping() FROM PUBLIC;
 
 CREATE TRIGGER metrics_refresh_sources_changed
@@ -794,6 +795,10 @@ CREATE TRIGGER metrics_refresh_changes_removed
     AFTER UPDATE OR DELETE ON @extschema@.metrics_refresh_changes
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.metrics_refresh_track_bookkeeping();
 ALTER TABLE @extschema@.metrics_refresh_changes ENABLE ALWAYS TRIGGER metrics_refresh_changes_removed;
+CREATE TRIGGER metrics_refresh_config_changed
+    AFTER INSERT OR UPDATE OR DELETE ON @extschema@.metrics_refresh_config
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.metrics_refresh_track_bookkeeping();
+ALTER TABLE @extschema@.metrics_refresh_config ENABLE ALWAYS TRIGGER metrics_refresh_config_changed;
 
 -- A REFRESH of a materialized view (by anyone) marks the tracked views that
 -- read it; a new partition or child of a tracked table is tracked at once.

@@ -119,6 +119,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("metrics_refresh");
 	mr_track_init();
+	mr_options_init();
 	mr_reapply_admin_settings();
 }
 
@@ -257,6 +258,7 @@ refresh_entry(const RefreshEntry *entry)
 	req.caller = GetUserNameFromId(GetUserId(), false);
 	owner = mr_check_matview(req.viewoid);
 	view_name = mr_view_name(req.viewoid);
+	req.view_name = view_name;
 	if (entry->access == ACCESS_ADMINS_AND_OWNER)
 		mr_require_admin_or_owner(req.viewoid, owner, view_name);
 	else
@@ -903,15 +905,30 @@ metrics_refresh_ddl_track(PG_FUNCTION_ARGS)
 				 errmsg("metrics_refresh_ddl_track() must be called as an event trigger")));
 	parsetree = trigdata->parsetree;
 	if (IsA(parsetree, RefreshMatViewStmt))
-		refreshed = RangeVarGetRelid(((RefreshMatViewStmt *) parsetree)->relation, NoLock, true);
+	{
+		RangeVar   *relation = ((RefreshMatViewStmt *) parsetree)->relation;
+
+		refreshed = mr_refresh_target(relation);
+		if (!OidIsValid(refreshed))
+			refreshed = RangeVarGetRelid(relation, NoLock, true);
+	}
 	else if (IsA(parsetree, CreateStmt))
 	{
 		CreateStmt *stmt = (CreateStmt *) parsetree;
-		Oid			child = RangeVarGetRelid(stmt->relation, NoLock, true);
+		Oid			child = InvalidOid;
 
+		/*
+		 * Names are looked up only for the commands that make a child: a
+		 * REFRESH ... CONCURRENTLY runs a CREATE TABLE and an ALTER TABLE
+		 * of its own, and each look-up would cost every refresh.
+		 */
 		foreach(lc, stmt->inhRelations)
+		{
+			if (!OidIsValid(child))
+				child = RangeVarGetRelid(stmt->relation, NoLock, true);
 			pairs = lappend_oid(lappend_oid(pairs, RangeVarGetRelid((RangeVar *) lfirst(lc), NoLock, true)),
 								child);
+		}
 	}
 	else if (IsA(parsetree, AlterTableStmt))
 	{
@@ -920,33 +937,34 @@ metrics_refresh_ddl_track(PG_FUNCTION_ARGS)
 		foreach(lc, stmt->cmds)
 		{
 			AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
-			Oid			rel = RangeVarGetRelid(stmt->relation, NoLock, true);
 
 			if (cmd->subtype == AT_AttachPartition)
-				pairs = lappend_oid(lappend_oid(pairs, rel),
+				pairs = lappend_oid(lappend_oid(pairs, RangeVarGetRelid(stmt->relation, NoLock, true)),
 									RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true));
 			else if (cmd->subtype == AT_AddInherit)
 				pairs = lappend_oid(lappend_oid(pairs, RangeVarGetRelid((RangeVar *) cmd->def, NoLock, true)),
-									rel);
+									RangeVarGetRelid(stmt->relation, NoLock, true));
 		}
 	}
 	if (!OidIsValid(refreshed) && pairs == NIL)
 		PG_RETURN_VOID();
+	if (!mr_find_extension("metrics_refresh", &ext) || ext.version < 10100 ||
+		(creating_extension && CurrentExtensionObject == ext.extoid))
+		PG_RETURN_VOID();
+	/* Most refreshed views are read by no tracked view. */
+	if (pairs == NIL && !mr_track_has_readers(&ext, refreshed))
+		PG_RETURN_VOID();
 
 	nestlevel = begin_call();
-	if (mr_find_extension("metrics_refresh", &ext) && ext.version >= 10100 &&
-		!(creating_extension && CurrentExtensionObject == ext.extoid))
+	if (OidIsValid(refreshed))
+		mr_track_mark_readers(&ext, refreshed);
+	for (lc = list_head(pairs); lc != NULL; lc = lnext(pairs, lnext(pairs, lc)))
 	{
-		if (OidIsValid(refreshed))
-			mr_track_mark_readers(&ext, refreshed);
-		for (lc = list_head(pairs); lc != NULL; lc = lnext(pairs, lnext(pairs, lc)))
-		{
-			Oid			parent = lfirst_oid(lc);
-			Oid			child = lfirst_oid(lnext(pairs, lc));
+		Oid			parent = lfirst_oid(lc);
+		Oid			child = lfirst_oid(lnext(pairs, lc));
 
-			if (OidIsValid(parent) && OidIsValid(child))
-				mr_track_new_child(&ext, parent, child);
-		}
+		if (OidIsValid(parent) && OidIsValid(child))
+			mr_track_new_child(&ext, parent, child);
 	}
 	end_call(nestlevel);
 	PG_RETURN_VOID();

@@ -28,6 +28,7 @@
 #include <signal.h>
 
 #include "fmgr.h"
+#include "nodes/primnodes.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -176,6 +177,7 @@ extern Jsonb *mr_run_skipped_busy(const MrExtension *ext, const MrRunRequest *re
 extern Jsonb *mr_run_skipped_named(const MrExtension *ext, const MrRunRequest *req,
 								   const char *view_name, const char *reason);
 extern void mr_refresh_unlogged(Oid viewoid);
+extern Oid	mr_refresh_target(const RangeVar *relation);
 extern bool mr_view_lock_busy(Oid viewoid);
 
 /* monitor.c: reads only */
@@ -233,6 +235,7 @@ extern bool mr_track_unchanged(const MrExtension *ext, Oid viewoid, Datum max_sk
 extern uint64 mr_track_consume(const MrExtension *ext, Oid viewoid, const char *view_name);
 extern void mr_track_refreshed(const MrExtension *ext, Oid viewoid, uint64 fingerprint,
 							   int64 run_id);
+extern bool mr_track_has_readers(const MrExtension *ext, Oid relid);
 extern void mr_track_mark_readers(const MrExtension *ext, Oid relid);
 extern void mr_track_new_child(const MrExtension *ext, Oid parent, Oid child);
 extern void mr_track_remove_all(const MrExtension *ext);
@@ -249,6 +252,7 @@ typedef struct MrOptions
 	char	   *schedule;		/* NULL when not scheduled */
 } MrOptions;
 
+extern void mr_options_init(void);
 extern void mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts);
 /* The largest max_skip and stale_after (options.c). */
 #define MR_OPTION_INTERVAL_MAX "1000 years"

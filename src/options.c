@@ -16,6 +16,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -23,8 +24,11 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -50,6 +54,9 @@ typedef struct OptionsTable
 } OptionsTable;
 
 static OptionsTable options_table;
+
+/* View names up to this length (quoted, qualified) have cached options. */
+#define OPTIONS_KEY_SIZE (4 * NAMEDATALEN + 8)
 
 static AttrNumber
 options_attnum(Oid relid, const char *name)
@@ -94,14 +101,52 @@ default_options(MrOptions *opts)
 }
 
 /*
- * Read a view's options (defaults when it has no row), with the active
- * snapshot, straight from the table's primary key: a run reads them every
- * time, and an SPI query costs several times as much.  No permission check
- * (the extension's code reads its own table; callers have checked access).
- * Datums are palloc'd in the current memory context, defaults included.
+ * The options of the views this session has run, by view name, so that a
+ * run costs a hash look-up instead of an index scan.  Kept right by
+ * relcache invalidations of metrics_refresh_config, which every statement
+ * that writes it sends when its transaction commits (the trigger
+ * metrics_refresh_config_changed, ENABLE ALWAYS; TRUNCATE, DROP and a
+ * reset of the invalidation queue send one too): the callback drops them
+ * all.  What a look-up fills is read with a new snapshot (the latest
+ * committed state, and this transaction's own writes), so an invalidation
+ * processed before the read cannot leave an older row cached; one
+ * processed during it (opening the table takes a lock) keeps the row out.
+ * Under REPEATABLE READ and SERIALIZABLE the options are read with the
+ * transaction's snapshot, as before, and not cached.
  */
+typedef struct OptionsEntry
+{
+	char		view_name[OPTIONS_KEY_SIZE];	/* hash key */
+	MrOptions	opts;			/* its Datums point below; schedule in options_cxt */
+	Interval	max_skip;
+	Interval	stale_after;
+} OptionsEntry;
+
+static MemoryContext options_cxt = NULL;
+static HTAB *options_cache = NULL;
+static uint64 options_drops = 0;	/* times the callback dropped it */
+
+/* Relcache invalidation callback of the options cache. */
+static void
+options_relcache_callback(Datum arg, Oid relid)
+{
+	if (options_cache != NULL && (!OidIsValid(relid) || relid == options_table.relid))
+	{
+		options_cache = NULL;	/* its memory is reset at the next use */
+		options_drops++;
+	}
+}
+
+/* Register the callback (_PG_init). */
 void
-mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts)
+mr_options_init(void)
+{
+	CacheRegisterRelcacheCallback(options_relcache_callback, (Datum) 0);
+}
+
+/* Read a view's row into opts (left as they are when it has none). */
+static void
+read_options(const char *view_name, Snapshot snapshot, MrOptions *opts)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -111,21 +156,14 @@ mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts)
 	bool		isnull;
 	Datum		d;
 
-	default_options(opts);
-	opts->max_skip = datumCopy(opts->max_skip, false, sizeof(Interval));
-	opts->stale_after = datumCopy(opts->stale_after, false, sizeof(Interval));
-	if (ext->version < 10100)
-		return;					/* until ALTER EXTENSION ... UPDATE */
-	find_options_table(ext);
-
 	rel = table_open(options_table.relid, AccessShareLock);
+	if (snapshot == NULL)
+		snapshot = GetLatestSnapshot();
 	desc = RelationGetDescr(rel);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(view_name));
 	/* Compared as the index is ordered: in the column's collation. */
 	key.sk_collation = TupleDescAttr(desc, 0)->attcollation;
-	scan = systable_beginscan(rel, options_table.indexid, true,
-							  ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
-							  1, &key);
+	scan = systable_beginscan(rel, options_table.indexid, true, snapshot, 1, &key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
 	{
@@ -145,6 +183,83 @@ mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+}
+
+/* The session's options cache, made (again) if the callback dropped it. */
+static HTAB *
+options_hash(void)
+{
+	HASHCTL		ctl;
+
+	if (options_cache != NULL)
+		return options_cache;
+	if (options_cxt == NULL)
+		options_cxt = AllocSetContextCreate(CacheMemoryContext,
+											"metrics_refresh options",
+											ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(options_cxt);
+	ctl.keysize = OPTIONS_KEY_SIZE;
+	ctl.entrysize = sizeof(OptionsEntry);
+	ctl.hcxt = options_cxt;
+	options_cache = hash_create("metrics_refresh options", 64, &ctl,
+								HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	return options_cache;
+}
+
+/*
+ * Read a view's options (defaults when it has no row), from the session's
+ * cache or straight from the table's primary key: a run reads them every
+ * time, and an SPI query costs several times as much.  No permission check
+ * (the extension's code reads its own table; callers have checked access).
+ * Datums are palloc'd in the current memory context, defaults included.
+ */
+void
+mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts)
+{
+	OptionsEntry *entry;
+	bool		cacheable;
+	uint64		drops;
+	HTAB	   *hash;
+	char	   *schedule;
+
+	default_options(opts);
+	opts->max_skip = datumCopy(opts->max_skip, false, sizeof(Interval));
+	opts->stale_after = datumCopy(opts->stale_after, false, sizeof(Interval));
+	if (ext->version < 10100)
+		return;					/* until ALTER EXTENSION ... UPDATE */
+	find_options_table(ext);
+	if (IsolationUsesXactSnapshot())
+	{
+		read_options(view_name, GetTransactionSnapshot(), opts);
+		return;
+	}
+
+	/* A longer name (quoted, qualified) than a key holds is not cached. */
+	cacheable = strlen(view_name) < OPTIONS_KEY_SIZE;
+	AcceptInvalidationMessages();
+	if (cacheable &&
+		(entry = hash_search(options_hash(), view_name, HASH_FIND, NULL)) != NULL)
+	{
+		*opts = entry->opts;
+		opts->max_skip = datumCopy(IntervalPGetDatum(&entry->max_skip), false, sizeof(Interval));
+		opts->stale_after = datumCopy(IntervalPGetDatum(&entry->stale_after), false, sizeof(Interval));
+		opts->schedule = entry->opts.schedule ? pstrdup(entry->opts.schedule) : NULL;
+		return;
+	}
+
+	drops = options_drops;
+	read_options(view_name, NULL, opts);
+	if (!cacheable || options_drops != drops)
+		return;
+	hash = options_hash();
+	schedule = opts->schedule ? MemoryContextStrdup(options_cxt, opts->schedule) : NULL;
+	entry = hash_search(hash, view_name, HASH_ENTER, NULL);
+	entry->opts = *opts;
+	entry->max_skip = *DatumGetIntervalP(opts->max_skip);
+	entry->stale_after = *DatumGetIntervalP(opts->stale_after);
+	entry->opts.max_skip = IntervalPGetDatum(&entry->max_skip);
+	entry->opts.stale_after = IntervalPGetDatum(&entry->stale_after);
+	entry->opts.schedule = schedule;
 }
 
 /*

@@ -117,6 +117,37 @@ has_usable_unique_index(Relation matview)
 }
 
 /*
+ * The view whose REFRESH refresh_as_owner() has running, by the names its
+ * statement uses: the event trigger that follows the statement
+ * (metrics_refresh_ddl_track) takes its OID from here instead of looking
+ * the name up again in pg_class, whose row of the view the REFRESH has just
+ * rewritten.  A REFRESH nested in the view's own code names another view,
+ * or is one of ours with its own entry.
+ */
+typedef struct RefreshTarget
+{
+	Oid			viewoid;
+	const char *nspname;
+	const char *relname;
+} RefreshTarget;
+
+static RefreshTarget *refreshing = NULL;
+
+/*
+ * The OID of the view a REFRESH statement names, if it is the REFRESH that
+ * refresh_as_owner() runs now; InvalidOid otherwise.
+ */
+Oid
+mr_refresh_target(const RangeVar *relation)
+{
+	if (refreshing == NULL || relation->schemaname == NULL ||
+		strcmp(relation->schemaname, refreshing->nspname) != 0 ||
+		strcmp(relation->relname, refreshing->relname) != 0)
+		return InvalidOid;
+	return refreshing->viewoid;
+}
+
+/*
  * The part of refresh_view() that runs as the view's owner: lock, check and
  * refresh.  Every step that could evaluate an expression the owner wrote (an
  * index predicate, the view's query, a function it calls) happens here, never
@@ -135,6 +166,8 @@ refresh_as_owner(Oid viewoid, const char *view_name, bool populated, Oid owner,
 	char	   *sql;
 	volatile bool armed = false;
 	int			ret;
+	RefreshTarget target;
+	RefreshTarget *volatile outer = refreshing;
 
 	LockRelationOid(viewoid, mode);
 	rel = try_relation_open(viewoid, NoLock);
@@ -143,8 +176,10 @@ refresh_as_owner(Oid viewoid, const char *view_name, bool populated, Oid owner,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("materialized view \"%s\" was dropped before it could be refreshed",
 						mr_label(view_name))));
-	qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-										  RelationGetRelationName(rel));
+	target.viewoid = viewoid;
+	target.nspname = get_namespace_name(RelationGetNamespace(rel));
+	target.relname = pstrdup(RelationGetRelationName(rel));
+	qualname = quote_qualified_identifier(target.nspname, target.relname);
 	if (rel->rd_rel->relkind != RELKIND_MATVIEW)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -184,6 +219,7 @@ refresh_as_owner(Oid viewoid, const char *view_name, bool populated, Oid owner,
 			enable_timeout_after(refresh_timeout_id, mr_refresh_timeout_ms);
 			armed = true;
 		}
+		refreshing = &target;
 		ret = SPI_execute(sql, false, 0);
 		if (ret != SPI_OK_UTILITY)
 			elog(ERROR, "SPI_execute failed for \"%s\": %s", sql,
@@ -191,6 +227,7 @@ refresh_as_owner(Oid viewoid, const char *view_name, bool populated, Oid owner,
 	}
 	PG_FINALLY();
 	{
+		refreshing = outer;
 		/* Whatever the setting says by now: the view's code may have changed it. */
 		if (armed)
 			disable_timeout(refresh_timeout_id, false);

@@ -1160,6 +1160,22 @@ mr_track_refreshed(const MrExtension *ext, Oid viewoid, uint64 fingerprint, int6
 }
 
 /*
+ * Does a tracked view read relid?  From the writers' readers cache (one hash
+ * look-up once the table was looked up in this session), brought up to date
+ * first: the caller holds a lock on relid that conflicts with the one that
+ * makes a relation a source (sync_sources), so what a transaction that did
+ * so sent is processed by now, or it has not committed.
+ */
+bool
+mr_track_has_readers(const MrExtension *ext, Oid relid)
+{
+	AcceptInvalidationMessages();
+	if (!track_cache_ready(ext->nspoid))
+		return false;
+	return readers_of(relid) != NIL;
+}
+
+/*
  * Mark every tracked view that reads relid as changed (a REFRESH of a
  * source materialized view, a partition attached).  As the extension owner.
  */
@@ -1169,8 +1185,7 @@ mr_track_mark_readers(const MrExtension *ext, Oid relid)
 	Oid			type = REGCLASSOID;
 	Datum		value = ObjectIdGetDatum(relid);
 
-	/* Most refreshed views are read by no tracked view: one index probe. */
-	if (tracked_readers(ext, relid) == NIL)
+	if (!mr_track_has_readers(ext, relid))
 		return;
 	run_as_owner(ext, psprintf("INSERT INTO %s.metrics_refresh_changes (view) "
 							   "SELECT view FROM %s.metrics_refresh_sources WHERE source = $1",
