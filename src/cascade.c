@@ -110,8 +110,9 @@ run_dependent(const MrExtension *ext, const MrRunRequest *root, NodeRun *runs, i
 	}
 
 	/*
-	 * Gone since the plan was made?  Checked after the options' query (which
-	 * takes locks, and so sees DROPs committed until then) and right before
+	 * Gone since the plan was made?  Checked after the options' look-up
+	 * (which processes pending invalidations, even when its cache answers,
+	 * and so sees DROPs committed until then) and right before
 	 * mr_run_logged(), which looks the name up again and would raise.
 	 */
 	if (get_rel_relkind(req.viewoid) != RELKIND_MATVIEW)

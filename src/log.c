@@ -640,7 +640,8 @@ add_text(ResultKeys *r, const char *key, const char *value, bool omit_null)
 
 	if (value == NULL && omit_null)
 		return;
-	Assert(r->n < RESULT_MAX_KEYS);
+	if (r->n >= RESULT_MAX_KEYS)
+		elog(ERROR, "too many keys in a result object");
 	r->key[r->n++] = key;
 	if (value == NULL)
 		v->type = jbvNull;
@@ -656,7 +657,8 @@ add_text(ResultKeys *r, const char *key, const char *value, bool omit_null)
 static void
 add_numeric(ResultKeys *r, const char *key, Datum numeric)
 {
-	Assert(r->n < RESULT_MAX_KEYS);
+	if (r->n >= RESULT_MAX_KEYS)
+		elog(ERROR, "too many keys in a result object");
 	r->key[r->n] = key;
 	r->value[r->n].type = jbvNumeric;
 	r->value[r->n++].val.numeric = DatumGetNumeric(numeric);
@@ -795,6 +797,8 @@ result_keys(ResultKeys *r, int64 id, const MrLogRow *row, const MrOutcome *o,
 	add_text(r, "source", mr_source_name(row->source), false);
 	add_text(r, "status", mr_status_name(o->status), false);
 	add_text(r, "message", message, true);
+	if (r->n >= RESULT_MAX_KEYS)
+		elog(ERROR, "too many keys in a result object");
 	r->key[r->n] = "success";
 	r->value[r->n].type = jbvBool;
 	r->value[r->n++].val.boolean = o->status == MR_STATUS_SUCCESS ||

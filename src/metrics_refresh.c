@@ -27,6 +27,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
@@ -70,6 +71,18 @@ int			mr_refresh_timeout_ms = 0;
 int			mr_log_retention_min = 30 * 24 * 60;
 
 void		_PG_init(void);
+
+/*
+ * The library's one relcache invalidation callback (a backend has room for
+ * ten, shared by every library it loads): the writers' caches and the
+ * options cache.
+ */
+static void
+mr_relcache_callback(Datum arg, Oid relid)
+{
+	mr_track_relcache_changed(relid);
+	mr_options_relcache_changed(relid);
+}
 
 /* Define the settings. */
 void
@@ -119,7 +132,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("metrics_refresh");
 	mr_track_init();
-	mr_options_init();
+	CacheRegisterRelcacheCallback(mr_relcache_callback, (Datum) 0);
 	mr_reapply_admin_settings();
 }
 

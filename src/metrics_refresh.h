@@ -228,6 +228,7 @@ extern void mr_graph_rows(FunctionCallInfo fcinfo, Oid viewoid);
 extern void mr_track_note_write(Oid relid, Oid trigger_fn);
 extern void mr_track_bookkeeping_changed(Oid relid);
 extern void mr_track_init(void);
+extern void mr_track_relcache_changed(Oid relid);
 extern List *mr_track_enable(const MrExtension *ext, Oid viewoid, const char *view_name);
 extern void mr_track_disable(const MrExtension *ext, Oid viewoid);
 extern bool mr_track_unchanged(const MrExtension *ext, Oid viewoid, Datum max_skip,
@@ -252,7 +253,7 @@ typedef struct MrOptions
 	char	   *schedule;		/* NULL when not scheduled */
 } MrOptions;
 
-extern void mr_options_init(void);
+extern void mr_options_relcache_changed(Oid relid);
 extern void mr_options_of(const MrExtension *ext, const char *view_name, MrOptions *opts);
 /* The largest max_skip and stale_after (options.c). */
 #define MR_OPTION_INTERVAL_MAX "1000 years"

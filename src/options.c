@@ -54,6 +54,7 @@ typedef struct OptionsTable
 } OptionsTable;
 
 static OptionsTable options_table;
+static HTAB *options_cache;		/* below */
 
 /* View names up to this length (quoted, qualified) have cached options. */
 #define OPTIONS_KEY_SIZE (4 * NAMEDATALEN + 8)
@@ -86,6 +87,8 @@ find_options_table(const MrExtension *ext)
 	t.stale_after = options_attnum(t.relid, "stale_after");
 	t.schedule = options_attnum(t.relid, "schedule");
 	options_table = t;
+	/* Invalidations of the old table would no longer be recognised. */
+	options_cache = NULL;
 }
 
 /* Defaults of a view that has no row. */
@@ -126,22 +129,18 @@ static MemoryContext options_cxt = NULL;
 static HTAB *options_cache = NULL;
 static uint64 options_drops = 0;	/* times the callback dropped it */
 
-/* Relcache invalidation callback of the options cache. */
-static void
-options_relcache_callback(Datum arg, Oid relid)
+/*
+ * Relcache invalidation callback of the options cache (called by the
+ * library's one callback, mr_relcache_callback).
+ */
+void
+mr_options_relcache_changed(Oid relid)
 {
 	if (options_cache != NULL && (!OidIsValid(relid) || relid == options_table.relid))
 	{
 		options_cache = NULL;	/* its memory is reset at the next use */
 		options_drops++;
 	}
-}
-
-/* Register the callback (_PG_init). */
-void
-mr_options_init(void)
-{
-	CacheRegisterRelcacheCallback(options_relcache_callback, (Datum) 0);
 }
 
 /* Read a view's row into opts (left as they are when it has none). */
@@ -157,8 +156,7 @@ read_options(const char *view_name, Snapshot snapshot, MrOptions *opts)
 	Datum		d;
 
 	rel = table_open(options_table.relid, AccessShareLock);
-	if (snapshot == NULL)
-		snapshot = GetLatestSnapshot();
+	snapshot = RegisterSnapshot(snapshot != NULL ? snapshot : GetLatestSnapshot());
 	desc = RelationGetDescr(rel);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(view_name));
 	/* Compared as the index is ordered: in the column's collation. */
@@ -182,6 +180,7 @@ read_options(const char *view_name, Snapshot snapshot, MrOptions *opts)
 		opts->schedule = isnull ? NULL : TextDatumGetCString(d);
 	}
 	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 }
 
@@ -324,7 +323,12 @@ mr_configure(const MrExtension *ext, Oid viewoid, const bool *skip_unchanged,
 	ListCell   *lc;
 
 	mr_lock_options(viewoid);
-	/* A new snapshot (READ COMMITTED): what the last holder committed. */
+	/*
+	 * What the last holder committed: under READ COMMITTED the options are
+	 * read as last committed anyway (the holder's invalidation was sent
+	 * before it released the lock, and is processed before the read); this
+	 * new snapshot is what REPEATABLE READ and SERIALIZABLE read them with.
+	 */
 	PushActiveSnapshot(GetTransactionSnapshot());
 	mr_options_of(ext, view_name, &opts);
 	PopActiveSnapshot();

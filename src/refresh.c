@@ -124,14 +124,14 @@ has_usable_unique_index(Relation matview)
  * rewritten.  A REFRESH nested in the view's own code names another view,
  * or is one of ours with its own entry.
  */
-typedef struct RefreshTarget
+typedef struct RefreshingView
 {
 	Oid			viewoid;
 	const char *nspname;
 	const char *relname;
-} RefreshTarget;
+} RefreshingView;
 
-static RefreshTarget *refreshing = NULL;
+static RefreshingView *refreshing = NULL;
 
 /*
  * The OID of the view a REFRESH statement names, if it is the REFRESH that
@@ -166,8 +166,8 @@ refresh_as_owner(Oid viewoid, const char *view_name, bool populated, Oid owner,
 	char	   *sql;
 	volatile bool armed = false;
 	int			ret;
-	RefreshTarget target;
-	RefreshTarget *volatile outer = refreshing;
+	RefreshingView target;
+	RefreshingView *volatile outer = refreshing;
 
 	LockRelationOid(viewoid, mode);
 	rel = try_relation_open(viewoid, NoLock);

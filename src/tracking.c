@@ -130,7 +130,8 @@ static List *seen_marked = NIL;
  * holds the key exclusively until it has committed and sent its
  * invalidation: so a mark this backend knows of cannot have been deleted
  * unseen.  The callback only flags or forgets; the caches are rebuilt at a
- * pre-commit, never while one is read.
+ * pre-commit or by the REFRESH event trigger (mr_track_has_readers), never
+ * while one is read.
  */
 typedef struct TrackReaders
 {
@@ -156,9 +157,12 @@ our_relation(Oid nsp, const char *name)
 	return get_relname_relid(name, nsp);
 }
 
-/* Relcache invalidation callback of the writers' caches. */
-static void
-track_relcache_callback(Datum arg, Oid relid)
+/*
+ * Relcache invalidation callback of the writers' caches (called by the
+ * library's one callback, mr_relcache_callback).
+ */
+void
+mr_track_relcache_changed(Oid relid)
 {
 	if (!OidIsValid(relid) || relid == cache_sources || relid == cache_sources_pkey ||
 		relid == cache_changes || relid == cache_changes_idx)
@@ -551,14 +555,14 @@ track_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * Register the writers' side's callbacks (from _PG_init: registering a
- * relcache callback can fail, and must not fail inside a user's INSERT).
+ * Register the writers' side's transaction callback (from _PG_init, as the
+ * relcache callback: registering one can fail, and must not fail inside a
+ * user's INSERT).
  */
 void
 mr_track_init(void)
 {
 	RegisterXactCallback(track_xact_callback, NULL);
-	CacheRegisterRelcacheCallback(track_relcache_callback, (Datum) 0);
 }
 
 /*
@@ -1162,9 +1166,14 @@ mr_track_refreshed(const MrExtension *ext, Oid viewoid, uint64 fingerprint, int6
 /*
  * Does a tracked view read relid?  From the writers' readers cache (one hash
  * look-up once the table was looked up in this session), brought up to date
- * first: the caller holds a lock on relid that conflicts with the one that
- * makes a relation a source (sync_sources), so what a transaction that did
- * so sent is processed by now, or it has not committed.
+ * first (pending invalidations processed), as the index scan it replaced
+ * read metrics_refresh_sources as of then.  Called after a REFRESH of
+ * relid, a materialized view: sync_sources() takes no lock on such a
+ * source, so a transaction that makes relid a source may commit just
+ * before this look-up and its invalidation arrive just after.  That view
+ * still sees the REFRESH: its fingerprint includes the pg_class row of each
+ * source materialized view, which every REFRESH rewrites, so its first run
+ * after the commit refreshes whatever the marks say.
  */
 bool
 mr_track_has_readers(const MrExtension *ext, Oid relid)

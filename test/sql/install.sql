@@ -59,6 +59,13 @@ DROP EXTENSION metrics_refresh;
 DROP SCHEMA inst_renamed;
 CREATE EXTENSION metrics_refresh;
 SELECT metrics_refresh_run('inst_mv')->>'status' AS back_in_public;
+-- A changed row (here by hand, as ALTER EXTENSION ... UPDATE would) is
+-- read again: with version 1.0.0's objects the statistics are refused.
+BEGIN;
+UPDATE pg_extension SET extversion = '1.0.0' WHERE extname = 'metrics_refresh';
+SELECT count(*) FROM metrics_refresh_stats;
+ROLLBACK;
+SELECT count(*) AS stats_rows_again FROM metrics_refresh_stats;
 DROP MATERIALIZED VIEW inst_mv;
 DROP TABLE inst_src;
 

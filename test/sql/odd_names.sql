@@ -168,6 +168,23 @@ FROM odd_views o ORDER BY o.label;
 SELECT count(*) AS jobs FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
 SELECT count(*) AS config_rows FROM metrics_refresh_config;
 
+-- NOTIFY sends each result's text exactly (quotes, backslashes, non-ASCII
+-- in the view's name are escaped as jsonb's output escapes them).
+\set odd_nfile `mktemp /tmp/metrics_refresh_odd_names.XXXXXX`
+LISTEN metrics_refresh;
+\o :odd_nfile
+SELECT string_agg(metrics_refresh_run(o.v)::text, E'\n' ORDER BY o.label) AS odd_results FROM odd_views o \gset
+SELECT metrics_refresh_run('"Odd ""Schema"""."no ""index"" here"')::text AS odd_failed \gset
+\o
+\set odd_notes `cat :odd_nfile`
+UNLISTEN metrics_refresh;
+SELECT count(*) AS payloads,
+       count(*) FILTER (WHERE n[1] = ANY (string_to_array(:'odd_results' || E'\n' || :'odd_failed', E'\n'))) AS same_text
+FROM regexp_matches(:'odd_notes',
+                    '^Asynchronous notification "metrics_refresh" with payload "(.*)" received from server process with PID \d+\.$',
+                    'gn') AS m(n);
+\set odd_rm `rm -f :odd_nfile`
+
 -- Nothing was injected.
 SELECT count(*) AS victim_rows FROM public.odd_victim;
 
