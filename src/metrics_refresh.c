@@ -269,8 +269,7 @@ refresh_entry(const RefreshEntry *entry)
 	req.viewoid = entry->target == TARGET_PLATFORM ? mr_platform_view_oid() : entry->viewoid;
 	req.source = entry->source;
 	req.caller = GetUserNameFromId(GetUserId(), false);
-	owner = mr_check_matview(req.viewoid);
-	view_name = mr_view_name(req.viewoid);
+	owner = mr_check_matview(req.viewoid, &view_name);
 	req.view_name = view_name;
 	if (entry->access == ACCESS_ADMINS_AND_OWNER)
 		mr_require_admin_or_owner(req.viewoid, owner, view_name);
@@ -370,8 +369,7 @@ refresh_platform_metrics(PG_FUNCTION_ARGS)
 	Oid			viewoid = mr_platform_view_oid();
 	char	   *view_name;
 
-	mr_check_matview(viewoid);
-	view_name = mr_view_name(viewoid);
+	mr_check_matview(viewoid, &view_name);
 	mr_require_admin(psprintf("refresh materialized view \"%s\"", mr_label(view_name)));
 	mr_check_not_recovery("refresh a materialized view");
 	mr_refresh_unlogged(viewoid);
@@ -439,8 +437,7 @@ monitor_entry(FunctionCallInfo fcinfo, int argno, bool null_ok, char **view_name
 	mr_require_monitor();
 	if (argno >= 0 && !PG_ARGISNULL(argno))
 	{
-		mr_check_matview(PG_GETARG_OID(argno));
-		name = mr_view_name(PG_GETARG_OID(argno));
+		mr_check_matview(PG_GETARG_OID(argno), &name);
 	}
 	if (view_name != NULL)
 		*view_name = name;
@@ -570,7 +567,7 @@ metrics_refresh_schedule(PG_FUNCTION_ARGS)
 	require_arg(fcinfo, 2, "stale_after");
 	viewoid = PG_GETARG_OID(0);
 	nestlevel = begin_call();
-	mr_check_matview(viewoid);
+	mr_check_matview(viewoid, NULL);
 	mr_require_admin("schedule refreshes");
 	mr_check_not_recovery("schedule a refresh");
 	mr_get_extension(&ext);
@@ -591,7 +588,7 @@ metrics_refresh_unschedule(PG_FUNCTION_ARGS)
 	require_arg(fcinfo, 0, "view");
 	viewoid = PG_GETARG_OID(0);
 	nestlevel = begin_call();
-	mr_check_matview(viewoid);
+	mr_check_matview(viewoid, NULL);
 	mr_require_admin("unschedule refreshes");
 	mr_check_not_recovery("unschedule a refresh");
 	mr_get_extension(&ext);
@@ -764,7 +761,7 @@ metrics_refresh_configure(PG_FUNCTION_ARGS)
 
 	require_arg(fcinfo, 0, "view");
 	nestlevel = begin_call();
-	mr_check_matview(PG_GETARG_OID(0));
+	mr_check_matview(PG_GETARG_OID(0), NULL);
 	mr_require_admin("configure refreshes");
 	mr_check_not_recovery("configure a refresh");
 	mr_get_extension(&ext);
@@ -818,7 +815,7 @@ metrics_refresh_graph(PG_FUNCTION_ARGS)
 	nestlevel = begin_call();
 	mr_require_monitor();
 	if (!PG_ARGISNULL(0))
-		mr_check_matview(PG_GETARG_OID(0));
+		mr_check_matview(PG_GETARG_OID(0), NULL);
 	mr_graph_rows(fcinfo, PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
 	end_call(nestlevel);
 	return (Datum) 0;
@@ -851,7 +848,7 @@ metrics_refresh_stats_reset(PG_FUNCTION_ARGS)
 
 	nestlevel = begin_call();
 	if (!PG_ARGISNULL(0))
-		mr_check_matview(PG_GETARG_OID(0));
+		mr_check_matview(PG_GETARG_OID(0), NULL);
 	mr_require_admin("reset metrics_refresh statistics");
 	mr_check_not_recovery("reset metrics_refresh statistics");
 	mr_get_extension(&ext);

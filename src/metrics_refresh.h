@@ -101,7 +101,7 @@ extern int	mr_pin_search_path(void);
 extern void mr_unpin_search_path(int nestlevel);
 extern char *mr_view_name(Oid viewoid);
 extern char *mr_label(const char *view_name);
-extern Oid	mr_check_matview(Oid viewoid);
+extern Oid	mr_check_matview(Oid viewoid, char **view_name);
 extern void mr_check_not_recovery(const char *what);
 extern Oid	mr_platform_view_oid(void);
 extern const char *mr_status_name(MrStatus status);

@@ -318,18 +318,6 @@ views_reading(Oid sources, Oid sources_pkey, Oid relid)
 	return views;
 }
 
-/* The tracked views that read relid, in the extension ext. */
-static List *
-tracked_readers(const MrExtension *ext, Oid relid)
-{
-	Oid			sources = our_relation(ext->nspoid, "metrics_refresh_sources");
-	Oid			sources_pkey = our_relation(ext->nspoid, "metrics_refresh_sources_pkey");
-
-	if (!OidIsValid(sources) || !OidIsValid(sources_pkey))
-		return NIL;
-	return views_reading(sources, sources_pkey, relid);
-}
-
 /*
  * The tracked views that read relid, from the readers cache, filled on a
  * miss unless opening metrics_refresh_sources processed an invalidation of
@@ -1164,6 +1152,24 @@ mr_track_refreshed(const MrExtension *ext, Oid viewoid, uint64 fingerprint, int6
 }
 
 /*
+ * The tracked views that read relid, in the extension ext, as of now (a
+ * copy, in the current memory context), from the writers' readers cache
+ * brought up to date first.  For a DDL that makes relid a partition or
+ * child (mr_track_new_child), relid is a table: sync_sources() locks a
+ * table before making it a source, in a mode that conflicts with the one
+ * the DDL holds, so its invalidation has been processed or it has not
+ * committed.
+ */
+static List *
+current_readers(const MrExtension *ext, Oid relid)
+{
+	AcceptInvalidationMessages();
+	if (!track_cache_ready(ext->nspoid))
+		return NIL;
+	return list_copy(readers_of(relid));
+}
+
+/*
  * Does a tracked view read relid?  From the writers' readers cache (one hash
  * look-up once the table was looked up in this session), brought up to date
  * first (pending invalidations processed), as the index scan it replaced
@@ -1178,10 +1184,7 @@ mr_track_refreshed(const MrExtension *ext, Oid viewoid, uint64 fingerprint, int6
 bool
 mr_track_has_readers(const MrExtension *ext, Oid relid)
 {
-	AcceptInvalidationMessages();
-	if (!track_cache_ready(ext->nspoid))
-		return false;
-	return readers_of(relid) != NIL;
+	return current_readers(ext, relid) != NIL;
 }
 
 /*
@@ -1221,7 +1224,7 @@ mr_track_new_child(const MrExtension *ext, Oid parent, Oid child)
 	ListCell   *lc;
 	ListCell   *vc;
 
-	views = tracked_readers(ext, parent);
+	views = current_readers(ext, parent);
 	if (views == NIL)
 		return;
 	fn = track_function(ext);

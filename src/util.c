@@ -222,11 +222,12 @@ mr_view_name(Oid viewoid)
 
 /*
  * Check that viewoid names an existing materialized view (42P01, 42809
- * otherwise) and return its owner.  Takes no lock: the refresh re-checks
- * under its lock.
+ * otherwise) and return its owner; with view_name, also its name as
+ * mr_view_name() gives it, from the same catalog look-up.  Takes no lock:
+ * the refresh re-checks under its lock.
  */
 Oid
-mr_check_matview(Oid viewoid)
+mr_check_matview(Oid viewoid, char **view_name)
 {
 	HeapTuple	tup;
 	Form_pg_class form;
@@ -250,6 +251,9 @@ mr_check_matview(Oid viewoid)
 				 errhint("metrics_refresh refreshes materialized views only.")));
 	}
 	owner = form->relowner;
+	if (view_name != NULL)
+		*view_name = quote_qualified_identifier(get_namespace_name(form->relnamespace),
+												NameStr(form->relname));
 	ReleaseSysCache(tup);
 	return owner;
 }
