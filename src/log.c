@@ -233,7 +233,7 @@ ensure_plans(const MrExtension *ext)
 											  "method, source, triggered_by, '57P01' AS sqlstate, "
 											  "'interrupted' AS error_message, " LOST_DETAIL " AS error_detail, "
 											  "error_hint, skip_reason, %s AS cascade_id "
-											  "FROM %s.metrics_refresh_log WHERE id = $1) l",
+											  "FROM %s.metrics_refresh_log WHERE id = $1 AND status = 'running') l",
 											  rx, v11 ? "cascade_id" : "NULL::bigint", s),
 									 1, int8_type);
 	if (!v11)
@@ -1011,7 +1011,10 @@ mr_log_prune(const MrExtension *ext, Datum older_than)
  * allocated in the memory context that was current at SPI_connect().  A new
  * snapshot, so it sees what mr_log_reap() just corrected.  A 'running' row
  * whose worker is gone, which mr_log_reap() may not write (see the file
- * header), is reported as the interrupted run it is.
+ * header), is reported as the interrupted run it is.  "Gone" includes a
+ * worker that finished after the row was read: it commits its outcome
+ * before it lets go of the run lock, so the row is read again, with a new
+ * snapshot, and only a row still 'running' is reported interrupted.
  */
 Datum
 mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull)
@@ -1040,6 +1043,8 @@ mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull)
 	if (strcmp(status, "running") == 0 && run_is_lost(run_id))
 	{
 		ret = SPI_execute_plan(plan_of(&plans.result_lost), &value, NULL, false, 1);
+		if (ret == SPI_OK_SELECT && SPI_processed == 0)
+			ret = SPI_execute_plan(plan_of(&plans.result_of), &value, NULL, false, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "SPI_execute_plan failed for a lost run's result: %s",
 				 SPI_result_code_string(ret));
