@@ -92,6 +92,13 @@ typedef struct LazyPlan
 	Oid		   *types;
 } LazyPlan;
 
+/*
+ * When the statistics are folded (apply_retention): the oldest run not
+ * counted started FOLD_AGE ago, or FOLD_RUNS runs have been logged since.
+ */
+#define FOLD_AGE	"1 hour"
+#define FOLD_RUNS	"1000"
+
 /* Saved plans, valid for one installation of the extension (extoid). */
 typedef struct LogPlans
 {
@@ -107,7 +114,7 @@ typedef struct LogPlans
 	LazyPlan	result_of;		/* one run's result object, and its status */
 	LazyPlan	mark_lost;		/* a lost run becomes error 'interrupted' */
 	LazyPlan	result_lost;	/* ... and its result object, unwritten */
-	LazyPlan	fold_due;		/* is a finished run uncounted for a minute? */
+	LazyPlan	fold_due;		/* is a fold due (apply_retention)? */
 } LogPlans;
 
 static LogPlans plans;
@@ -239,9 +246,12 @@ ensure_plans(const MrExtension *ext)
 	if (!v11)
 		set_plan(&plans.fold_due, NULL, 0, NULL);
 	else
-		set_plan(&plans.fold_due, psprintf("SELECT FROM %s.metrics_refresh_log "
-											   "WHERE NOT counted AND status <> 'running' AND started_at < $1 "
-											   "LIMIT 1", s),
+		set_plan(&plans.fold_due, psprintf("SELECT FROM (SELECT id, started_at FROM %s.metrics_refresh_log "
+											   "WHERE NOT counted AND status <> 'running' AND started_at < $1 - interval '1 minute' "
+											   "ORDER BY started_at LIMIT 1) o "
+											   "WHERE o.started_at < $1 - interval '" FOLD_AGE "' "
+											   "OR (SELECT max(id) FROM %s.metrics_refresh_log) - o.id >= " FOLD_RUNS,
+											   s, s),
 									  1, timestamptz_type);
 	plans.extoid = ext->extoid;
 	plans.version = ext->version;
@@ -300,15 +310,19 @@ apply_retention(const MrExtension *ext)
 	checked_retention = mr_log_retention_min;
 
 	/*
-	 * Fold the statistics when a finished run has waited a minute for it:
-	 * about once a minute whatever the number of sessions (each pg_cron job
-	 * is a session of its own), and never a fold per run.  Readers add the
-	 * runs not counted yet, so the statistics never lag.  Retention deletes
-	 * counted runs only.
+	 * Fold the statistics when the oldest finished run not counted yet
+	 * started more than FOLD_AGE ago, or, once it is a minute old, when
+	 * FOLD_RUNS runs or more have been logged since (told by the log's ids:
+	 * two index probes, never a count).  A fold has a fixed cost (in a new
+	 * session, as each pg_cron job is, preparing its plan is most of it) and
+	 * a cost per run; folding seldom spreads the first over many runs, and
+	 * FOLD_RUNS bounds what readers add one by one: they add the runs not
+	 * counted yet, so the statistics never lag.  Retention deletes counted
+	 * runs only.
 	 */
 	if (plans.fold_due.sql != NULL)
 	{
-		value = TimestampTzGetDatum(now - 60 * USECS_PER_SEC);
+		value = TimestampTzGetDatum(now);
 		ret = SPI_execute_plan(plan_of(&plans.fold_due), &value, NULL, true, 1);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed for the statistics: %s",

@@ -377,6 +377,36 @@ SELECT count(*) AS uncounted FROM metrics_refresh_log WHERE NOT counted AND stat
 SELECT count(*) AS hourly_rows_at_infinity FROM metrics_refresh_hourly WHERE NOT isfinite(hour);
 SELECT count(*) AS last_block_hours FROM metrics_refresh_hourly WHERE hour >= '294276-12-31 18:00+00';
 
+-- When a fold comes due (src/log.c, apply_retention): a session looks at
+-- most once a minute, and whenever metrics_refresh.log_retention changed,
+-- so each SET below makes the next logged run look.  Runs that waited a
+-- minute are not folded while fewer than 1,000 runs were logged since the
+-- oldest; they are once the oldest waited an hour, or 1,000 runs later.
+SELECT count(*) >= 0 AS pruned FROM metrics_refresh_prune('100 years');
+SELECT count(st_log('st_due', '2 minutes', 'success', 1)) AS logged FROM generate_series(1, 5);
+SET metrics_refresh.log_retention = '29d';
+SELECT metrics_refresh_run('st_ok')->>'status' AS run;
+SELECT count(*) AS not_due FROM metrics_refresh_log WHERE view_name = 'public.st_due' AND NOT counted;
+SELECT st_log('st_due', '61 minutes', 'success', 1) > 0 AS logged_an_hour_ago;
+SET metrics_refresh.log_retention = '28d';
+SELECT metrics_refresh_run('st_ok')->>'status' AS run;
+SELECT count(*) AS due_by_age FROM metrics_refresh_log WHERE view_name = 'public.st_due' AND NOT counted;
+-- 900 runs (the first of them is the oldest), then 200 more: a fold is due
+-- between the two (the boundary, 1,000, counts the logged rows this run's
+-- statement sees).
+SELECT count(st_log('st_due', '3 minutes' - n * interval '1 ms', 'success', 1)) AS logged
+FROM generate_series(1, 900) AS n;
+SET metrics_refresh.log_retention = '27d';
+SELECT metrics_refresh_run('st_ok')->>'status' AS run;
+SELECT count(*) AS not_due_at_900 FROM metrics_refresh_log WHERE view_name = 'public.st_due' AND NOT counted;
+SELECT count(st_log('st_due', '2 minutes' - n * interval '1 ms', 'success', 1)) AS logged
+FROM generate_series(1, 200) AS n;
+SET metrics_refresh.log_retention = '26d';
+SELECT metrics_refresh_run('st_ok')->>'status' AS run;
+SELECT count(*) AS due_by_count FROM metrics_refresh_log WHERE view_name = 'public.st_due' AND NOT counted;
+SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due';
+RESET metrics_refresh.log_retention;
+
 DROP FUNCTION st_diff(text), st_log(text, interval, text, float8, text);
 DROP VIEW st_stats, st_from_log;
 DROP EXTENSION metrics_refresh;
