@@ -315,10 +315,13 @@ apply_retention(const MrExtension *ext)
 	 * FOLD_RUNS runs or more have been logged since (told by the log's ids:
 	 * two index probes, never a count).  A fold has a fixed cost (in a new
 	 * session, as each pg_cron job is, preparing its plan is most of it) and
-	 * a cost per run; folding seldom spreads the first over many runs, and
-	 * FOLD_RUNS bounds what readers add one by one: they add the runs not
-	 * counted yet, so the statistics never lag.  Retention deletes counted
-	 * runs only.
+	 * a cost per run; folding seldom spreads the first over many runs.  The
+	 * id distance only approximates the runs waiting (a run gets its id when
+	 * it is logged, after its start; this read-only query does not see the
+	 * row the current command logged), so readers, which add the runs not
+	 * counted yet one by one, may find about twice FOLD_RUNS of them; and
+	 * folds happen only when some READ COMMITTED session logs a run.
+	 * Retention deletes counted runs only.
 	 */
 	if (plans.fold_due.sql != NULL)
 	{
