@@ -37,8 +37,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/pg_am.h"
-#include "catalog/pg_index.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
@@ -328,8 +327,8 @@ apply_retention(const MrExtension *ext)
 	 * session, as each pg_cron job is, preparing its plan is most of it) and
 	 * a cost per run; folding seldom spreads the first over many runs.  The
 	 * id distance only approximates the runs waiting (a run gets its id when
-	 * it is logged, after its start; this read-only query does not see the
-	 * row the current command logged), so readers, which add the runs not
+	 * it is logged, after its start; the statement, unlike the probes, does
+	 * not see the row the current command logged), so readers, which add the runs not
 	 * counted yet one by one, may find about twice FOLD_RUNS of them; and
 	 * folds happen only when some READ COMMITTED session logs a run.
 	 * Retention deletes counted runs only.
@@ -482,37 +481,6 @@ log_table_unchanged(Relation rel, const LogTable *t)
 }
 
 /*
- * The log's indexes that the retention check reads (log_probes), found by
- * name once per installation and checked to lead with the expected column;
- * InvalidOid when one is not there as the install script made it.
- */
-static struct
-{
-	Oid			extoid;
-	Oid			pkey;			/* (id) */
-	Oid			started;		/* (started_at) */
-	Oid			uncounted;		/* (started_at) WHERE NOT counted */
-}			log_indexes;
-
-/* The index name in the extension's schema, if it is a valid b-tree led by attnum. */
-static Oid
-log_index(const MrExtension *ext, const char *name, AttrNumber attnum, bool partial)
-{
-	Oid			indexid = get_relname_relid(name, ext->nspoid);
-	Relation	idx;
-	bool		ok;
-
-	if (!OidIsValid(indexid))
-		return InvalidOid;
-	idx = index_open(indexid, AccessShareLock);
-	ok = idx->rd_index->indrelid == log_table.relid && idx->rd_index->indisvalid &&
-		idx->rd_rel->relam == BTREE_AM_OID && idx->rd_index->indkey.values[0] == attnum &&
-		heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) != partial;
-	index_close(idx, AccessShareLock);
-	return ok ? indexid : InvalidOid;
-}
-
-/*
  * The first tuple, in an index's order or backwards, that snapshot sees
  * and skip (if given) does not reject; copied into *tup.  false if none.
  */
@@ -533,7 +501,7 @@ first_in_index(Relation heap, Oid indexid, Snapshot snapshot, ScanDirection dir,
 		break;
 	}
 	systable_endscan_ordered(scan);
-	index_close(idx, AccessShareLock);
+	index_close(idx, NoLock);
 	return *tup != NULL;
 }
 
@@ -550,7 +518,7 @@ skip_for_fold(HeapTuple tup, TupleDesc desc)
 		return true;
 	d = heap_getattr(tup, log_table.attnum[COL_STATUS], desc, &isnull);
 	if (isnull)
-		return false;
+		return true;			/* as status <> 'running' would say */
 	status = DatumGetTextPP(d);
 	return VARSIZE_ANY_EXHDR(status) == 7 && memcmp(VARDATA_ANY(status), "running", 7) == 0;
 }
@@ -561,14 +529,18 @@ skip_for_fold(HeapTuple tup, TupleDesc desc)
  * statistics fold is due (when fold is true), and the oldest start in the
  * log.  The statements did the same, but a new session, which is how
  * pg_cron runs each tick, planned them first (3.4 M instructions, half of
- * such a tick's run).  Read with a new snapshot.  Returns false, having
- * read nothing, when the statements must be used.
+ * such a tick's run).  The log and its indexes are locked first, then read
+ * with a new snapshot, as the statements did.  Returns false, having read
+ * nothing, when the statements must be used.
  */
 static bool
 log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
 		   TimestampTz *oldest, bool *oldest_null)
 {
 	Relation	heap;
+	Oid			pkey;
+	Oid			started;
+	Oid			uncounted;
 	Snapshot	snapshot;
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -576,46 +548,51 @@ log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
 
 	if (!log_table.usable || log_table.extoid != ext->extoid)
 		return false;
-	if (log_indexes.extoid != ext->extoid)
-	{
-		log_indexes.extoid = InvalidOid;
-		log_indexes.pkey = log_index(ext, "metrics_refresh_log_pkey", log_table.attnum[COL_ID], false);
-		log_indexes.started = log_index(ext, "metrics_refresh_log_started_idx",
-										log_table.attnum[COL_STARTED_AT], false);
-		log_indexes.uncounted = log_index(ext, "metrics_refresh_log_uncounted_idx",
-										  log_table.attnum[COL_STARTED_AT], true);
-		log_indexes.extoid = ext->extoid;
-	}
-	if (!OidIsValid(log_indexes.pkey) || !OidIsValid(log_indexes.started) ||
-		!OidIsValid(log_indexes.uncounted))
+	heap = try_relation_open(log_table.relid, AccessShareLock);
+	if (heap == NULL)
 		return false;
+	/* log_table may date from an earlier transaction: checked under the lock */
+	if (heap->rd_rel->relkind != RELKIND_RELATION || !log_table_unchanged(heap, &log_table))
+	{
+		relation_close(heap, NoLock);
+		return false;
+	}
+	pkey = mr_our_index(ext->nspoid, "metrics_refresh_log_pkey", log_table.relid,
+						log_table.attnum[COL_ID], false);
+	started = mr_our_index(ext->nspoid, "metrics_refresh_log_started_idx", log_table.relid,
+						   log_table.attnum[COL_STARTED_AT], false);
+	uncounted = mr_our_index(ext->nspoid, "metrics_refresh_log_uncounted_idx", log_table.relid,
+							 log_table.attnum[COL_STARTED_AT], true);
+	if (!OidIsValid(pkey) || !OidIsValid(started) || !OidIsValid(uncounted))
+	{
+		relation_close(heap, NoLock);
+		return false;
+	}
 
-	heap = table_open(log_table.relid, AccessShareLock);
 	desc = RelationGetDescr(heap);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	*fold_due = false;
-	if (fold && first_in_index(heap, log_indexes.uncounted, snapshot, ForwardScanDirection,
-							   skip_for_fold, &tup))
+	if (fold && first_in_index(heap, uncounted, snapshot, ForwardScanDirection, skip_for_fold, &tup))
 	{
-		TimestampTz started = DatumGetTimestampTz(heap_getattr(tup, log_table.attnum[COL_STARTED_AT],
-															   desc, &isnull));
+		TimestampTz first = DatumGetTimestampTz(heap_getattr(tup, log_table.attnum[COL_STARTED_AT],
+															 desc, &isnull));
 		int64		id = DatumGetInt64(heap_getattr(tup, log_table.attnum[COL_ID], desc, &isnull));
 		HeapTuple	last;
 
-		if (started < now - USECS_PER_MINUTE)
+		if (first < now - USECS_PER_MINUTE)
 		{
-			*fold_due = started < now - (int64) FOLD_AGE_MIN * USECS_PER_MINUTE;
+			*fold_due = first < now - (int64) FOLD_AGE_MIN * USECS_PER_MINUTE;
 			if (!*fold_due &&
-				first_in_index(heap, log_indexes.pkey, snapshot, BackwardScanDirection, NULL, &last))
+				first_in_index(heap, pkey, snapshot, BackwardScanDirection, NULL, &last))
 				*fold_due = DatumGetInt64(heap_getattr(last, log_table.attnum[COL_ID], desc, &isnull)) -
 					id >= FOLD_RUNS;
 		}
 	}
-	*oldest_null = !first_in_index(heap, log_indexes.started, snapshot, ForwardScanDirection, NULL, &tup);
+	*oldest_null = !first_in_index(heap, started, snapshot, ForwardScanDirection, NULL, &tup);
 	if (!*oldest_null)
 		*oldest = DatumGetTimestampTz(heap_getattr(tup, log_table.attnum[COL_STARTED_AT], desc, &isnull));
 	UnregisterSnapshot(snapshot);
-	table_close(heap, AccessShareLock);
+	relation_close(heap, NoLock);
 	return true;
 }
 

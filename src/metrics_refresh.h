@@ -112,6 +112,8 @@ extern int	mr_interval_sign(Datum iv);
 extern ErrorData *mr_call_in_subxact(void (*fn) (void *arg), void *arg);
 extern char *mr_stored_setting(const char *name, Oid dbid, Oid roleid, GucSource *source);
 extern void mr_advisory_tag(void *locktag, uint32 key_hi, uint32 key_lo, uint16 kind);
+extern AttrNumber mr_our_column(struct TupleDescData *desc, const char *name, Oid typid);
+extern Oid	mr_our_index(Oid nspoid, const char *name, Oid heapid, AttrNumber attnum, bool partial);
 
 /* access.c */
 extern bool mr_check_admin_check_setting(char **newval, void **extra, GucSource source);

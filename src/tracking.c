@@ -278,17 +278,25 @@ rel_owner(Oid relid)
  * marks holds the tracking key, so none is being deleted while they look.)
  */
 static bool
-mark_exists(Oid changes, Oid changes_idx, Oid viewoid, Snapshot snapshot)
+marks_in(Relation rel, Oid changes_idx, AttrNumber view_col, Oid viewoid, Snapshot snapshot)
 {
-	Relation	rel = table_open(changes, AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	bool		found;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(viewoid));
+	ScanKeyInit(&key, view_col, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(viewoid));
 	scan = systable_beginscan(rel, changes_idx, true, snapshot, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
+	return found;
+}
+
+static bool
+mark_exists(Oid changes, Oid changes_idx, Oid viewoid, Snapshot snapshot)
+{
+	Relation	rel = table_open(changes, AccessShareLock);
+	bool		found = marks_in(rel, changes_idx, 1, viewoid, snapshot);
+
 	table_close(rel, AccessShareLock);
 	return found;
 }
@@ -995,99 +1003,81 @@ mr_track_disable(const MrExtension *ext, Oid viewoid)
 }
 
 /*
- * metrics_refresh_tracking, and the index of metrics_refresh_changes, of
- * one installation: what read_tracking() reads.
- */
-static struct
-{
-	Oid			extoid;
-	Oid			relid;
-	Oid			pkey;
-	AttrNumber	view;
-	AttrNumber	fingerprint;
-	AttrNumber	refreshed_run;
-	AttrNumber	refreshed_at;
-	Oid			changes;
-	Oid			changes_idx;
-}			tracking_table;
-
-/* A column of one of the extension's tables, which must be there. */
-static AttrNumber
-our_column(Oid relid, const char *name)
-{
-	AttrNumber	attnum = get_attnum(relid, name);
-
-	if (attnum == InvalidAttrNumber)
-		elog(ERROR, "the extension's table %s has no column \"%s\"", get_rel_name(relid), name);
-	return attnum;
-}
-
-static void
-find_tracking_table(const MrExtension *ext)
-{
-	if (tracking_table.extoid == ext->extoid)
-		return;
-	tracking_table.extoid = InvalidOid;
-	tracking_table.relid = our_relation(ext->nspoid, "metrics_refresh_tracking");
-	tracking_table.pkey = our_relation(ext->nspoid, "metrics_refresh_tracking_pkey");
-	tracking_table.changes = our_relation(ext->nspoid, "metrics_refresh_changes");
-	tracking_table.changes_idx = our_relation(ext->nspoid, "metrics_refresh_changes_view_idx");
-	if (!OidIsValid(tracking_table.relid) || !OidIsValid(tracking_table.pkey) ||
-		!OidIsValid(tracking_table.changes) || !OidIsValid(tracking_table.changes_idx))
-		elog(ERROR, "the extension's tracking tables or their indexes are missing");
-	tracking_table.view = our_column(tracking_table.relid, "view");
-	tracking_table.fingerprint = our_column(tracking_table.relid, "fingerprint");
-	tracking_table.refreshed_run = our_column(tracking_table.relid, "refreshed_run");
-	tracking_table.refreshed_at = our_column(tracking_table.relid, "refreshed_at");
-	tracking_table.extoid = ext->extoid;
-}
-
-/*
  * The view's tracking row: the stored fingerprint, the run and time of its
  * last real refresh; false when it has none, has not been refreshed since
- * tracking began, or a change mark is there.  Read with a new snapshot
- * (the latest committed state, and this transaction's own writes, as a
- * query would) by index scans in C: a query was parsed and planned on
- * every run (0.2 M instructions, 2.3 M in a new session, which is how
- * pg_cron runs each tick).  Under READ COMMITTED only.
+ * tracking began, or a change mark is there (or the tables are not as the
+ * install script made them: then the view is refreshed).  Read by index
+ * scans in C: a query was parsed and planned on every run (0.2 M
+ * instructions, 2.3 M in a new session, which is how pg_cron runs each
+ * tick).  As the query did, the tables are locked first, then read with a
+ * new snapshot (the latest committed state, and this transaction's own
+ * writes), the locks kept to the end of the transaction: a snapshot taken
+ * before waiting for a lock could miss the rows of a table rewritten
+ * meanwhile, and so a mark.  Under READ COMMITTED only.
  */
 static bool
 read_tracking(const MrExtension *ext, Oid viewoid, int64 *fingerprint, int64 *run,
 			  TimestampTz *refreshed_at)
 {
+	Oid			relid = our_relation(ext->nspoid, "metrics_refresh_tracking");
+	Oid			changes = our_relation(ext->nspoid, "metrics_refresh_changes");
 	Relation	rel;
+	Relation	crel;
+	TupleDesc	desc;
+	AttrNumber	view_col;
+	AttrNumber	fp_col;
+	AttrNumber	run_col;
+	AttrNumber	at_col;
+	AttrNumber	changes_view_col;
+	Oid			pkey;
+	Oid			changes_idx;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	Snapshot	snapshot;
 	bool		found = false;
 
-	find_tracking_table(ext);
-	CommandCounterIncrement();
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	rel = table_open(tracking_table.relid, AccessShareLock);
-	ScanKeyInit(&key, tracking_table.view, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(viewoid));
-	scan = systable_beginscan(rel, tracking_table.pkey, true, snapshot, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
+	if (!OidIsValid(relid) || !OidIsValid(changes))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	crel = table_open(changes, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	view_col = mr_our_column(desc, "view", REGCLASSOID);
+	fp_col = mr_our_column(desc, "fingerprint", INT8OID);
+	run_col = mr_our_column(desc, "refreshed_run", INT8OID);
+	at_col = mr_our_column(desc, "refreshed_at", TIMESTAMPTZOID);
+	pkey = mr_our_index(ext->nspoid, "metrics_refresh_tracking_pkey", relid, view_col, false);
+	changes_view_col = mr_our_column(RelationGetDescr(crel), "view", REGCLASSOID);
+	changes_idx = mr_our_index(ext->nspoid, "metrics_refresh_changes_view_idx", changes,
+							   changes_view_col, false);
+	if (fp_col != InvalidAttrNumber && run_col != InvalidAttrNumber && at_col != InvalidAttrNumber &&
+		OidIsValid(pkey) && OidIsValid(changes_idx))
 	{
-		TupleDesc	desc = RelationGetDescr(rel);
-		bool		fp_null;
-		bool		run_null;
-		bool		at_null;
+		CommandCounterIncrement();
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
+		ScanKeyInit(&key, view_col, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(viewoid));
+		scan = systable_beginscan(rel, pkey, true, snapshot, 1, &key);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup))
+		{
+			bool		fp_null;
+			bool		run_null;
+			bool		at_null;
 
-		*fingerprint = DatumGetInt64(heap_getattr(tup, tracking_table.fingerprint, desc, &fp_null));
-		*run = DatumGetInt64(heap_getattr(tup, tracking_table.refreshed_run, desc, &run_null));
-		*refreshed_at = DatumGetTimestampTz(heap_getattr(tup, tracking_table.refreshed_at, desc, &at_null));
-		if (run_null)
-			*run = 0;
-		found = !fp_null && !at_null;
+			*fingerprint = DatumGetInt64(heap_getattr(tup, fp_col, desc, &fp_null));
+			*run = DatumGetInt64(heap_getattr(tup, run_col, desc, &run_null));
+			*refreshed_at = DatumGetTimestampTz(heap_getattr(tup, at_col, desc, &at_null));
+			if (run_null)
+				*run = 0;
+			found = !fp_null && !at_null;
+		}
+		systable_endscan(scan);
+		if (found && marks_in(crel, changes_idx, changes_view_col, viewoid, snapshot))
+			found = false;
+		UnregisterSnapshot(snapshot);
 	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	if (found && mark_exists(tracking_table.changes, tracking_table.changes_idx, viewoid, snapshot))
-		found = false;
-	UnregisterSnapshot(snapshot);
+	table_close(crel, NoLock);
+	table_close(rel, NoLock);
 	return found;
 }
 

@@ -19,7 +19,9 @@
 #include "access/xlog.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_db_role_setting.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
@@ -573,4 +575,50 @@ mr_jsonb_put_bool(JsonbParseState **state, const char *key, bool value)
 	v.type = jbvBool;
 	v.val.boolean = value;
 	(void) pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/*
+ * The attribute number of the live column name, of type typid, in one of
+ * the extension's tables (its tuple descriptor), or InvalidAttrNumber: a
+ * table altered since it was installed is not read directly.
+ */
+AttrNumber
+mr_our_column(TupleDesc desc, const char *name, Oid typid)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->atttypid == typid ? att->attnum : InvalidAttrNumber;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * The index name in the extension's schema (nspoid), if it is what the
+ * install script made: a valid b-tree on heapid, led by column attnum in
+ * ascending order, partial or not as asked; InvalidOid otherwise (renamed,
+ * dropped, rebuilt differently).  Its lock (AccessShareLock) is kept until
+ * the end of the transaction, so that it stays what was checked.  Looked
+ * up by name at each use: a REINDEX CONCURRENTLY, say, gives it a new OID.
+ */
+Oid
+mr_our_index(Oid nspoid, const char *name, Oid heapid, AttrNumber attnum, bool partial)
+{
+	Oid			indexid = get_relname_relid(name, nspoid);
+	Relation	idx;
+	bool		ok;
+
+	if (!OidIsValid(indexid) || attnum == InvalidAttrNumber)
+		return InvalidOid;
+	idx = try_relation_open(indexid, AccessShareLock);
+	if (idx == NULL)
+		return InvalidOid;
+	ok = idx->rd_rel->relkind == RELKIND_INDEX && idx->rd_rel->relam == BTREE_AM_OID &&
+		idx->rd_index->indrelid == heapid && idx->rd_index->indisvalid &&
+		idx->rd_index->indkey.values[0] == attnum && idx->rd_indoption[0] == 0 &&
+		heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) != partial;
+	relation_close(idx, NoLock);
+	return ok ? indexid : InvalidOid;
 }

@@ -1,5 +1,5 @@
 # The library preloaded with shared_preload_libraries, as README suggests
-# for servers that run pg_cron: _PG_init runs once in the postmaster, and
+# for servers that run pg_cron (pg_cron itself is not needed here): _PG_init runs once in the postmaster, and
 # every backend and background worker starts with the library loaded (no
 # loading cost in each pg_cron job's new session).  Without a call, a new
 # session has the settings defined, with the values of postgresql.conf;
@@ -17,9 +17,7 @@ my $node = PostgreSQL::Test::Cluster->new('preload');
 $node->init;
 $node->append_conf(
 	'postgresql.conf', q{
-shared_preload_libraries = 'pg_cron,metrics_refresh'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
+shared_preload_libraries = 'metrics_refresh'
 max_worker_processes = 20
 metrics_refresh.lock_timeout = '4321ms'
 metrics_refresh.log_retention = '7d'
