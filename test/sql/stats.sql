@@ -421,6 +421,16 @@ FROM metrics_refresh_log WHERE view_name = 'public.st_due2';
 SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due2';
 DROP TRIGGER st_log_noop ON metrics_refresh_log;
 DROP FUNCTION st_log_noop();
+-- The indexes this session has read rebuilt under new OIDs: the runs, the
+-- decision and the retention check go on.
+SELECT metrics_refresh_run('st_ok')->>'status' AS run;
+REINDEX TABLE CONCURRENTLY metrics_refresh_log;
+REINDEX TABLE CONCURRENTLY metrics_refresh_tracking;
+REINDEX TABLE CONCURRENTLY metrics_refresh_changes;
+SET metrics_refresh.log_retention = '29d';
+SELECT metrics_refresh_run('st_ok')->>'status' AS run_after_reindex;
+UPDATE st_src SET v = v + 1 WHERE id = 1;
+SELECT metrics_refresh_run('st_ok')->>'status' AS run_after_a_change;
 RESET metrics_refresh.log_retention;
 
 DROP FUNCTION st_diff(text), st_log(text, interval, text, float8, text);
