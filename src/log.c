@@ -37,6 +37,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
@@ -321,16 +322,17 @@ apply_retention(const MrExtension *ext)
 
 	/*
 	 * Fold the statistics when the oldest finished run not counted yet
-	 * started more than FOLD_AGE_MIN minutes ago, or, once it is a minute old, when
-	 * FOLD_RUNS runs or more have been logged since (told by the log's ids:
-	 * two index probes, never a count).  A fold has a fixed cost (in a new
-	 * session, as each pg_cron job is, preparing its plan is most of it) and
-	 * a cost per run; folding seldom spreads the first over many runs.  The
-	 * id distance only approximates the runs waiting (a run gets its id when
-	 * it is logged, after its start; the statement, unlike the probes, does
-	 * not see the row the current command logged), so readers, which add the runs not
-	 * counted yet one by one, may find about twice FOLD_RUNS of them; and
-	 * folds happen only when some READ COMMITTED session logs a run.
+	 * started more than FOLD_AGE_MIN minutes ago, or, once it is a minute
+	 * old, when FOLD_RUNS runs or more have been logged since (told by the
+	 * log's ids: two index probes, never a count).  A fold has a fixed cost
+	 * (in a new session, as each pg_cron job is, preparing its plan is most
+	 * of it) and a cost per run; folding seldom spreads the first over many
+	 * runs.  The id distance only approximates the runs waiting (a run gets
+	 * its id when it is logged, after its start; the statement, unlike the
+	 * probes, does not see the row the current command logged), so readers,
+	 * which add the runs not counted yet one by one, may find about twice
+	 * FOLD_RUNS of them; and folds happen only when some READ COMMITTED
+	 * session logs a run.
 	 * Retention deletes counted runs only.
 	 */
 	if (log_probes(ext, now, plans.fold_due.sql != NULL, &fold_due, &oldest, &isnull))
@@ -451,7 +453,25 @@ log_table_plain(Relation rel, LogTable *t)
 			return false;
 	}
 	t->natts = desc->natts;
-	t->seqid = getIdentitySequence(rel, t->attnum[COL_ID], true);
+	/*
+	 * The identity sequence of id: by its name, checked against pg_depend
+	 * from the sequence's side (two rows), which costs a new session much
+	 * less than getIdentitySequence()'s scan of everything that depends on
+	 * the log; that scan if the name leads elsewhere.
+	 */
+	{
+		Oid			seqid = get_relname_relid("metrics_refresh_log_id_seq",
+											  RelationGetNamespace(rel));
+		Oid			tableid;
+		int32		colid;
+
+		if (OidIsValid(seqid) && get_rel_relkind(seqid) == RELKIND_SEQUENCE &&
+			sequenceIsOwned(seqid, DEPENDENCY_INTERNAL, &tableid, &colid) &&
+			tableid == RelationGetRelid(rel) && colid == t->attnum[COL_ID])
+			t->seqid = seqid;
+		else
+			t->seqid = getIdentitySequence(rel, t->attnum[COL_ID], true);
+	}
 	return OidIsValid(t->seqid);
 }
 
@@ -551,8 +571,13 @@ log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
 	heap = try_relation_open(log_table.relid, AccessShareLock);
 	if (heap == NULL)
 		return false;
-	/* log_table may date from an earlier transaction: checked under the lock */
-	if (heap->rd_rel->relkind != RELKIND_RELATION || !log_table_unchanged(heap, &log_table))
+	/*
+	 * log_table may date from an earlier transaction: checked under the
+	 * lock, with the types of the columns read here.
+	 */
+	if (heap->rd_rel->relkind != RELKIND_RELATION || !log_table_unchanged(heap, &log_table) ||
+		log_table.atttypid[COL_ID] != INT8OID || log_table.atttypid[COL_STARTED_AT] != TIMESTAMPTZOID ||
+		log_table.atttypid[COL_COUNTED] != BOOLOID || getBaseType(log_table.atttypid[COL_STATUS]) != TEXTOID)
 	{
 		relation_close(heap, NoLock);
 		return false;

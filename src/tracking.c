@@ -409,7 +409,13 @@ write_marks(Oid nsp, List *views, bool dedupe)
 					if (!track_cache_stale &&
 						hash_search(known_marked, &viewoid, HASH_FIND, NULL) != NULL)
 						continue;
-					if (mark_exists(cache_changes, cache_changes_idx, viewoid, SnapshotSelf))
+					/*
+					 * Not if that made the cache stale: its index may be
+					 * gone (a REINDEX CONCURRENTLY); a mark too many is
+					 * always right.
+					 */
+					if (!track_cache_stale &&
+						mark_exists(cache_changes, cache_changes_idx, viewoid, SnapshotSelf))
 					{
 						note_marked(viewoid);
 						continue;
