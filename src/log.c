@@ -300,6 +300,36 @@ notify_result(const char *json, int64 run_id, const char *view_name, MrStatus st
 static bool log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
 					   TimestampTz *oldest, bool *oldest_null);
 
+/* mr_stats_fold() as mr_call_in_subxact() calls it. */
+static void
+fold_call(void *arg)
+{
+	mr_stats_fold((const MrExtension *) arg);
+}
+
+/*
+ * A fold that came due while a run is logged, in a subtransaction: an
+ * error in it (a lock timeout, a trigger a superuser put on the
+ * statistics' tables) leaves the run, its refresh and its row as they are,
+ * with a WARNING; the runs stay uncounted for a later fold, and readers
+ * count them meanwhile.  A cancel still ends the call.
+ */
+static void
+fold_in_subxact(const MrExtension *ext)
+{
+	ErrorData  *e = mr_call_in_subxact(fold_call, (void *) ext);
+
+	if (e == NULL)
+		return;
+	if (e->sqlerrcode == ERRCODE_QUERY_CANCELED || e->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(e);
+	ereport(WARNING,
+			(errcode(e->sqlerrcode),
+			 errmsg("could not fold the statistics: %s", e->message),
+			 errdetail("The runs not counted yet stay so until a later fold; the statistics include them meanwhile.")));
+	FreeErrorData(e);
+}
+
 static void
 apply_retention(const MrExtension *ext)
 {
@@ -338,7 +368,7 @@ apply_retention(const MrExtension *ext)
 	if (log_probes(ext, now, plans.fold_due.sql != NULL, &fold_due, &oldest, &isnull))
 	{
 		if (fold_due)
-			mr_stats_fold(ext);
+			fold_in_subxact(ext);
 	}
 	else
 	{
@@ -350,7 +380,7 @@ apply_retention(const MrExtension *ext)
 				elog(ERROR, "SPI_execute_plan failed for the statistics: %s",
 					 SPI_result_code_string(ret));
 			if (SPI_processed > 0)
-				mr_stats_fold(ext);
+				fold_in_subxact(ext);
 		}
 		if (mr_log_retention_min <= 0)
 			return;
@@ -553,7 +583,7 @@ skip_for_fold(HeapTuple tup, TupleDesc desc)
  * with a new snapshot, as the statements did.  Returns false, having read
  * nothing, when the statements must be used.
  */
-static bool
+static pg_noinline bool
 log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
 		   TimestampTz *oldest, bool *oldest_null)
 {

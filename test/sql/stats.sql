@@ -431,6 +431,26 @@ SET metrics_refresh.log_retention = '29d';
 SELECT metrics_refresh_run('st_ok')->>'status' AS run_after_reindex;
 UPDATE st_src SET v = v + 1 WHERE id = 1;
 SELECT metrics_refresh_run('st_ok')->>'status' AS run_after_a_change;
+-- A fold that fails (here a trigger a superuser put on the counters)
+-- leaves the run that came to fold, its refresh and its row, as they are,
+-- with a WARNING; a later fold counts the runs, and the statistics include
+-- them meanwhile.
+CREATE FUNCTION st_no_fold() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'no fold today'; END$$;
+CREATE TRIGGER st_no_fold BEFORE INSERT OR UPDATE ON metrics_refresh_counters
+    FOR EACH ROW EXECUTE FUNCTION st_no_fold();
+SELECT st_log('st_due3', '61 minutes', 'success', 1) > 0 AS logged_an_hour_ago;
+UPDATE st_src SET v = v + 1 WHERE id = 1;
+SET metrics_refresh.log_retention = '28d';
+SELECT metrics_refresh_run('st_ok')->>'status' AS run_despite_the_fold;
+SELECT count(*) FILTER (WHERE NOT counted) AS uncounted FROM metrics_refresh_log
+WHERE view_name IN ('public.st_due3', 'public.st_ok') AND started_at > now() - interval '2 hours';
+SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due3';
+DROP TRIGGER st_no_fold ON metrics_refresh_counters;
+DROP FUNCTION st_no_fold();
+SELECT count(*) >= 0 AS pruned FROM metrics_refresh_prune('100 years');
+SELECT count(*) FILTER (WHERE NOT counted) AS uncounted FROM metrics_refresh_log
+WHERE view_name IN ('public.st_due3', 'public.st_ok') AND started_at > now() - interval '2 hours';
+SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due3';
 RESET metrics_refresh.log_retention;
 
 DROP FUNCTION st_diff(text), st_log(text, interval, text, float8, text);
