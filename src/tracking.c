@@ -291,16 +291,6 @@ marks_in(Relation rel, Oid changes_idx, AttrNumber view_col, Oid viewoid, Snapsh
 	return found;
 }
 
-static bool
-mark_exists(Oid changes, Oid changes_idx, Oid viewoid, Snapshot snapshot)
-{
-	Relation	rel = table_open(changes, AccessShareLock);
-	bool		found = marks_in(rel, changes_idx, 1, viewoid, snapshot);
-
-	table_close(rel, AccessShareLock);
-	return found;
-}
-
 /* The tracked views that read a relation, from metrics_refresh_sources. */
 static List *
 views_reading(Oid sources, Oid sources_pkey, Oid relid)
@@ -409,16 +399,24 @@ write_marks(Oid nsp, List *views, bool dedupe)
 					if (!track_cache_stale &&
 						hash_search(known_marked, &viewoid, HASH_FIND, NULL) != NULL)
 						continue;
-					/*
-					 * Not if that made the cache stale: its index may be
-					 * gone (a REINDEX CONCURRENTLY); a mark too many is
-					 * always right.
-					 */
-					if (!track_cache_stale &&
-						mark_exists(cache_changes, cache_changes_idx, viewoid, SnapshotSelf))
 					{
-						note_marked(viewoid);
-						continue;
+						/*
+						 * Not once the cache went stale (its index may be
+						 * gone, after a REINDEX CONCURRENTLY): a mark too
+						 * many is always right.  The table is opened first:
+						 * that may process more invalidations, and while it
+						 * is locked the index cannot be dropped.
+						 */
+						Relation	crel = table_open(cache_changes, AccessShareLock);
+						bool		marked = !track_cache_stale &&
+							marks_in(crel, cache_changes_idx, 1, viewoid, SnapshotSelf);
+
+						table_close(crel, AccessShareLock);
+						if (marked)
+						{
+							note_marked(viewoid);
+							continue;
+						}
 					}
 				}
 			}
@@ -1021,7 +1019,7 @@ mr_track_disable(const MrExtension *ext, Oid viewoid)
  * before waiting for a lock could miss the rows of a table rewritten
  * meanwhile, and so a mark.  Under READ COMMITTED only.
  */
-static bool
+static pg_noinline bool
 read_tracking(const MrExtension *ext, Oid viewoid, int64 *fingerprint, int64 *run,
 			  TimestampTz *refreshed_at)
 {
