@@ -42,6 +42,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -410,7 +411,10 @@ mr_histogram_add(PG_FUNCTION_ARGS)
 	y = INT4_ELEMENTS(b);
 	n = ARR_DIMS(a)[0];
 	for (i = 0; i < n; i++)
-		x[i] += y[i];
+		if (pg_add_s32_overflow(x[i], y[i], &x[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("integer out of range")));
 	PG_RETURN_ARRAYTYPE_P(a);
 }
 
