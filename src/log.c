@@ -321,12 +321,15 @@ fold_in_subxact(const MrExtension *ext)
 
 	if (e == NULL)
 		return;
-	if (e->sqlerrcode == ERRCODE_QUERY_CANCELED || e->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+	/* What PL/pgSQL's WHEN OTHERS does not catch either. */
+	if (e->sqlerrcode == ERRCODE_QUERY_CANCELED || e->sqlerrcode == ERRCODE_ASSERT_FAILURE)
 		ReThrowError(e);
 	ereport(WARNING,
 			(errcode(e->sqlerrcode),
 			 errmsg("could not fold the statistics: %s", e->message),
-			 errdetail("The runs not counted yet stay so until a later fold; the statistics include them meanwhile.")));
+			 e->detail ? errdetail_internal("%s", e->detail) : 0,
+			 errhint("The runs not counted yet stay so, and are kept by retention, until a fold succeeds; "
+					 "the statistics include them meanwhile. metrics_refresh_prune() folds and shows the error.")));
 	FreeErrorData(e);
 }
 

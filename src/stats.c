@@ -454,7 +454,14 @@ mr_histogram_count(PG_FUNCTION_ARGS)
 		a = AggCheckCallContext(fcinfo, NULL) ? PG_GETARG_ARRAYTYPE_P(0) : PG_GETARG_ARRAYTYPE_P_COPY(0);
 	check_fine_histogram(a);
 	if (!PG_ARGISNULL(1))
-		INT4_ELEMENTS(a)[hist_bucket(PG_GETARG_FLOAT8(1))]++;
+	{
+		int32	   *count = &INT4_ELEMENTS(a)[hist_bucket(PG_GETARG_FLOAT8(1))];
+
+		if (pg_add_s32_overflow(*count, 1, count))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("integer out of range")));
+	}
 	PG_RETURN_ARRAYTYPE_P(a);
 }
 

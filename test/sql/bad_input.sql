@@ -293,6 +293,8 @@ SELECT metrics_refresh_histogram_add('{1,2}', '{1,2,3}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT metrics_refresh_histogram_add('{2147483647}', '{1}');
 \echo :LAST_ERROR_SQLSTATE
+SELECT metrics_refresh_histogram_count(array_fill(2147483647, ARRAY[70]), 0.5);
+\echo :LAST_ERROR_SQLSTATE
 SELECT metrics_refresh_histogram_add('{{1}}', '{{1}}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT metrics_refresh_histogram_add(NULL, '{1}') AS one, metrics_refresh_histogram_add('{1}', NULL) AS other;
