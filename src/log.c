@@ -109,9 +109,7 @@ typedef struct LazyPlan
 /* Saved plans, valid for one installation of the extension (extoid). */
 typedef struct LogPlans
 {
-	Oid			extoid;
-	int			version;		/* of the SQL objects the plans were made for */
-	char		nspname_q[2 * NAMEDATALEN + 3];	/* the schema's name they use */
+	MrPlanKey	key;			/* what they were made for */
 	LazyPlan	insert;			/* a finished attempt (or a skip) */
 	LazyPlan	insert_running; /* a background run's first row */
 	LazyPlan	finish;			/* a background run's outcome */
@@ -126,20 +124,6 @@ typedef struct LogPlans
 
 static LogPlans plans;
 
-/* Prepare and keep one plan. */
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
 /* The plan, prepared now if this is its first use. */
 static SPIPlanPtr
 plan_of(LazyPlan *p)
@@ -148,7 +132,7 @@ plan_of(LazyPlan *p)
 	{
 		if (p->sql == NULL)
 			elog(ERROR, "no such plan for this version of the extension");
-		p->plan = prepare_kept(p->sql, p->nargs, p->types);
+		p->plan = mr_prepare_kept(p->sql, p->nargs, p->types);
 	}
 	return p->plan;
 }
@@ -197,10 +181,9 @@ ensure_plans(const MrExtension *ext)
 	 * parsed again, when next used, into whatever now has the old name, and
 	 * run as the extension owner.  A new name means new plans.
 	 */
-	if (plans.extoid == ext->extoid && plans.version == ext->version &&
-		strcmp(plans.nspname_q, ext->nspname_q) == 0)
+	if (mr_plan_key_matches(&plans.key, ext))
 		return;
-	plans.extoid = InvalidOid;
+	plans.key.extoid = InvalidOid;
 
 	set_plan(&plans.insert, psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, finished_at, "
 										 "duration_ms, status, method, source, triggered_by, sqlstate, "
@@ -260,9 +243,7 @@ ensure_plans(const MrExtension *ext)
 											   "OR (SELECT max(id) FROM %s.metrics_refresh_log) - o.id >= " CppAsString2(FOLD_RUNS),
 											   s, s),
 									  1, timestamptz_type);
-	plans.extoid = ext->extoid;
-	plans.version = ext->version;
-	strlcpy(plans.nspname_q, ext->nspname_q, sizeof(plans.nspname_q));
+	mr_plan_key_set(&plans.key, ext);
 }
 
 /*
@@ -465,25 +446,11 @@ log_table_plain(Relation rel, LogTable *t)
 			live++;
 	if (live != N_LOG_COLUMNS)
 		return false;
-	/* By the tuple descriptor, not the catalog: a new session's first run. */
 	for (i = 0; i < N_LOG_COLUMNS; i++)
 	{
-		int			j;
-
-		t->attnum[i] = InvalidAttrNumber;
-		for (j = 0; j < desc->natts; j++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, j);
-
-			if (!att->attisdropped && strcmp(NameStr(att->attname), log_column_names[i]) == 0)
-			{
-				t->attnum[i] = att->attnum;
-				t->atttypid[i] = att->atttypid;
-				break;
-			}
-		}
-		if (t->attnum[i] == InvalidAttrNumber)
+		if ((t->attnum[i] = mr_our_column(desc, log_column_names[i], InvalidOid)) == InvalidAttrNumber)
 			return false;
+		t->atttypid[i] = TupleDescAttr(desc, t->attnum[i] - 1)->atttypid;
 	}
 	t->natts = desc->natts;
 	/*

@@ -86,6 +86,18 @@ typedef struct MrExtension
 	int			version;		/* its SQL objects' version: 10100 is 1.1.0 */
 } MrExtension;
 
+/*
+ * What a kept SPI plan was made for: plans name the extension's schema, so
+ * they belong to one installation, one version of its SQL objects and one
+ * schema name (mr_plan_key_matches / mr_plan_key_set).
+ */
+typedef struct MrPlanKey
+{
+	Oid			extoid;			/* InvalidOid: nothing made yet */
+	int			version;
+	char		nspname_q[2 * NAMEDATALEN + 3];
+} MrPlanKey;
+
 /* An identity to go back to (mr_become_extension_owner / mr_restore_user). */
 typedef struct MrSavedUser
 {
@@ -112,6 +124,9 @@ extern int	mr_interval_sign(Datum iv);
 extern ErrorData *mr_call_in_subxact(void (*fn) (void *arg), void *arg);
 extern char *mr_stored_setting(const char *name, Oid dbid, Oid roleid, GucSource *source);
 extern void mr_advisory_tag(void *locktag, uint32 key_hi, uint32 key_lo, uint16 kind);
+extern bool mr_plan_key_matches(const MrPlanKey *key, const MrExtension *ext);
+extern void mr_plan_key_set(MrPlanKey *key, const MrExtension *ext);
+extern struct _SPI_plan *mr_prepare_kept(const char *sql, int nargs, Oid *argtypes);
 extern AttrNumber mr_our_column(struct TupleDescData *desc, const char *name, Oid typid);
 extern Oid	mr_our_index(Oid nspoid, const char *name, Oid heapid, AttrNumber attnum, bool partial);
 

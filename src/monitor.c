@@ -156,9 +156,7 @@
  */
 static struct
 {
-	Oid			extoid;
-	int			version;
-	char		nspname_q[2 * NAMEDATALEN + 3];
+	MrPlanKey	key;
 	SPIPlanPtr	plan;
 }			overview_plan;
 
@@ -301,21 +299,14 @@ mr_status_rows(const MrExtension *ext, FunctionCallInfo fcinfo, Datum window)
 	values[1] = TimestampTzGetDatum(r == 0 ? start : start - r + 6 * USECS_PER_HOUR);
 
 	mr_become_extension_owner(ext, &saved);
-	if (overview_plan.plan == NULL || overview_plan.extoid != ext->extoid ||
-		overview_plan.version != ext->version || strcmp(overview_plan.nspname_q, q) != 0)
+	if (!mr_plan_key_matches(&overview_plan.key, ext))
 	{
-		SPIPlanPtr	plan;
-
+		overview_plan.key.extoid = InvalidOid;
 		if (overview_plan.plan != NULL)
 			SPI_freeplan(overview_plan.plan);
 		overview_plan.plan = NULL;
-		plan = SPI_prepare(psprintf(OVERVIEW_SQL, q, q, q, q, q, q), 2, types);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_prepare failed for the overview: %s", SPI_result_code_string(SPI_result));
-		overview_plan.plan = plan;
-		overview_plan.extoid = ext->extoid;
-		overview_plan.version = ext->version;
-		strlcpy(overview_plan.nspname_q, q, sizeof(overview_plan.nspname_q));
+		overview_plan.plan = mr_prepare_kept(psprintf(OVERVIEW_SQL, q, q, q, q, q, q), 2, types);
+		mr_plan_key_set(&overview_plan.key, ext);
 	}
 	/*
 	 * The rows go straight into the function's result (no copy in an SPI

@@ -132,26 +132,10 @@ hist_upper(int k)
  */
 static struct
 {
-	Oid			extoid;
-	int			version;
-	char		nspname_q[2 * NAMEDATALEN + 3];
+	MrPlanKey	key;			/* set once both are made */
 	SPIPlanPtr	fold;			/* count the runs, mark them counted */
 	SPIPlanPtr	forget;			/* rollup rows past retention ($1 minutes) */
 }			fold_plans;
-
-/* Prepare and keep one plan of the fold. */
-static SPIPlanPtr
-fold_prepare(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
 
 /*
  * Make sure fold_plans belong to this installation; requires SPI and the
@@ -164,24 +148,22 @@ ensure_fold_plans(const MrExtension *ext)
 	static Oid	int4_type[1] = {INT4OID};
 	const char *q = ext->nspname_q;
 
-	if (fold_plans.fold != NULL && fold_plans.extoid == ext->extoid &&
-		fold_plans.version == ext->version &&
-		strcmp(fold_plans.nspname_q, q) == 0)
+	if (mr_plan_key_matches(&fold_plans.key, ext))
 		return;
+	fold_plans.key.extoid = InvalidOid;
 	if (fold_plans.fold != NULL)
 		SPI_freeplan(fold_plans.fold);
 	if (fold_plans.forget != NULL)
 		SPI_freeplan(fold_plans.forget);
 	fold_plans.fold = NULL;
 	fold_plans.forget = NULL;
-	/* forget first: the pair is valid only once fold is set */
-	fold_plans.forget = fold_prepare(psprintf("WITH b AS (DELETE FROM %s.metrics_refresh_6hourly WHERE hour < now() - "
+	fold_plans.forget = mr_prepare_kept(psprintf("WITH b AS (DELETE FROM %s.metrics_refresh_6hourly WHERE hour < now() - "
 											  "make_interval(mins => greatest($1, 2880)) - interval '5 hours') "
 											  "DELETE FROM %s.metrics_refresh_hourly WHERE hour < now() - "
 											  "make_interval(mins => greatest($1, 2880)) - interval '5 hours'",
 											  q, q),
 									 1, int4_type);
-	fold_plans.fold = fold_prepare(psprintf("WITH d AS (UPDATE %s.metrics_refresh_log SET counted = true "
+	fold_plans.fold = mr_prepare_kept(psprintf("WITH d AS (UPDATE %s.metrics_refresh_log SET counted = true "
 							   "  WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
 							   "    WHERE NOT counted AND status <> 'running' FOR UPDATE SKIP LOCKED)) "
 							   "  RETURNING id, view_name, status, started_at, coalesce(finished_at, started_at) AS finished_at, error_message, "
@@ -250,9 +232,7 @@ ensure_fold_plans(const MrExtension *ext)
 							   "b AS (INSERT INTO %s.metrics_refresh_6hourly AS h " ROLLUP_UPSERT(BLOCK_OF("d.hour"), "d") ") "
 							   "SELECT count(*) FROM d", q, q, q, q, q, q, q, q, q, q, q, q, q, q, q),
 								   0, NULL);
-	fold_plans.extoid = ext->extoid;
-	fold_plans.version = ext->version;
-	strlcpy(fold_plans.nspname_q, q, sizeof(fold_plans.nspname_q));
+	mr_plan_key_set(&fold_plans.key, ext);
 }
 
 /*

@@ -25,6 +25,7 @@
 #include "catalog/pg_db_role_setting.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lock.h"
@@ -578,9 +579,10 @@ mr_jsonb_put_bool(JsonbParseState **state, const char *key, bool value)
 }
 
 /*
- * The attribute number of the live column name, of type typid, in one of
- * the extension's tables (its tuple descriptor), or InvalidAttrNumber: a
- * table altered since it was installed is not read directly.
+ * The attribute number of the live column name, of type typid (any type
+ * for InvalidOid), in one of the extension's tables (its tuple
+ * descriptor: no catalog look-up), or InvalidAttrNumber: a table altered
+ * since it was installed is not read directly.
  */
 AttrNumber
 mr_our_column(TupleDesc desc, const char *name, Oid typid)
@@ -590,7 +592,7 @@ mr_our_column(TupleDesc desc, const char *name, Oid typid)
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
 		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->atttypid == typid ? att->attnum : InvalidAttrNumber;
+			return !OidIsValid(typid) || att->atttypid == typid ? att->attnum : InvalidAttrNumber;
 	}
 	return InvalidAttrNumber;
 }
@@ -621,4 +623,35 @@ mr_our_index(Oid nspoid, const char *name, Oid heapid, AttrNumber attnum, bool p
 		heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) != partial;
 	relation_close(idx, NoLock);
 	return ok ? indexid : InvalidOid;
+}
+
+/* Were the plans keyed by key made for this installation, version and schema name? */
+bool
+mr_plan_key_matches(const MrPlanKey *key, const MrExtension *ext)
+{
+	return OidIsValid(key->extoid) && key->extoid == ext->extoid &&
+		key->version == ext->version && strcmp(key->nspname_q, ext->nspname_q) == 0;
+}
+
+/* Record that the plans keyed by key were made for ext (once all are made). */
+void
+mr_plan_key_set(MrPlanKey *key, const MrExtension *ext)
+{
+	key->extoid = ext->extoid;
+	key->version = ext->version;
+	strlcpy(key->nspname_q, ext->nspname_q, sizeof(key->nspname_q));
+}
+
+/* Prepare a plan and keep it for the session (SPI connected). */
+SPIPlanPtr
+mr_prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
 }
