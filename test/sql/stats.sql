@@ -451,6 +451,19 @@ SELECT count(*) >= 0 AS pruned FROM metrics_refresh_prune('100 years');
 SELECT count(*) FILTER (WHERE NOT counted) AS uncounted FROM metrics_refresh_log
 WHERE view_name IN ('public.st_due3', 'public.st_ok') AND started_at > now() - interval '2 hours';
 SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due3';
+-- An index of the log that is not as installed (here started_at
+-- descending, which would turn "the oldest start" into the newest): the
+-- retention check reads through its statements, and a run an hour old is
+-- folded, then deleted by a retention of 30 minutes.
+DROP INDEX metrics_refresh_log_started_idx;
+CREATE INDEX metrics_refresh_log_started_idx ON metrics_refresh_log (started_at DESC);
+SELECT st_log('st_due4', '61 minutes', 'success', 1) > 0 AS logged_an_hour_ago;
+SET metrics_refresh.log_retention = '30min';
+SELECT metrics_refresh_run('st_ok')->>'status' AS run;
+SELECT count(*) AS kept FROM metrics_refresh_log WHERE view_name = 'public.st_due4';
+SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due4';
+DROP INDEX metrics_refresh_log_started_idx;
+CREATE INDEX metrics_refresh_log_started_idx ON metrics_refresh_log (started_at);
 RESET metrics_refresh.log_retention;
 
 DROP FUNCTION st_diff(text), st_log(text, interval, text, float8, text);
