@@ -285,7 +285,7 @@ static bool log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool 
 static void
 fold_call(void *arg)
 {
-	mr_stats_fold((const MrExtension *) arg);
+	mr_stats_fold((const MrExtension *) arg, MR_FOLD_BATCH);
 }
 
 /*
@@ -293,7 +293,11 @@ fold_call(void *arg)
  * error in it (a lock timeout, a trigger a superuser put on the
  * statistics' tables) leaves the run, its refresh and its row as they are,
  * with a WARNING; the runs stay uncounted for a later fold, and readers
- * count them meanwhile.  A cancel still ends the call.
+ * count them meanwhile.  So does a cancel (statement_timeout, say, or a
+ * worker's stop request): the refresh it would otherwise undo is done, and
+ * what is left of the call is bounded (the retention delete, the result),
+ * as a cancel during the refresh itself is logged and returned, not
+ * raised.  Only an assertion failure is raised again.
  */
 static void
 fold_in_subxact(const MrExtension *ext)
@@ -302,8 +306,7 @@ fold_in_subxact(const MrExtension *ext)
 
 	if (e == NULL)
 		return;
-	/* What PL/pgSQL's WHEN OTHERS does not catch either. */
-	if (e->sqlerrcode == ERRCODE_QUERY_CANCELED || e->sqlerrcode == ERRCODE_ASSERT_FAILURE)
+	if (e->sqlerrcode == ERRCODE_ASSERT_FAILURE)
 		ReThrowError(e);
 	ereport(WARNING,
 			(errcode(e->sqlerrcode),
@@ -1190,7 +1193,7 @@ mr_log_prune(const MrExtension *ext, Datum older_than)
 	mr_become_extension_owner(ext, &saved);
 	/* Pruned runs stay in the statistics: count them first. */
 	if (!IsolationUsesXactSnapshot())
-		mr_stats_fold(ext);
+		mr_stats_fold(ext, 0);
 	ret = SPI_execute_with_args(sql, 1, types, &older_than, NULL, false, 0);
 	mr_restore_user(&saved);
 	if (ret != SPI_OK_DELETE)

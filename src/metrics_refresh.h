@@ -280,7 +280,9 @@ extern Jsonb *mr_configure(const MrExtension *ext, Oid viewoid, const bool *skip
 						   const Datum *max_skip, const bool *cascade, const Datum *stale_after);
 
 /* stats.c */
-extern void mr_stats_fold(const MrExtension *ext);
+/* The most runs one fold counts when logging a run comes to fold. */
+#define MR_FOLD_BATCH	5000
+extern void mr_stats_fold(const MrExtension *ext, int64 limit);
 extern TimestampTz mr_stats_reset(const MrExtension *ext, const char *view_name);
 
 /* util.c: building jsonb objects */

@@ -146,6 +146,7 @@ static void
 ensure_fold_plans(const MrExtension *ext)
 {
 	static Oid	int4_type[1] = {INT4OID};
+	static Oid	int8_type[1] = {INT8OID};
 	const char *q = ext->nspname_q;
 
 	if (mr_plan_key_matches(&fold_plans.key, ext))
@@ -165,7 +166,8 @@ ensure_fold_plans(const MrExtension *ext)
 									 1, int4_type);
 	fold_plans.fold = mr_prepare_kept(psprintf("WITH d AS (UPDATE %s.metrics_refresh_log SET counted = true "
 							   "  WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
-							   "    WHERE NOT counted AND status <> 'running' FOR UPDATE SKIP LOCKED)) "
+							   "    WHERE NOT counted AND status <> 'running' ORDER BY started_at LIMIT $1 "
+							   "    FOR UPDATE SKIP LOCKED)) "
 							   "  RETURNING id, view_name, status, started_at, coalesce(finished_at, started_at) AS finished_at, error_message, "
 							   "    date_bin('1 hour', started_at, '2001-01-01 00:00:00+00') AS hour, "
 							   "    CASE WHEN status IN ('success', 'error') THEN duration_ms END AS duration_ms), "
@@ -231,21 +233,24 @@ ensure_fold_plans(const MrExtension *ext)
 							   "h AS (INSERT INTO %s.metrics_refresh_hourly AS h " ROLLUP_UPSERT("s.hour", SUFFIX_HOURS) "), "
 							   "b AS (INSERT INTO %s.metrics_refresh_6hourly AS h " ROLLUP_UPSERT(BLOCK_OF("d.hour"), "d") ") "
 							   "SELECT count(*) FROM d", q, q, q, q, q, q, q, q, q, q, q, q, q, q, q),
-								   0, NULL);
+								   1, int8_type);
 	mr_plan_key_set(&fold_plans.key, ext);
 }
 
 /*
- * The fold itself (see mr_stats_fold); the caller holds the fold lock.
+ * The fold itself (see mr_stats_fold): at most limit runs, the oldest
+ * first, or every run for 0; the caller holds the fold lock.
  */
 static void
-fold(const MrExtension *ext)
+fold(const MrExtension *ext, int64 limit)
 {
 	Datum		minutes;
+	Datum		max_runs = Int64GetDatum(limit);
 	int			ret;
 
 	ensure_fold_plans(ext);
-	ret = SPI_execute_plan(fold_plans.fold, NULL, NULL, false, 0);
+	/* LIMIT NULL: no limit. */
+	ret = SPI_execute_plan(fold_plans.fold, &max_runs, limit > 0 ? " " : "n", false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed to fold statistics: %s", SPI_result_code_string(ret));
 	/*
@@ -267,8 +272,11 @@ fold(const MrExtension *ext)
  * Fold the log's finished runs that are not counted yet into
  * metrics_refresh_counters and the rollups, marking them counted, and
  * forget rollup rows older than the log's retention (at least two days);
- * at retention's pace (log.c)
- * and before a prune, in the caller's transaction.  One session folds at a
+ * at retention's pace (log.c), at most limit runs (the oldest first; 0:
+ * all), and before a prune, all, in the caller's transaction.  The limit
+ * bounds what logging a run may add to it (a backlog, such as the runs a
+ * 1.0.0 log held at the update, is counted over several folds; readers add
+ * the runs not counted yet meanwhile).  One session folds at a
  * time (an advisory lock taken without waiting: if another session holds
  * it, this one does nothing), so no fold waits for another; a row locked by
  * another transaction (a background run being finished) is left for the
@@ -277,7 +285,7 @@ fold(const MrExtension *ext)
  * COMMITTED; SPI connected; current user the extension owner.
  */
 void
-mr_stats_fold(const MrExtension *ext)
+mr_stats_fold(const MrExtension *ext, int64 limit)
 {
 	LOCKTAG		tag;
 
@@ -286,7 +294,7 @@ mr_stats_fold(const MrExtension *ext)
 	mr_advisory_tag(&tag, 0, 0, MR_LOCK_FOLD);
 	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 		return;
-	fold(ext);
+	fold(ext, limit);
 }
 
 /* Error context of the wait for the fold lock in mr_stats_reset(). */
@@ -335,7 +343,7 @@ mr_stats_reset(const MrExtension *ext, const char *view_name)
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 		error_context_stack = context.previous;
 	}
-	fold(ext);
+	fold(ext, 0);
 	ret = SPI_execute_with_args(psprintf("UPDATE %s.metrics_refresh_counters SET successful = 0, failed = 0, "
 										 "skipped = 0, unchanged = 0, timed_runs = 0, total_duration_ms = 0, "
 										 "min_duration_ms = NULL, max_duration_ms = NULL, duration_le_10ms = 0, "

@@ -451,6 +451,47 @@ SELECT count(*) >= 0 AS pruned FROM metrics_refresh_prune('100 years');
 SELECT count(*) FILTER (WHERE NOT counted) AS uncounted FROM metrics_refresh_log
 WHERE view_name IN ('public.st_due3', 'public.st_ok') AND started_at > now() - interval '2 hours';
 SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due3';
+-- A backlog (here 5,200 runs two hours old, as a 1.0.0 log holds at the
+-- update): logging a run folds at most 5,000 runs, the oldest first, so a
+-- run never pays for counting a whole log; the statistics count them all
+-- meanwhile, and metrics_refresh_prune() folds the rest.
+SELECT count(st_log('st_backlog', '2 hours' - n * interval '1 ms', 'success', 1)) AS logged
+FROM generate_series(1, 5200) AS n;
+SET metrics_refresh.log_retention = '25d';
+SELECT metrics_refresh_run('st_ok')->>'status' AS run;
+SELECT count(*) FILTER (WHERE NOT counted) AS uncounted,
+       min(started_at) FILTER (WHERE NOT counted) > max(started_at) FILTER (WHERE counted) AS oldest_first
+FROM metrics_refresh_log WHERE view_name = 'public.st_backlog';
+SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_backlog';
+SELECT count(*) >= 0 AS pruned FROM metrics_refresh_prune('100 years');
+SELECT count(*) FILTER (WHERE NOT counted) AS uncounted FROM metrics_refresh_log
+WHERE view_name = 'public.st_backlog';
+SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_backlog';
+-- (Out of the way of retention below, which deletes the oldest first.)
+DELETE FROM metrics_refresh_log WHERE view_name = 'public.st_backlog';
+-- A fold cancelled (here by statement_timeout, while a trigger a superuser
+-- put on the counters sleeps): the run that came to fold keeps its refresh
+-- and its row, with a WARNING, as for any other error of the fold; the
+-- runs stay uncounted, and the statistics include them.
+CREATE FUNCTION st_slow_fold() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_sleep(60); RETURN NEW; END$$;
+CREATE TRIGGER st_slow_fold BEFORE INSERT OR UPDATE ON metrics_refresh_counters
+    FOR EACH ROW EXECUTE FUNCTION st_slow_fold();
+SELECT st_log('st_due5', '61 minutes', 'success', 1) > 0 AS logged_an_hour_ago;
+UPDATE st_src SET v = v + 1 WHERE id = 1;
+SELECT count(*) AS st_ok_runs_before FROM metrics_refresh_log WHERE view_name = 'public.st_ok' \gset
+SET metrics_refresh.log_retention = '24d';
+SET statement_timeout = '1s';
+SELECT metrics_refresh_run('st_ok')->>'status' AS run_despite_the_cancel;
+RESET statement_timeout;
+SELECT count(*) - :st_ok_runs_before AS st_ok_runs_logged,
+       (array_agg(status ORDER BY id DESC))[1] AS latest,
+       (array_agg(counted ORDER BY id DESC))[1] AS latest_counted
+FROM metrics_refresh_log WHERE view_name = 'public.st_ok';
+SELECT count(*) FILTER (WHERE NOT counted) AS uncounted FROM metrics_refresh_log
+WHERE view_name = 'public.st_due5';
+SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due5';
+DROP TRIGGER st_slow_fold ON metrics_refresh_counters;
+DROP FUNCTION st_slow_fold();
 -- An index of the log that is not as installed (here started_at
 -- descending, which would turn "the oldest start" into the newest): the
 -- retention check reads through its statements, and a run an hour old is
