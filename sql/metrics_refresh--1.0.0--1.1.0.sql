@@ -503,7 +503,8 @@ CREATE INDEX metrics_refresh_log_cascade_idx
     ON @extschema@.metrics_refresh_log (cascade_id)
     WHERE cascade_id IS NOT NULL;
 -- Runs not yet counted in the statistics (src/stats.c folds them): every
--- run 1.0.0 logged is counted by the first fold.
+-- run 1.0.0 logged is counted by the folds after the update (those that
+-- logging a run starts count at most 5,000 runs each, the oldest first).
 CREATE INDEX metrics_refresh_log_uncounted_idx
     ON @extschema@.metrics_refresh_log (started_at)
     WHERE NOT counted;

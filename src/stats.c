@@ -289,6 +289,7 @@ mr_stats_fold(const MrExtension *ext, int64 limit)
 {
 	LOCKTAG		tag;
 
+	Assert(limit >= 0);
 	if (ext->version < 10100)
 		return;
 	mr_advisory_tag(&tag, 0, 0, MR_LOCK_FOLD);

@@ -447,6 +447,14 @@ mr_call_in_subxact(void (*fn) (void *arg), void *arg)
 	ResourceOwner oldowner = CurrentResourceOwner;
 	ErrorData  *volatile edata = NULL;
 
+	/*
+	 * An ERROR zeroes the interrupt holdoff counts (errfinish); a caller
+	 * inside HOLD_INTERRUPTS() (a cascade logging the nodes it skips) gets
+	 * them back, or its RESUME_INTERRUPTS() would underflow.
+	 */
+	uint32		holdoff = InterruptHoldoffCount;
+	uint32		cancel_holdoff = QueryCancelHoldoffCount;
+
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
@@ -464,6 +472,8 @@ mr_call_in_subxact(void (*fn) (void *arg), void *arg)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		InterruptHoldoffCount = holdoff;
+		QueryCancelHoldoffCount = cancel_holdoff;
 	}
 	PG_END_TRY();
 	return edata;

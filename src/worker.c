@@ -26,7 +26,9 @@
  * The run lock is what tells a live run from a dead one: a 'running' row
  * whose lock is free has no worker (crash or termination) and is reported
  * as 'interrupted' (log.c).  SIGTERM cancels the refresh, which is then
- * logged as an error with message 'interrupted'.
+ * logged as an error with message 'interrupted'; one that comes during the
+ * statistics fold after the refresh (log.c) leaves the run's outcome as it
+ * is, with a WARNING.
  *
  *-------------------------------------------------------------------------
  */

@@ -451,13 +451,20 @@ SELECT count(*) >= 0 AS pruned FROM metrics_refresh_prune('100 years');
 SELECT count(*) FILTER (WHERE NOT counted) AS uncounted FROM metrics_refresh_log
 WHERE view_name IN ('public.st_due3', 'public.st_ok') AND started_at > now() - interval '2 hours';
 SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due3';
--- A backlog (here 5,200 runs two hours old, as a 1.0.0 log holds at the
+-- A backlog (here 10,200 runs two hours old, as a 1.0.0 log holds at the
 -- update): logging a run folds at most 5,000 runs, the oldest first, so a
 -- run never pays for counting a whole log; the statistics count them all
--- meanwhile, and metrics_refresh_prune() folds the rest.
+-- meanwhile; the next fold takes the next 5,000, and
+-- metrics_refresh_prune() folds the rest.
 SELECT count(st_log('st_backlog', '2 hours' - n * interval '1 ms', 'success', 1)) AS logged
-FROM generate_series(1, 5200) AS n;
+FROM generate_series(1, 10200) AS n;
 SET metrics_refresh.log_retention = '25d';
+SELECT metrics_refresh_run('st_ok')->>'status' AS run;
+SELECT count(*) FILTER (WHERE NOT counted) AS uncounted,
+       min(started_at) FILTER (WHERE NOT counted) > max(started_at) FILTER (WHERE counted) AS oldest_first
+FROM metrics_refresh_log WHERE view_name = 'public.st_backlog';
+SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_backlog';
+SET metrics_refresh.log_retention = '24d';
 SELECT metrics_refresh_run('st_ok')->>'status' AS run;
 SELECT count(*) FILTER (WHERE NOT counted) AS uncounted,
        min(started_at) FILTER (WHERE NOT counted) > max(started_at) FILTER (WHERE counted) AS oldest_first
@@ -469,18 +476,28 @@ WHERE view_name = 'public.st_backlog';
 SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_backlog';
 -- (Out of the way of retention below, which deletes the oldest first.)
 DELETE FROM metrics_refresh_log WHERE view_name = 'public.st_backlog';
--- A fold cancelled (here by statement_timeout, while a trigger a superuser
--- put on the counters sleeps): the run that came to fold keeps its refresh
--- and its row, with a WARNING, as for any other error of the fold; the
--- runs stay uncounted, and the statistics include them.
+-- A fold cancelled (a trigger a superuser put on the counters raises
+-- query_canceled, then sleeps until statement_timeout cancels it): the run
+-- that came to fold keeps its refresh and its row, with a WARNING, as for
+-- any other error of the fold; the runs stay uncounted, and the statistics
+-- include them.
+CREATE FUNCTION st_cancelled_fold() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN RAISE EXCEPTION 'canceling statement due to user request' USING ERRCODE = 'query_canceled'; END$$;
+CREATE TRIGGER st_cancelled_fold BEFORE INSERT OR UPDATE ON metrics_refresh_counters
+    FOR EACH ROW EXECUTE FUNCTION st_cancelled_fold();
+SELECT st_log('st_due5', '61 minutes', 'success', 1) > 0 AS logged_an_hour_ago;
+UPDATE st_src SET v = v + 1 WHERE id = 1;
+SET metrics_refresh.log_retention = '23d';
+SELECT metrics_refresh_run('st_ok')->>'status' AS run_despite_the_cancel;
+DROP TRIGGER st_cancelled_fold ON metrics_refresh_counters;
+DROP FUNCTION st_cancelled_fold();
 CREATE FUNCTION st_slow_fold() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_sleep(60); RETURN NEW; END$$;
 CREATE TRIGGER st_slow_fold BEFORE INSERT OR UPDATE ON metrics_refresh_counters
     FOR EACH ROW EXECUTE FUNCTION st_slow_fold();
-SELECT st_log('st_due5', '61 minutes', 'success', 1) > 0 AS logged_an_hour_ago;
 UPDATE st_src SET v = v + 1 WHERE id = 1;
 SELECT count(*) AS st_ok_runs_before FROM metrics_refresh_log WHERE view_name = 'public.st_ok' \gset
-SET metrics_refresh.log_retention = '24d';
-SET statement_timeout = '1s';
+SET metrics_refresh.log_retention = '22d';
+SET statement_timeout = '2s';
 SELECT metrics_refresh_run('st_ok')->>'status' AS run_despite_the_cancel;
 RESET statement_timeout;
 SELECT count(*) - :st_ok_runs_before AS st_ok_runs_logged,
