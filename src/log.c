@@ -1206,7 +1206,8 @@ mr_log_prune(const MrExtension *ext, Datum older_than)
  * allocated in the memory context that was current at SPI_connect().  A new
  * snapshot, so it sees what mr_log_reap() just corrected.  A 'running' row
  * whose worker is gone, which mr_log_reap() may not write (see the file
- * header), is reported as the interrupted run it is.  "Gone" includes a
+ * header), is reported as the interrupted run it is (not on a standby,
+ * which cannot tell: there it is 'running').  "Gone" includes a
  * worker that finished after the row was read: it commits its outcome
  * before it lets go of the run lock, so the row is read again, with a new
  * snapshot, and only a row still 'running' is reported interrupted.
@@ -1235,7 +1236,11 @@ mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull)
 	}
 	status = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
 											   &status_null));
-	if (strcmp(status, "running") == 0 && run_is_lost(run_id))
+	/*
+	 * A standby cannot see the primary's locks: there a 'running' row is
+	 * reported as it is, until its outcome is replayed.
+	 */
+	if (strcmp(status, "running") == 0 && !RecoveryInProgress() && run_is_lost(run_id))
 	{
 		ret = SPI_execute_plan(plan_of(&plans.result_lost), &value, NULL, false, 1);
 		if (ret == SPI_OK_SELECT && SPI_processed == 0)

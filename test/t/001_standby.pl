@@ -180,4 +180,35 @@ like(
 	qr/Metrics Refresh Monitor.*sb_app\.metrics/s,
 	'the dashboard answers on the standby');
 
+#
+# A background run still running on the primary is running on the standby
+# too: the standby cannot see the primary's run lock, so it must not call
+# the run interrupted.  Then its outcome is replayed.
+#
+$primary->safe_psql(
+	'postgres', q{
+CREATE TABLE sb_app.naptime (s float8);
+INSERT INTO sb_app.naptime VALUES (0);
+CREATE FUNCTION sb_app.nap() RETURNS int LANGUAGE sql
+    AS 'SELECT 1 FROM pg_sleep((SELECT s FROM sb_app.naptime))';
+CREATE MATERIALIZED VIEW sb_app.slow AS SELECT sb_app.nap() AS id;
+CREATE UNIQUE INDEX ON sb_app.slow (id);
+UPDATE sb_app.naptime SET s = 8;
+});
+my $slow_id = $primary->safe_psql('postgres',
+	"SELECT metrics_refresh_trigger('sb_app.slow', wait => false)->>'run_id'");
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is( $standby->safe_psql(
+		'postgres', "SELECT metrics_refresh_run_status($slow_id)->>'status'"),
+	'running',
+	'a run in progress on the primary is running on the standby');
+ok( $primary->poll_query_until(
+		'postgres', "SELECT metrics_refresh_run_status($slow_id)->>'status' = 'success'"),
+	'the run succeeds on the primary');
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is( $standby->safe_psql(
+		'postgres', "SELECT metrics_refresh_run_status($slow_id)->>'status'"),
+	'success',
+	'its outcome on the standby');
+
 done_testing();
