@@ -220,6 +220,7 @@ mr_cascade_execute(const MrRunRequest *root)
 	{
 		const char *stopped;
 		volatile bool interrupted = broken || (root->stop_requested && *root->stop_requested);
+		uint32		holdoff = InterruptHoldoffCount;
 
 		/*
 		 * Asked to stop: the nodes left are only logged as skipped, each
@@ -251,9 +252,11 @@ mr_cascade_execute(const MrRunRequest *root)
 			 * cancelled the logging of the node, say): the node's
 			 * transaction is lost.  Log the node again, as skipped with the
 			 * error, in a transaction of its own that nothing interrupts,
-			 * and skip the rest: the cascade's history stays whole.  (The
-			 * error's exit reset the interrupt holdoff count.)
+			 * and skip the rest: the cascade's history stays whole.  The
+			 * interrupt holdoff count is set back to what it was before the
+			 * node: an ERROR zeroed it, an error raised again kept ours.
 			 */
+			InterruptHoldoffCount = holdoff;
 			MemoryContextSwitchTo(cxt);
 			edata = CopyErrorData();
 			FlushErrorState();

@@ -22,7 +22,8 @@
  *   even a successful write can make the caller's commit fail (predicate
  *   locks outlive a rolled-back subtransaction).  A later READ COMMITTED
  *   call does the work; meanwhile a lost run is reported as interrupted by
- *   mr_log_result_of() without being written.
+ *   mr_log_result_of() without being written (not on a standby, which
+ *   cannot tell a lost run from one still running on the primary).
  * - Monitoring reads the log (monitor.c); it does not write it.
  *
  *-------------------------------------------------------------------------
@@ -312,6 +313,8 @@ fold_in_subxact(const MrExtension *ext)
 			(errcode(e->sqlerrcode),
 			 errmsg("could not fold the statistics: %s", e->message),
 			 e->detail ? errdetail_internal("%s", e->detail) : 0,
+			 e->sqlerrcode == ERRCODE_QUERY_CANCELED ?
+			 errhint("The runs not counted yet stay so until a later fold; the statistics include them meanwhile.") :
 			 errhint("The runs not counted yet stay so, and are kept by retention, until a fold succeeds; "
 					 "the statistics include them meanwhile. metrics_refresh_prune() folds and shows the error.")));
 	FreeErrorData(e);

@@ -127,6 +127,8 @@ extern void mr_advisory_tag(void *locktag, uint32 key_hi, uint32 key_lo, uint16 
 extern bool mr_plan_key_matches(const MrPlanKey *key, const MrExtension *ext);
 extern void mr_plan_key_set(MrPlanKey *key, const MrExtension *ext);
 extern struct _SPI_plan *mr_prepare_kept(const char *sql, int nargs, Oid *argtypes);
+extern struct _SPI_plan *mr_prepare_kept_opts(const char *sql, int nargs, Oid *argtypes,
+											 int cursor_options);
 extern AttrNumber mr_our_column(struct TupleDescData *desc, const char *name, Oid typid);
 extern Oid	mr_our_index(Oid nspoid, const char *name, Oid heapid, AttrNumber attnum, bool partial);
 

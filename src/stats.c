@@ -164,7 +164,12 @@ ensure_fold_plans(const MrExtension *ext)
 											  "make_interval(mins => greatest($1, 2880)) - interval '5 hours'",
 											  q, q),
 									 1, int4_type);
-	fold_plans.fold = mr_prepare_kept(psprintf("WITH d AS (UPDATE %s.metrics_refresh_log SET counted = true "
+	/*
+	 * A generic plan from the first execution: a parameter (the limit)
+	 * would otherwise have plancache make a custom plan for each of the
+	 * first five folds of a session, at the price of a first fold each.
+	 */
+	fold_plans.fold = mr_prepare_kept_opts(psprintf("WITH d AS (UPDATE %s.metrics_refresh_log SET counted = true "
 							   "  WHERE id = ANY (ARRAY(SELECT id FROM %s.metrics_refresh_log "
 							   "    WHERE NOT counted AND status <> 'running' ORDER BY started_at LIMIT $1 "
 							   "    FOR UPDATE SKIP LOCKED)) "
@@ -233,7 +238,7 @@ ensure_fold_plans(const MrExtension *ext)
 							   "h AS (INSERT INTO %s.metrics_refresh_hourly AS h " ROLLUP_UPSERT("s.hour", SUFFIX_HOURS) "), "
 							   "b AS (INSERT INTO %s.metrics_refresh_6hourly AS h " ROLLUP_UPSERT(BLOCK_OF("d.hour"), "d") ") "
 							   "SELECT count(*) FROM d", q, q, q, q, q, q, q, q, q, q, q, q, q, q, q),
-								   1, int8_type);
+										 1, int8_type, CURSOR_OPT_GENERIC_PLAN);
 	mr_plan_key_set(&fold_plans.key, ext);
 }
 

@@ -448,9 +448,12 @@ mr_call_in_subxact(void (*fn) (void *arg), void *arg)
 	ErrorData  *volatile edata = NULL;
 
 	/*
-	 * An ERROR zeroes the interrupt holdoff counts (errfinish); a caller
-	 * inside HOLD_INTERRUPTS() (a cascade logging the nodes it skips) gets
-	 * them back, or its RESUME_INTERRUPTS() would underflow.
+	 * An ERROR zeroes the interrupt holdoff counts (errfinish, which leaves
+	 * a handler to restore them); a caller inside HOLD_INTERRUPTS() (a
+	 * cascade logging the nodes it skips) gets them back before the
+	 * rollback, so that nothing interrupts that either, and its
+	 * RESUME_INTERRUPTS() does not underflow.  An error the caller raises
+	 * again (ReThrowError) keeps them: its handler sets its own.
 	 */
 	uint32		holdoff = InterruptHoldoffCount;
 	uint32		cancel_holdoff = QueryCancelHoldoffCount;
@@ -466,14 +469,14 @@ mr_call_in_subxact(void (*fn) (void *arg), void *arg)
 	}
 	PG_CATCH();
 	{
+		InterruptHoldoffCount = holdoff;
+		QueryCancelHoldoffCount = cancel_holdoff;
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
-		InterruptHoldoffCount = holdoff;
-		QueryCancelHoldoffCount = cancel_holdoff;
 	}
 	PG_END_TRY();
 	return edata;
@@ -656,7 +659,17 @@ mr_plan_key_set(MrPlanKey *key, const MrExtension *ext)
 SPIPlanPtr
 mr_prepare_kept(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	return mr_prepare_kept_opts(sql, nargs, argtypes, 0);
+}
+
+/*
+ * The same with planner options (CURSOR_OPT_GENERIC_PLAN: one plan for
+ * every parameter value, never a custom plan per execution).
+ */
+SPIPlanPtr
+mr_prepare_kept_opts(const char *sql, int nargs, Oid *argtypes, int cursor_options)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
