@@ -435,9 +435,22 @@ SELECT metrics_refresh_run('st_ok')->>'status' AS run_after_a_change;
 -- leaves the run that came to fold, its refresh and its row, as they are,
 -- with a WARNING; a later fold counts the runs, and the statistics include
 -- them meanwhile.
-CREATE FUNCTION st_no_fold() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'no fold today'; END$$;
-CREATE TRIGGER st_no_fold BEFORE INSERT OR UPDATE ON metrics_refresh_counters
-    FOR EACH ROW EXECUTE FUNCTION st_no_fold();
+-- (The trigger does what st.fold_trouble says: fail, cancel, sleep, or
+-- nothing.)
+CREATE FUNCTION st_fold_trouble() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    CASE current_setting('st.fold_trouble')
+        WHEN 'fail' THEN RAISE EXCEPTION 'no fold today';
+        WHEN 'cancel' THEN
+            RAISE EXCEPTION 'canceling statement due to user request' USING ERRCODE = 'query_canceled';
+        WHEN 'sleep' THEN PERFORM pg_sleep(60);
+        ELSE NULL;
+    END CASE;
+    RETURN NEW;
+END$$;
+CREATE TRIGGER st_fold_trouble BEFORE INSERT OR UPDATE ON metrics_refresh_counters
+    FOR EACH ROW EXECUTE FUNCTION st_fold_trouble();
+SET st.fold_trouble = 'fail';
 SELECT st_log('st_due3', '61 minutes', 'success', 1) > 0 AS logged_an_hour_ago;
 UPDATE st_src SET v = v + 1 WHERE id = 1;
 SET metrics_refresh.log_retention = '28d';
@@ -445,8 +458,7 @@ SELECT metrics_refresh_run('st_ok')->>'status' AS run_despite_the_fold;
 SELECT count(*) FILTER (WHERE NOT counted) AS uncounted FROM metrics_refresh_log
 WHERE view_name IN ('public.st_due3', 'public.st_ok') AND started_at > now() - interval '2 hours';
 SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due3';
-DROP TRIGGER st_no_fold ON metrics_refresh_counters;
-DROP FUNCTION st_no_fold();
+SET st.fold_trouble = 'none';
 SELECT count(*) >= 0 AS pruned FROM metrics_refresh_prune('100 years');
 SELECT count(*) FILTER (WHERE NOT counted) AS uncounted FROM metrics_refresh_log
 WHERE view_name IN ('public.st_due3', 'public.st_ok') AND started_at > now() - interval '2 hours';
@@ -479,19 +491,12 @@ DELETE FROM metrics_refresh_log WHERE view_name = 'public.st_backlog';
 -- that came to fold keeps its refresh and its row, with a WARNING, as for
 -- any other error of the fold; the runs stay uncounted, and the statistics
 -- include them.
-CREATE FUNCTION st_cancelled_fold() RETURNS trigger LANGUAGE plpgsql AS
-$$BEGIN RAISE EXCEPTION 'canceling statement due to user request' USING ERRCODE = 'query_canceled'; END$$;
-CREATE TRIGGER st_cancelled_fold BEFORE INSERT OR UPDATE ON metrics_refresh_counters
-    FOR EACH ROW EXECUTE FUNCTION st_cancelled_fold();
+SET st.fold_trouble = 'cancel';
 SELECT st_log('st_due5', '61 minutes', 'success', 1) > 0 AS logged_an_hour_ago;
 UPDATE st_src SET v = v + 1 WHERE id = 1;
 SET metrics_refresh.log_retention = '23d';
 SELECT metrics_refresh_run('st_ok')->>'status' AS run_despite_the_cancel;
-DROP TRIGGER st_cancelled_fold ON metrics_refresh_counters;
-DROP FUNCTION st_cancelled_fold();
-CREATE FUNCTION st_slow_fold() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_sleep(60); RETURN NEW; END$$;
-CREATE TRIGGER st_slow_fold BEFORE INSERT OR UPDATE ON metrics_refresh_counters
-    FOR EACH ROW EXECUTE FUNCTION st_slow_fold();
+SET st.fold_trouble = 'sleep';
 UPDATE st_src SET v = v + 1 WHERE id = 1;
 SELECT count(*) AS st_ok_runs_before FROM metrics_refresh_log WHERE view_name = 'public.st_ok' \gset
 SET metrics_refresh.log_retention = '22d';
@@ -505,8 +510,9 @@ FROM metrics_refresh_log WHERE view_name = 'public.st_ok';
 SELECT count(*) FILTER (WHERE NOT counted) AS uncounted FROM metrics_refresh_log
 WHERE view_name = 'public.st_due5';
 SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due5';
-DROP TRIGGER st_slow_fold ON metrics_refresh_counters;
-DROP FUNCTION st_slow_fold();
+DROP TRIGGER st_fold_trouble ON metrics_refresh_counters;
+DROP FUNCTION st_fold_trouble();
+RESET st.fold_trouble;
 -- An index of the log that is not as installed (here started_at
 -- descending, which would turn "the oldest start" into the newest): the
 -- retention check reads through its statements, and a run an hour old is
