@@ -280,7 +280,7 @@ notify_result(const char *json, int64 run_id, const char *view_name, MrStatus st
  * does nothing under REPEATABLE READ and SERIALIZABLE (see the file header).
  */
 static bool log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
-					   TimestampTz *oldest, bool *oldest_null);
+					   TimestampTz *oldest, bool *oldest_null, bool *lost);
 
 /* mr_stats_fold() as mr_call_in_subxact() calls it. */
 static void
@@ -329,6 +329,7 @@ apply_retention(const MrExtension *ext)
 	TimestampTz cutoff;
 	TimestampTz oldest = 0;
 	bool		fold_due;
+	bool		lost;
 	Datum		value;
 	bool		isnull;
 	int			ret;
@@ -354,14 +355,23 @@ apply_retention(const MrExtension *ext)
 	 * FOLD_RUNS of them; and folds happen only when some READ COMMITTED
 	 * session logs a run.
 	 * Retention deletes counted runs only.
+	 *
+	 * First, a 'running' row whose worker is gone (crash, restart) is
+	 * marked interrupted, so that the log mends itself without a
+	 * monitoring call, and the run is counted like any other: the probes
+	 * tell whether there is one (normally no row is running, and then the
+	 * reaper's statements are not even prepared).
 	 */
-	if (log_probes(ext, now, plans.fold_due.sql != NULL, &fold_due, &oldest, &isnull))
+	if (log_probes(ext, now, plans.fold_due.sql != NULL, &fold_due, &oldest, &isnull, &lost))
 	{
+		if (lost)
+			mr_log_reap(ext, NULL);
 		if (fold_due)
 			fold_in_subxact(ext);
 	}
 	else
 	{
+		mr_log_reap(ext, NULL);
 		if (plans.fold_due.sql != NULL)
 		{
 			value = TimestampTzGetDatum(now);
@@ -531,29 +541,53 @@ first_in_index(Relation heap, Oid indexid, Snapshot snapshot, ScanDirection dir,
 	return *tup != NULL;
 }
 
+/* Is the row's status 'running'?  (NULL: no, as status = 'running' says.) */
+static bool
+row_running(HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, log_table.attnum[COL_STATUS], desc, &isnull);
+	text	   *status;
+
+	if (isnull)
+		return false;
+	status = DatumGetTextPP(d);
+	return VARSIZE_ANY_EXHDR(status) == 7 && memcmp(VARDATA_ANY(status), "running", 7) == 0;
+}
+
 /* Not a candidate for the fold: counted already, or still running. */
 static bool
 skip_for_fold(HeapTuple tup, TupleDesc desc)
 {
 	bool		isnull;
-	Datum		d;
-	text	   *status;
+	Datum		d = heap_getattr(tup, log_table.attnum[COL_COUNTED], desc, &isnull);
 
-	d = heap_getattr(tup, log_table.attnum[COL_COUNTED], desc, &isnull);
 	if (isnull || DatumGetBool(d))
 		return true;
 	d = heap_getattr(tup, log_table.attnum[COL_STATUS], desc, &isnull);
 	if (isnull)
 		return true;			/* as status <> 'running' would say */
-	status = DatumGetTextPP(d);
-	return VARSIZE_ANY_EXHDR(status) == 7 && memcmp(VARDATA_ANY(status), "running", 7) == 0;
+	return row_running(tup, desc);
+}
+
+static bool run_is_lost(int64 run_id);
+
+/* Not a lost run: not running, or its worker still holds its run lock. */
+static bool
+skip_unless_lost(HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+
+	if (!row_running(tup, desc))
+		return true;
+	return !run_is_lost(DatumGetInt64(heap_getattr(tup, log_table.attnum[COL_ID], desc, &isnull)));
 }
 
 /*
  * The retention check's reads (apply_retention) by index probes in C, when
  * the log and its indexes are those the install script made: whether a
- * statistics fold is due (when fold is true), and the oldest start in the
- * log.  The statements did the same, but a new session, which is how
+ * 'running' row is lost (its worker gone), whether a statistics fold is due
+ * (when fold is true), and the oldest start in the log.  The statements did the same, but a new session, which is how
  * pg_cron runs each tick, planned them first (3.4 M instructions, half of
  * such a tick's run).  The log and its indexes are locked first, then read
  * with a new snapshot, as the statements did.  Returns false, having read
@@ -561,12 +595,13 @@ skip_for_fold(HeapTuple tup, TupleDesc desc)
  */
 static pg_noinline bool
 log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
-		   TimestampTz *oldest, bool *oldest_null)
+		   TimestampTz *oldest, bool *oldest_null, bool *lost)
 {
 	Relation	heap;
 	Oid			pkey;
 	Oid			started;
 	Oid			uncounted;
+	Oid			running;
 	Snapshot	snapshot;
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -594,7 +629,9 @@ log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
 						   log_table.attnum[COL_STARTED_AT], false);
 	uncounted = mr_our_index(ext->nspoid, "metrics_refresh_log_uncounted_idx", log_table.relid,
 							 log_table.attnum[COL_STARTED_AT], true);
-	if (!OidIsValid(pkey) || !OidIsValid(started) || !OidIsValid(uncounted))
+	running = mr_our_index(ext->nspoid, "metrics_refresh_log_running_idx", log_table.relid,
+						   log_table.attnum[COL_VIEW_NAME], true);
+	if (!OidIsValid(pkey) || !OidIsValid(started) || !OidIsValid(uncounted) || !OidIsValid(running))
 	{
 		relation_close(heap, NoLock);
 		return false;
@@ -602,6 +639,7 @@ log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
 
 	desc = RelationGetDescr(heap);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	*lost = first_in_index(heap, running, snapshot, ForwardScanDirection, skip_unless_lost, &tup);
 	*fold_due = false;
 	if (fold && first_in_index(heap, uncounted, snapshot, ForwardScanDirection, skip_for_fold, &tup))
 	{
