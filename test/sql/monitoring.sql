@@ -381,7 +381,10 @@ FROM regexp_split_to_table(:'mon_notes', E'\n') AS l;
 
 --
 -- Retention: as runs are logged, rows older than metrics_refresh.log_retention
--- are deleted, except rows still 'running'.  Only a superuser may set it.
+-- are deleted.  A 'running' row whose worker is gone (here a synthetic one:
+-- no worker holds its run lock) is first marked interrupted by the same
+-- retention check, then counted in the statistics and deleted like the
+-- others.  Only a superuser may set it.
 --
 SELECT mon_log('mon_ret', '3 hours', 'success'),
        mon_log('mon_ret', '2 hours', 'error'),
@@ -395,11 +398,13 @@ RESET metrics_refresh.log_retention;
 SELECT view_name, status, started_at < now() - interval '1 hour' AS old
 FROM metrics_refresh_log WHERE started_at < now() - interval '1 hour' OR view_name LIKE 'public.mon_ret%'
 ORDER BY view_name, started_at;
--- A 'running' row whose worker is gone is reported, and corrected in the
--- log, as an error "interrupted", by the first monitoring call that sees it.
+SELECT successful, failed FROM metrics_refresh_stats WHERE view_name = 'public.mon_ret_other';
+-- A 'running' row whose worker is gone is also reported, and corrected in
+-- the log, as an error "interrupted", by the first monitoring call that
+-- sees it.
+SELECT mon_log('mon_ret_other', '1 minute', 'running') AS orphan_id \gset
 SELECT status, error_message, sqlstate FROM metrics_refresh_history('mon_ret_other');
 SELECT status, error_message, sqlstate FROM metrics_refresh_log WHERE view_name = 'public.mon_ret_other';
-SELECT mon_log('mon_ret_other', '1 minute', 'running') AS orphan_id \gset
 SELECT r->>'status' AS status, r->>'message' AS message, r->>'success' AS success,
        r->>'sqlstate' AS sqlstate
 FROM metrics_refresh_run_status(:orphan_id) AS r;
