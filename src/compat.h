@@ -66,6 +66,10 @@ object_aclcheck(Oid classid, Oid objectid, Oid roleid, AclMode mode)
 
 #if PG_VERSION_NUM < 170000
 
+/* PostgreSQL 17 asks whether a stronger lock counts too. */
+#define LockHeldByMe(locktag, lockmode, orstronger) \
+	((orstronger) ? LockOrStrongerHeldByMe(locktag, lockmode) : LockHeldByMe(locktag, lockmode))
+
 /* PostgreSQL 17 takes the relation, not its OID. */
 #define getIdentitySequence(rel, attnum, missing_ok) \
 	getIdentitySequence(RelationGetRelid(rel), attnum, missing_ok)

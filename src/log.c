@@ -289,21 +289,31 @@ fold_call(void *arg)
 	mr_stats_fold((const MrExtension *) arg, MR_FOLD_BATCH);
 }
 
+/* The most lost runs one retention check marks. */
+#define REAP_MAX	100
+#define REAP_HINT	"A later run, or a monitoring call, marks them."
+
+/* mr_log_reap() as mr_call_in_subxact() calls it. */
+static void
+reap_call(void *arg)
+{
+	mr_log_reap((const MrExtension *) arg, NULL, REAP_MAX);
+}
+
 /*
- * A fold that came due while a run is logged, in a subtransaction: an
- * error in it (a lock timeout, a trigger a superuser put on the
- * statistics' tables) leaves the run, its refresh and its row as they are,
- * with a WARNING; the runs stay uncounted for a later fold, and readers
- * count them meanwhile.  So does a cancel (statement_timeout, say, or a
- * worker's stop request): the refresh it would otherwise undo is done, and
- * what is left of the call is bounded (the retention delete, the result),
- * as a cancel during the refresh itself is logged and returned, not
- * raised.  Only an assertion failure is raised again.
+ * Bookkeeping that logging a run does (fn), in a subtransaction: an error
+ * in it leaves the run, its refresh and its row as they are, with a
+ * WARNING (what, and the hint, or cancel_hint); so does a cancel (statement_timeout, say,
+ * or a worker's stop request): the refresh it would otherwise undo is
+ * done, and what is left of the call is bounded (the retention delete, the
+ * result), as a cancel during the refresh itself is logged and returned,
+ * not raised.  Only an assertion failure is raised again.
  */
 static void
-fold_in_subxact(const MrExtension *ext)
+in_subxact(void (*fn) (void *arg), const MrExtension *ext, const char *what, const char *hint,
+		   const char *cancel_hint)
 {
-	ErrorData  *e = mr_call_in_subxact(fold_call, (void *) ext);
+	ErrorData  *e = mr_call_in_subxact(fn, (void *) ext);
 
 	if (e == NULL)
 		return;
@@ -311,13 +321,24 @@ fold_in_subxact(const MrExtension *ext)
 		ReThrowError(e);
 	ereport(WARNING,
 			(errcode(e->sqlerrcode),
-			 errmsg("could not fold the statistics: %s", e->message),
+			 errmsg("%s: %s", what, e->message),
 			 e->detail ? errdetail_internal("%s", e->detail) : 0,
-			 e->sqlerrcode == ERRCODE_QUERY_CANCELED ?
-			 errhint("The runs not counted yet stay so until a later fold; the statistics include them meanwhile.") :
-			 errhint("The runs not counted yet stay so, and are kept by retention, until a fold succeeds; "
-					 "the statistics include them meanwhile. metrics_refresh_prune() folds and shows the error.")));
+			 errhint("%s", e->sqlerrcode == ERRCODE_QUERY_CANCELED ? cancel_hint : hint)));
 	FreeErrorData(e);
+}
+
+/*
+ * A fold that came due while a run is logged (an error in it: a lock
+ * timeout, a trigger a superuser put on the statistics' tables): the runs
+ * stay uncounted for a later fold, and readers count them meanwhile.
+ */
+static void
+fold_in_subxact(const MrExtension *ext)
+{
+	in_subxact(fold_call, ext, "could not fold the statistics",
+			   "The runs not counted yet stay so, and are kept by retention, until a fold succeeds; "
+			   "the statistics include them meanwhile. metrics_refresh_prune() folds and shows the error.",
+			   "The runs not counted yet stay so until a later fold; the statistics include them meanwhile.");
 }
 
 static void
@@ -365,13 +386,15 @@ apply_retention(const MrExtension *ext)
 	if (log_probes(ext, now, plans.fold_due.sql != NULL, &fold_due, &oldest, &isnull, &lost))
 	{
 		if (lost)
-			mr_log_reap(ext, NULL);
+			in_subxact(reap_call, ext, "could not mark lost runs interrupted",
+					   REAP_HINT, REAP_HINT);
 		if (fold_due)
 			fold_in_subxact(ext);
 	}
 	else
 	{
-		mr_log_reap(ext, NULL);
+		in_subxact(reap_call, ext, "could not mark lost runs interrupted",
+				   REAP_HINT, REAP_HINT);
 		if (plans.fold_due.sql != NULL)
 		{
 			value = TimestampTzGetDatum(now);
@@ -438,6 +461,35 @@ typedef struct LogTable
 } LogTable;
 
 static LogTable log_table = {InvalidOid};
+
+static bool log_table_plain(Relation rel, LogTable *t);
+
+/*
+ * Fill log_table for this installation, once per session (and after a
+ * change); true when the log is the plain table the install script made.
+ * Takes the lock that writing a row takes (RowExclusiveLock).
+ */
+static bool
+ensure_log_table(const MrExtension *ext)
+{
+	if (ext->version < 10100)
+		return false;			/* 1.0.0's log: CHECK constraints, no cascade_id */
+	if (log_table.extoid != ext->extoid)
+	{
+		LogTable	t = {0};
+		Relation	rel;
+
+		t.extoid = ext->extoid;
+		t.relid = get_relname_relid("metrics_refresh_log", ext->nspoid);
+		if (!OidIsValid(t.relid))
+			elog(ERROR, "metrics_refresh_log is missing");
+		rel = table_open(t.relid, RowExclusiveLock);
+		t.usable = log_table_plain(rel, &t);
+		table_close(rel, NoLock);
+		log_table = t;
+	}
+	return log_table.usable;
+}
 
 /*
  * Can the log take a row without the executor?  Yes when it is exactly
@@ -587,7 +639,9 @@ skip_unless_lost(HeapTuple tup, TupleDesc desc)
  * The retention check's reads (apply_retention) by index probes in C, when
  * the log and its indexes are those the install script made: whether a
  * 'running' row is lost (its worker gone), whether a statistics fold is due
- * (when fold is true), and the oldest start in the log.  The statements did the same, but a new session, which is how
+ * (when fold is true), and the oldest start in the log.  The statements
+ * did the same (the lost runs: mr_log_reap() looks for them on every
+ * check there), but a new session, which is how
  * pg_cron runs each tick, planned them first (3.4 M instructions, half of
  * such a tick's run).  The log and its indexes are locked first, then read
  * with a new snapshot, as the statements did.  Returns false, having read
@@ -607,7 +661,8 @@ log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
 	TupleDesc	desc;
 	bool		isnull;
 
-	if (!log_table.usable || log_table.extoid != ext->extoid)
+	/* A worker, which finishes its 'running' row, has not written one. */
+	if (!ensure_log_table(ext))
 		return false;
 	heap = try_relation_open(log_table.relid, AccessShareLock);
 	if (heap == NULL)
@@ -688,22 +743,7 @@ insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, i
 	const char *text_values[N_LOG_COLUMNS] = {0};
 	int			i;
 
-	if (ext->version < 10100)
-		return false;			/* 1.0.0's log: CHECK constraints, no cascade_id */
-	if (log_table.extoid != ext->extoid)
-	{
-		LogTable	t = {0};
-
-		t.extoid = ext->extoid;
-		t.relid = get_relname_relid("metrics_refresh_log", ext->nspoid);
-		if (!OidIsValid(t.relid))
-			elog(ERROR, "metrics_refresh_log is missing");
-		rel = table_open(t.relid, RowExclusiveLock);
-		t.usable = log_table_plain(rel, &t);
-		table_close(rel, NoLock);
-		log_table = t;
-	}
-	if (!log_table.usable)
+	if (!ensure_log_table(ext))
 		return false;
 
 	rel = table_open(log_table.relid, RowExclusiveLock);
@@ -1145,15 +1185,25 @@ mr_log_running(const MrExtension *ext, const MrLogRow *row, char **result_text)
  * Is run_id's background worker gone?  A worker holds a session lock on its
  * run (MR_LOCK_RUN) from before its 'running' row is committed until it
  * exits, so a row whose lock is free has no worker: this is known, not
- * guessed from the row's age.
+ * guessed from the row's age.  The worker itself holds it (its own lock
+ * would not stop it), and a lock table with no room left tells nothing:
+ * not lost, for both.
  */
 static bool
 run_is_lost(int64 run_id)
 {
 	LOCKTAG		tag;
+	LockAcquireResult r;
 
 	mr_advisory_tag(&tag, (uint32) (run_id >> 32), (uint32) run_id, MR_LOCK_RUN);
-	if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	if (LockHeldByMe(&tag, ExclusiveLock, false))
+		return false;
+	r = LockAcquireExtended(&tag, ShareLock, false, true, false, NULL
+#if PG_VERSION_NUM >= 180000
+							,false
+#endif
+		);
+	if (r == LOCKACQUIRE_NOT_AVAIL)
 		return false;
 	LockRelease(&tag, ShareLock, false);
 	return true;
@@ -1161,14 +1211,15 @@ run_is_lost(int64 run_id)
 
 /*
  * Mark 'running' rows whose worker is gone (run_is_lost) as error
- * 'interrupted'.  view_name NULL means all views.  Does nothing on a
- * standby, in a read-only transaction, and under REPEATABLE READ or
- * SERIALIZABLE (see the file header).  Preconditions: SPI connected,
- * search_path pinned.
+ * 'interrupted', at most max_marks of them (0: all).  view_name NULL means
+ * all views.  Does nothing on a standby, in a read-only transaction, and
+ * under REPEATABLE READ or SERIALIZABLE (see the file header).
+ * Preconditions: SPI connected, search_path pinned.
  */
 void
-mr_log_reap(const MrExtension *ext, const char *view_name)
+mr_log_reap(const MrExtension *ext, const char *view_name, int max_marks)
 {
+	int			marked = 0;
 	Datum		value;
 	char		null;
 	int			ret;
@@ -1198,10 +1249,11 @@ mr_log_reap(const MrExtension *ext, const char *view_name)
 											 SPI_tuptable->tupdesc, 1, &isnull));
 	}
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && (max_marks <= 0 || marked < max_marks); i++)
 	{
 		if (!run_is_lost(ids[i]))
 			continue;
+		marked++;
 		value = Int64GetDatum(ids[i]);
 		ret = SPI_execute_plan(plan_of(&plans.mark_lost), &value, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE_RETURNING)

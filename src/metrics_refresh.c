@@ -442,7 +442,7 @@ monitor_entry(FunctionCallInfo fcinfo, int argno, bool null_ok, char **view_name
 	if (view_name != NULL)
 		*view_name = name;
 	mr_get_extension(ext);
-	mr_log_reap(ext, name);
+	mr_log_reap(ext, name, 0);
 	return nestlevel;
 }
 

@@ -383,8 +383,9 @@ FROM regexp_split_to_table(:'mon_notes', E'\n') AS l;
 -- Retention: as runs are logged, rows older than metrics_refresh.log_retention
 -- are deleted.  A 'running' row whose worker is gone (here a synthetic one:
 -- no worker holds its run lock) is first marked interrupted by the same
--- retention check, then counted in the statistics and deleted like the
--- others.  Only a superuser may set it.
+-- retention check, then counted in the statistics (a fold is due: mon_ret's
+-- runs have waited more than an hour) and deleted like the others.  Only a
+-- superuser may set it.
 --
 SELECT mon_log('mon_ret', '3 hours', 'success'),
        mon_log('mon_ret', '2 hours', 'error'),
