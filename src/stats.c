@@ -124,7 +124,7 @@ hist_upper(int k)
 
 /*
  * The fold's two statements, prepared on a session's first fold and kept:
- * a session's first fold costs 13 to 14 M instructions, most of it making
+ * a session's first fold costs 14 to 15 M instructions, most of it making
  * these plans (bench/callgrind, "folded"); a later one with nothing to fold
  * under 1 M.  Like the plans of src/log.c they name the extension's schema,
  * so they belong to one installation and one schema name, and are made
