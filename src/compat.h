@@ -66,9 +66,11 @@ object_aclcheck(Oid classid, Oid objectid, Oid roleid, AclMode mode)
 
 #if PG_VERSION_NUM < 170000
 
-/* PostgreSQL 17 asks whether a stronger lock counts too. */
-#define LockHeldByMe(locktag, lockmode, orstronger) \
-	((orstronger) ? LockOrStrongerHeldByMe(locktag, lockmode) : LockHeldByMe(locktag, lockmode))
+/*
+ * PostgreSQL 17 asks whether a stronger lock counts too; the extension asks
+ * for the mode itself only (orstronger false).
+ */
+#define LockHeldByMe(locktag, lockmode, orstronger) LockHeldByMe(locktag, lockmode)
 
 /* PostgreSQL 17 takes the relation, not its OID. */
 #define getIdentitySequence(rel, attnum, missing_ok) \

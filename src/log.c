@@ -212,9 +212,10 @@ ensure_plans(const MrExtension *ext)
 										"ORDER BY started_at LIMIT 1000 FOR UPDATE SKIP LOCKED))", s, s,
 										v11 ? "counted" : "true"),
 							   1, timestamptz_type);
+	/* Bounded: the rows a call may mark (normally none or a few run). */
 	set_plan(&plans.running_ids, psprintf("SELECT id FROM %s.metrics_refresh_log "
 											  "WHERE status = 'running' "
-											  "AND ($1 IS NULL OR view_name = $1)", s),
+											  "AND ($1 IS NULL OR view_name = $1) LIMIT 1000", s),
 									 1, text_type);
 	set_plan(&plans.result_of, psprintf("SELECT %s, status FROM %s.metrics_refresh_log WHERE id = $1", rx, s),
 								   1, int8_type);
@@ -676,6 +677,8 @@ log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
 		log_table.atttypid[COL_COUNTED] != BOOLOID || getBaseType(log_table.atttypid[COL_STATUS]) != TEXTOID)
 	{
 		relation_close(heap, NoLock);
+		/* Looked at again next time, as insert_direct() does. */
+		log_table.extoid = InvalidOid;
 		return false;
 	}
 	pkey = mr_our_index(ext->nspoid, "metrics_refresh_log_pkey", log_table.relid,
