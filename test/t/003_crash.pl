@@ -65,6 +65,15 @@ sub crash_a_run
 	return $run_id;
 }
 
+# A run's log row: status|message|sqlstate|finished.
+sub log_row_of
+{
+	my ($id) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT concat_ws('|', status, error_message, sqlstate, finished_at IS NOT NULL)
+		 FROM metrics_refresh_log WHERE id = $id");
+}
+
 my $run_id = crash_a_run();
 
 is($node->safe_psql('postgres', "SELECT status FROM metrics_refresh_log WHERE id = $run_id"),
@@ -75,12 +84,7 @@ is( $node->safe_psql(
 		 FROM metrics_refresh_run_status($run_id) r"),
 	'error|interrupted|false|57P01',
 	'run status of the crashed run');
-is( $node->safe_psql(
-		'postgres',
-		"SELECT concat_ws('|', status, error_message, sqlstate, finished_at IS NOT NULL)
-		 FROM metrics_refresh_log WHERE id = $run_id"),
-	'error|interrupted|57P01|t',
-	'log row of the crashed run');
+is(log_row_of($run_id), 'error|interrupted|57P01|t', 'log row of the crashed run');
 is($node->safe_psql('postgres', "SELECT count(*) FROM metrics_refresh_log WHERE status = 'running'"),
 	'0', 'nothing left running');
 
@@ -91,11 +95,7 @@ is($node->safe_psql('postgres', "SELECT status FROM metrics_refresh_log WHERE id
 	'running', "the second crashed run's row after the restart");
 is($node->safe_psql('postgres', "SELECT metrics_refresh_run('crash_w')->>'status'"),
 	'success', 'a run of another view');
-is( $node->safe_psql(
-		'postgres',
-		"SELECT concat_ws('|', status, error_message, sqlstate, finished_at IS NOT NULL)
-		 FROM metrics_refresh_log WHERE id = $run_id"),
-	'error|interrupted|57P01|t',
+is(log_row_of($run_id), 'error|interrupted|57P01|t',
 	'the crashed run marked by that run, without a monitoring call');
 
 $node->stop;
