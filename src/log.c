@@ -292,7 +292,6 @@ fold_call(void *arg)
 
 /* The most lost runs one retention check marks. */
 #define REAP_MAX	100
-#define REAP_HINT	"A later run, or a monitoring call, marks them."
 
 /* mr_log_reap() as mr_call_in_subxact() calls it. */
 static void
@@ -304,11 +303,12 @@ reap_call(void *arg)
 /*
  * Bookkeeping that logging a run does (fn), in a subtransaction: an error
  * in it leaves the run, its refresh and its row as they are, with a
- * WARNING (what, and the hint, or cancel_hint); so does a cancel (statement_timeout, say,
- * or a worker's stop request): the refresh it would otherwise undo is
- * done, and what is left of the call is bounded (the retention delete, the
- * result), as a cancel during the refresh itself is logged and returned,
- * not raised.  Only an assertion failure is raised again.
+ * WARNING (what, and the hint, or cancel_hint); so does a cancel
+ * (statement_timeout, say, or a worker's stop request): the refresh it
+ * would otherwise undo is done, and what is left of the call is bounded
+ * (the retention delete, the result), as a cancel during the refresh
+ * itself is logged and returned, not raised.  Only an assertion failure is
+ * raised again.
  */
 static void
 in_subxact(void (*fn) (void *arg), const MrExtension *ext, const char *what, const char *hint,
@@ -340,6 +340,18 @@ fold_in_subxact(const MrExtension *ext)
 			   "The runs not counted yet stay so, and are kept by retention, until a fold succeeds; "
 			   "the statistics include them meanwhile. metrics_refresh_prune() folds and shows the error.",
 			   "The runs not counted yet stay so until a later fold; the statistics include them meanwhile.");
+}
+
+/*
+ * Marking lost runs (an error in it: a trigger a superuser put on the log,
+ * say): the rows stay 'running' until a later run or a monitoring call.
+ */
+static void
+reap_in_subxact(const MrExtension *ext)
+{
+	in_subxact(reap_call, ext, "could not mark lost runs interrupted",
+			   "A later run, or a monitoring call, marks them.",
+			   "A later run, or a monitoring call, marks them.");
 }
 
 static void
@@ -387,15 +399,13 @@ apply_retention(const MrExtension *ext)
 	if (log_probes(ext, now, plans.fold_due.sql != NULL, &fold_due, &oldest, &isnull, &lost))
 	{
 		if (lost)
-			in_subxact(reap_call, ext, "could not mark lost runs interrupted",
-					   REAP_HINT, REAP_HINT);
+			reap_in_subxact(ext);
 		if (fold_due)
 			fold_in_subxact(ext);
 	}
 	else
 	{
-		in_subxact(reap_call, ext, "could not mark lost runs interrupted",
-				   REAP_HINT, REAP_HINT);
+		reap_in_subxact(ext);
 		if (plans.fold_due.sql != NULL)
 		{
 			value = TimestampTzGetDatum(now);
@@ -641,10 +651,9 @@ skip_unless_lost(HeapTuple tup, TupleDesc desc)
  * the log and its indexes are those the install script made: whether a
  * 'running' row is lost (its worker gone), whether a statistics fold is due
  * (when fold is true), and the oldest start in the log.  The statements
- * did the same (the lost runs: mr_log_reap() looks for them on every
- * check there), but a new session, which is how
- * pg_cron runs each tick, planned them first (3.4 M instructions, half of
- * such a tick's run).  The log and its indexes are locked first, then read
+ * did the same (for lost runs, mr_log_reap() looks on every check there),
+ * but a new session, which is how pg_cron runs each tick, planned them
+ * first (3.4 M instructions, half of such a tick's run).  The log and its indexes are locked first, then read
  * with a new snapshot, as the statements did.  Returns false, having read
  * nothing, when the statements must be used.
  */

@@ -410,6 +410,29 @@ SELECT r->>'status' AS status, r->>'message' AS message, r->>'success' AS succes
        r->>'sqlstate' AS sqlstate
 FROM metrics_refresh_run_status(:orphan_id) AS r;
 DELETE FROM metrics_refresh_log WHERE view_name = 'public.mon_ret_other';
+-- Marking a lost run that fails (here a trigger a superuser put on the
+-- log) leaves the run whose retention check came to mark it as it is, with
+-- a WARNING; a later call marks it.
+CREATE FUNCTION mon_no_marking() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.status = 'running' AND NEW.status = 'error' THEN
+        RAISE EXCEPTION 'no marking today';
+    END IF;
+    RETURN NEW;
+END$$;
+CREATE TRIGGER mon_no_marking BEFORE UPDATE ON metrics_refresh_log
+    FOR EACH ROW EXECUTE FUNCTION mon_no_marking();
+SELECT mon_log('mon_ret_other', '1 minute', 'running') AS orphan_id \gset
+SET metrics_refresh.log_retention = '2d';
+SELECT metrics_refresh_run('mon_ret')->>'status' AS status;
+RESET metrics_refresh.log_retention;
+SELECT status FROM metrics_refresh_log WHERE id = :orphan_id;
+DROP TRIGGER mon_no_marking ON metrics_refresh_log;
+DROP FUNCTION mon_no_marking();
+SELECT r->>'status' AS status, r->>'message' AS message
+FROM metrics_refresh_run_status(:orphan_id) AS r;
+SELECT status FROM metrics_refresh_log WHERE id = :orphan_id;
+DELETE FROM metrics_refresh_log WHERE view_name = 'public.mon_ret_other';
 
 --
 -- metrics_refresh_prune(older_than): deletes finished runs that started
