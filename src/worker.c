@@ -492,7 +492,7 @@ mr_start_worker(const MrBackgroundRun *run, MrWorker **worker_out, int64 *run_id
 			pid_t		pid;
 			BgwHandleStatus status;
 
-			if (state == WORKER_RUNNING)
+			if (state == WORKER_RUNNING || state == WORKER_DONE)
 			{
 				pg_read_barrier();
 				if (run_id != NULL)
