@@ -216,6 +216,13 @@ call_admin_check(void)
  * Is the current user (GetUserId(): the role after SET ROLE, never a definer
  * of ours, since no function of this extension is SECURITY DEFINER) a super
  * admin?  Cheap tests first; the admin_check function last.
+ *
+ * admin_check judges the session (a JWT claim the request set, say), not a
+ * role: it is asked only when the current user is the session's own role
+ * (after SET ROLE) outside a security-restricted operation.  Not inside a
+ * view's query that a refresh runs as the view's owner, nor inside a
+ * SECURITY DEFINER function: there the current user is the owner of that
+ * code, and the session's claim must not make the owner's code an admin.
  */
 bool
 mr_is_admin(void)
@@ -231,7 +238,8 @@ mr_is_admin(void)
 		if (OidIsValid(admin) && is_member_of_role(roleid, admin))
 			return true;
 	}
-	if (mr_admin_check != NULL && mr_admin_check[0] != '\0' && !in_admin_check)
+	if (mr_admin_check != NULL && mr_admin_check[0] != '\0' && !in_admin_check &&
+		roleid == GetOuterUserId() && !InSecurityRestrictedOperation())
 		return call_admin_check();
 	return false;
 }

@@ -289,6 +289,28 @@ SELECT view_name, status, source, triggered_by FROM metrics_refresh_log WHERE id
 -- admin_check ran as the caller, and saw its claim.
 SELECT ran_as, claim FROM public.mr_priv_check_calls ORDER BY n;
 
+-- The session's claim does not make the owner's code an admin: not in a
+-- view's query that a claimed super admin refreshes (it runs as the view's
+-- owner), nor in the owner's SECURITY DEFINER function.  Such code that
+-- asked would otherwise act as an admin (prune the log, say).
+SET ROLE regress_priv_owner;
+CREATE MATERIALIZED VIEW mr_priv_app.trap AS
+    SELECT 1 AS id, metrics_refresh_is_admin() AS judged_admin;
+CREATE UNIQUE INDEX ON mr_priv_app.trap (id);
+CREATE FUNCTION mr_priv_app.owner_asks() RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+AS 'SELECT metrics_refresh_is_admin()';
+SET ROLE regress_priv_web;
+SET request.jwt.claims = '{"sub": "7", "app_role": "super_admin"}';
+SELECT metrics_refresh_is_admin() AS web_as_super_admin;
+SELECT metrics_refresh_run('mr_priv_app.trap')->>'status' AS refreshed;
+SELECT mr_priv_app.owner_asks() AS definer_judged_admin;
+RESET request.jwt.claims;
+RESET ROLE;
+SELECT judged_admin AS view_query_judged_admin FROM mr_priv_app.trap;
+DROP FUNCTION mr_priv_app.owner_asks();
+DROP MATERIALIZED VIEW mr_priv_app.trap;
+
 --
 -- admin_check returning NULL or raising means "no"; a raising check leaves
 -- the caller's transaction usable.
