@@ -1204,3 +1204,64 @@ $body$;
 
 COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard(regclass, interval) IS
     'The monitor card and performance panel of a view as text for psql; \pset format unaligned and \t show it without psql''s table frame';
+
+-------------------------------------------------------------------------------
+-- Privileges: exactly these, whatever ALTER DEFAULT PRIVILEGES gave the
+-- objects as they were made (Supabase, say, gives anon and authenticated
+-- every privilege on what is made in schema public).  Only the owner holds
+-- privileges on the tables, views and sequences, except that PUBLIC may
+-- read the two monitoring views (they check who reads); PUBLIC may run
+-- every function but the two trigger functions (each checks its caller)
+-- and use the types.  Every other grant on the extension's objects is
+-- revoked, by an update too (grants made on them after installing
+-- included: README, "Upgrading").
+-------------------------------------------------------------------------------
+DO $privileges$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        WITH member AS (
+            SELECT d.classid, d.objid
+            FROM pg_catalog.pg_depend d
+            JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+            WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+              AND d.deptype = 'e' AND e.extname = 'metrics_refresh'),
+        object AS (
+            SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+                   c.oid::pg_catalog.regclass::text AS name, c.relowner AS owner, c.relacl AS acl,
+                   CASE WHEN c.relname IN ('metrics_refresh_overview', 'metrics_refresh_stats')
+                        THEN 'SELECT' END AS public_may,
+                   pg_catalog.has_table_privilege('public', c.oid, 'SELECT') AS public_has
+            FROM pg_catalog.pg_class c JOIN member m ON m.objid = c.oid
+            WHERE m.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+            UNION ALL
+            SELECT 'ROUTINE', p.oid::pg_catalog.regprocedure::text, p.proowner, p.proacl,
+                   CASE WHEN p.proname NOT IN ('metrics_refresh_track', 'metrics_refresh_track_bookkeeping')
+                        THEN 'EXECUTE' END,
+                   pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
+            FROM pg_catalog.pg_proc p JOIN member m ON m.objid = p.oid
+            WHERE m.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+            UNION ALL
+            SELECT 'TYPE', t.oid::pg_catalog.regtype::text, t.typowner, t.typacl, 'USAGE',
+                   pg_catalog.has_type_privilege('public', t.oid, 'USAGE')
+            FROM pg_catalog.pg_type t JOIN member m ON m.objid = t.oid
+            WHERE m.classid = 'pg_catalog.pg_type'::pg_catalog.regclass)
+        SELECT ob.kind, ob.name, ob.public_may, ob.public_has,
+               ARRAY(SELECT DISTINCT a.grantee FROM pg_catalog.aclexplode(ob.acl) a
+                     WHERE a.grantee <> ob.owner
+                       AND (a.grantee <> 0 OR ob.public_may IS NULL
+                            OR a.privilege_type <> ob.public_may)) AS revoke_from
+        FROM object ob
+    LOOP
+        FOR i IN 1 .. coalesce(pg_catalog.array_length(r.revoke_from, 1), 0) LOOP
+            EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM %s', r.kind, r.name,
+                CASE r.revoke_from[i] WHEN 0 THEN 'PUBLIC'
+                     ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.revoke_from[i])) END);
+        END LOOP;
+        IF r.public_may IS NOT NULL AND (NOT r.public_has OR r.revoke_from @> ARRAY[0::oid]) THEN
+            EXECUTE pg_catalog.format('GRANT %s ON %s %s TO PUBLIC', r.public_may, r.kind, r.name);
+        END IF;
+    END LOOP;
+END
+$privileges$;

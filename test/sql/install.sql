@@ -70,3 +70,59 @@ DROP MATERIALIZED VIEW inst_mv;
 DROP TABLE inst_src;
 
 DROP EXTENSION metrics_refresh;
+
+-- Default privileges (Supabase sets such on schema public) give the
+-- extension's objects to nobody: a fresh install, and an update from 1.0.0
+-- (whose install took them), leave the owner's privileges and PUBLIC's
+-- intended ones only.
+CREATE ROLE regress_inst_anon;
+CREATE SCHEMA inst_dp;
+GRANT USAGE ON SCHEMA inst_dp TO regress_inst_anon;
+ALTER DEFAULT PRIVILEGES IN SCHEMA inst_dp GRANT ALL ON TABLES TO regress_inst_anon;
+ALTER DEFAULT PRIVILEGES IN SCHEMA inst_dp GRANT ALL ON SEQUENCES TO regress_inst_anon;
+ALTER DEFAULT PRIVILEGES IN SCHEMA inst_dp GRANT ALL ON FUNCTIONS TO regress_inst_anon;
+ALTER DEFAULT PRIVILEGES IN SCHEMA inst_dp GRANT ALL ON TYPES TO regress_inst_anon;
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES REVOKE USAGE ON TYPES FROM PUBLIC;
+CREATE FUNCTION inst_acl_summary() RETURNS TABLE (granted_to_anon bigint, public_cannot_run text)
+LANGUAGE sql AS $$
+    SELECT count(*) FILTER (WHERE acl::text LIKE '%regress_inst_anon%'),
+           string_agg(name, ', ' ORDER BY name) FILTER (WHERE kind = 'f'
+               AND NOT has_function_privilege('public', oid, 'EXECUTE'))
+    FROM (SELECT c.relacl AS acl, 'r' AS kind, c.oid, c.relname::text AS name
+          FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
+          WHERE d.deptype = 'e' AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'metrics_refresh')
+          UNION ALL
+          SELECT p.proacl, 'f', p.oid, p.proname::text
+          FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+          WHERE d.deptype = 'e' AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'metrics_refresh')
+          UNION ALL
+          SELECT t.typacl, 't', t.oid, t.typname::text
+          FROM pg_type t JOIN pg_depend d ON d.objid = t.oid AND d.classid = 'pg_type'::regclass
+          WHERE d.deptype = 'e' AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'metrics_refresh')) o
+$$;
+CREATE EXTENSION metrics_refresh SCHEMA inst_dp;
+SELECT * FROM inst_acl_summary();
+SELECT count(*) AS types, count(*) FILTER (WHERE has_type_privilege('public', t.oid, 'USAGE')) AS public_may_use
+FROM pg_type t JOIN pg_depend d ON d.objid = t.oid AND d.classid = 'pg_type'::regclass
+WHERE d.deptype = 'e' AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'metrics_refresh');
+SET ROLE regress_inst_anon;
+SELECT count(*) FROM inst_dp.metrics_refresh_log;
+SELECT inst_dp.metrics_refresh_is_admin() AS anon_is_admin;
+RESET ROLE;
+DROP EXTENSION metrics_refresh;
+CREATE EXTENSION metrics_refresh SCHEMA inst_dp VERSION '1.0.0';
+SELECT granted_to_anon > 0 AS granted_by_1_0_0 FROM inst_acl_summary();
+ALTER EXTENSION metrics_refresh UPDATE;
+SELECT * FROM inst_acl_summary();
+DROP EXTENSION metrics_refresh;
+ALTER DEFAULT PRIVILEGES GRANT USAGE ON TYPES TO PUBLIC;
+ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO PUBLIC;
+ALTER DEFAULT PRIVILEGES IN SCHEMA inst_dp REVOKE ALL ON TABLES FROM regress_inst_anon;
+ALTER DEFAULT PRIVILEGES IN SCHEMA inst_dp REVOKE ALL ON SEQUENCES FROM regress_inst_anon;
+ALTER DEFAULT PRIVILEGES IN SCHEMA inst_dp REVOKE ALL ON FUNCTIONS FROM regress_inst_anon;
+ALTER DEFAULT PRIVILEGES IN SCHEMA inst_dp REVOKE ALL ON TYPES FROM regress_inst_anon;
+DROP FUNCTION inst_acl_summary();
+REVOKE USAGE ON SCHEMA inst_dp FROM regress_inst_anon;
+DROP SCHEMA inst_dp;
+DROP ROLE regress_inst_anon;
