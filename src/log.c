@@ -249,27 +249,26 @@ ensure_plans(const MrExtension *ext)
 }
 
 /*
- * Send NOTIFY metrics_refresh with the result object.  A payload too long
- * for NOTIFY (a long error message) is replaced by the object's identifying
- * keys.
+ * Send NOTIFY metrics_refresh for a run: its id, view and status only.
+ * Anyone connected to the database may LISTEN, so the payload says which
+ * run changed, and nothing that only monitors may read (an error's
+ * message, detail and hint may quote rows of tables the listener cannot
+ * read): a listener that may reads the rest with
+ * metrics_refresh_run_status(run_id).
  */
 static void
-notify_result(const char *json, int64 run_id, const char *view_name, MrStatus status)
+notify_run(int64 run_id, const char *view_name, MrStatus status)
 {
 	StringInfoData buf;
 
-	if (strlen(json) < 7900)
-	{
-		Async_Notify("metrics_refresh", json);
-		return;
-	}
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"run_id\": " INT64_FORMAT ", \"status\": ", run_id);
-	escape_json(&buf, mr_status_name(status));
-	appendStringInfoString(&buf, ", \"view\": ");
+	appendStringInfo(&buf, "{\"run_id\": " INT64_FORMAT ", \"view\": ", run_id);
 	escape_json(&buf, view_name);
-	appendStringInfoString(&buf, ", \"truncated\": true}");
+	appendStringInfoString(&buf, ", \"status\": ");
+	escape_json(&buf, mr_status_name(status));
+	appendStringInfoChar(&buf, '}');
 	Async_Notify("metrics_refresh", buf.data);
+	pfree(buf.data);
 }
 
 /*
@@ -982,68 +981,6 @@ keys_jsonb(const ResultKeys *r)
 }
 
 /*
- * Append a string as a JSON string, as escape_json() writes it: a string
- * with nothing to escape (the usual case: names, statuses, timestamps) is
- * copied as it is.
- */
-static void
-append_json_string(StringInfo buf, const char *str)
-{
-	const unsigned char *p;
-
-	for (p = (const unsigned char *) str; *p != '\0'; p++)
-		if (*p < 0x20 || *p == '"' || *p == '\\')
-		{
-			escape_json(buf, str);
-			return;
-		}
-	appendStringInfoChar(buf, '"');
-	appendBinaryStringInfo(buf, str, (const char *) p - str);
-	appendStringInfoChar(buf, '"');
-}
-
-/*
- * The keys as the text jsonb_out() writes for keys_jsonb(), without
- * building and reading back the jsonb (the NOTIFY payload).  The keys are
- * ours, plain ASCII with nothing to escape.
- */
-static pg_noinline char *
-keys_text(const ResultKeys *r)
-{
-	StringInfoData buf;
-	int			i;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	for (i = 0; i < r->n; i++)
-	{
-		const JsonbValue *v = &r->value[i];
-
-		appendStringInfoString(&buf, i > 0 ? ", \"" : "\"");
-		appendStringInfoString(&buf, r->key[i]);
-		appendStringInfoString(&buf, "\": ");
-		switch (v->type)
-		{
-			case jbvString:
-				append_json_string(&buf, v->val.string.val);
-				break;
-			case jbvNumeric:
-				appendStringInfoString(&buf, DatumGetCString(DirectFunctionCall1(numeric_out,
-																				 NumericGetDatum(v->val.numeric))));
-				break;
-			case jbvBool:
-				appendStringInfoString(&buf, v->val.boolean ? "true" : "false");
-				break;
-			default:
-				appendStringInfoString(&buf, "null");
-				break;
-		}
-	}
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
-}
-
-/*
  * The keys of the result object of an outcome just written, built here
  * rather than by the statement (RESULT_EXPR), which costs more than the rest
  * of logging: it must equal what RESULT_EXPR makes of the row (the tests
@@ -1148,7 +1085,7 @@ mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *out
 
 	result_keys(&keys, id, row, outcome, started_at, cascade_id);
 	result = keys_jsonb(&keys);
-	notify_result(keys_text(&keys), id, row->view_name, outcome->status);
+	notify_run(id, row->view_name, outcome->status);
 	apply_retention(ext);
 	mr_restore_user(&saved);
 	/* In the caller's memory, not SPI's, which ends with the call. */
@@ -1188,7 +1125,7 @@ mr_log_running(const MrExtension *ext, const MrLogRow *row, char **result_text)
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	*result_text = JsonbToCString(NULL, &result->root, VARSIZE(result));
-	Async_Notify("metrics_refresh", *result_text);
+	notify_run(id, row->view_name, MR_STATUS_RUNNING);
 	mr_restore_user(&saved);
 	return id;
 }

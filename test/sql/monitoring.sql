@@ -351,7 +351,10 @@ SELECT (:'run'::jsonb)->>'status' AS status, metrics_refresh_run_status(((:'run'
 SELECT metrics_refresh_run_status(-1) AS unknown_id, metrics_refresh_run_status(NULL) AS null_id;
 
 --
--- NOTIFY metrics_refresh carries the result object.  psql prints each
+-- NOTIFY metrics_refresh names the run (id, view, status): anyone may
+-- LISTEN, so no error text goes with it (it may quote rows of tables the
+-- listener cannot read); the rest is metrics_refresh_run_status's, for those
+-- who may read it.  psql prints each
 -- notification ("Asynchronous notification ... with payload ... received
 -- from server process with PID ...") to its query output once the statement
 -- ends; those lines hold times and ids, so they are sent to a temporary file
@@ -367,9 +370,11 @@ SELECT metrics_refresh_run('mon_noidx') AS failed_run \gset
 \o
 \set mon_notes `cat :mon_nfile`
 UNLISTEN metrics_refresh;
-SELECT ord, n[1] AS channel, n[2]::jsonb = (ARRAY[:'ok_run', :'failed_run'])[ord]::jsonb AS payload_is_result,
-       n[2] = (ARRAY[:'ok_run', :'failed_run'])[ord] AS same_text,
-       n[2]::jsonb->>'status' AS status, n[2]::jsonb->>'sqlstate' AS sqlstate,
+SELECT ord, n[1] AS channel,
+       n[2]::jsonb = (SELECT jsonb_build_object('run_id', r->'run_id', 'view', r->'view', 'status', r->'status')
+                      FROM (SELECT (ARRAY[:'ok_run', :'failed_run'])[ord]::jsonb AS r) o) AS names_the_run,
+       (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(n[2]::jsonb) k) AS payload_keys,
+       n[2]::jsonb->>'status' AS status,
        n[3]::int = pg_backend_pid() AS from_this_backend
 FROM regexp_matches(:'mon_notes',
                     '^Asynchronous notification "([^"]*)" with payload "(.*)" received from server process with PID (\d+)\.$',

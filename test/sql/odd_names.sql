@@ -168,8 +168,8 @@ FROM odd_views o ORDER BY o.label;
 SELECT count(*) AS jobs FROM cron.job WHERE jobname LIKE 'metrics_refresh %';
 SELECT count(*) AS config_rows FROM metrics_refresh_config;
 
--- NOTIFY sends each result's text exactly (quotes, backslashes, non-ASCII
--- in the view's name are escaped as jsonb's output escapes them).
+-- NOTIFY names each run with valid JSON (quotes, backslashes, non-ASCII in
+-- the view's name escaped).
 \set odd_nfile `mktemp /tmp/metrics_refresh_odd_names.XXXXXX`
 LISTEN metrics_refresh;
 \o :odd_nfile
@@ -179,7 +179,9 @@ SELECT metrics_refresh_run('"Odd ""Schema"""."no ""index"" here"')::text AS odd_
 \set odd_notes `cat :odd_nfile`
 UNLISTEN metrics_refresh;
 SELECT count(*) AS payloads,
-       count(*) FILTER (WHERE n[1] = ANY (string_to_array(:'odd_results' || E'\n' || :'odd_failed', E'\n'))) AS same_text
+       count(*) FILTER (WHERE n[1]::jsonb IN (
+           SELECT jsonb_build_object('run_id', r::jsonb->'run_id', 'view', r::jsonb->'view', 'status', r::jsonb->'status')
+           FROM unnest(string_to_array(:'odd_results' || E'\n' || :'odd_failed', E'\n')) AS r)) AS name_the_runs
 FROM regexp_matches(:'odd_notes',
                     '^Asynchronous notification "metrics_refresh" with payload "(.*)" received from server process with PID \d+\.$',
                     'gn') AS m(n);

@@ -76,7 +76,9 @@ FROM (SELECT :'unchanged_run'::jsonb AS r) s;
 SELECT status, method, skip_reason = (:'unchanged_run'::jsonb)->>'message' AS reason_is_message,
        duration_ms IS NOT NULL AS has_duration, sqlstate
 FROM metrics_refresh_log WHERE id = ((:'unchanged_run'::jsonb)->>'run_id')::bigint;
-SELECT n[1] AS channel, n[2]::jsonb = :'unchanged_run'::jsonb AS payload_is_result
+SELECT n[1] AS channel,
+       n[2]::jsonb = (SELECT jsonb_build_object('run_id', r->'run_id', 'view', r->'view', 'status', r->'status')
+                      FROM (SELECT :'unchanged_run'::jsonb AS r) o) AS names_the_run
 FROM regexp_matches(:'tc_notes',
                     '^Asynchronous notification "([^"]*)" with payload "(.*)" received from server process with PID \d+\.$',
                     'gn') AS m(n);

@@ -5,7 +5,8 @@
 //   POST /rpc/<function>   JSON object of named arguments,
 //                          Authorization: Bearer <HS256 JWT with a role claim>
 //   GET  /events           server-sent events: every NOTIFY metrics_refresh
-//                          payload, for callers who may read refresh statistics
+//                          that names a run ({"run_id", "view", "status"}), for
+//                          callers who may read refresh statistics
 //   GET  /, /src/*, /vendor/uplot/*   the page, the component, uPlot
 //
 // Each RPC request runs in its own transaction as the JWT's role (SET LOCAL
@@ -143,14 +144,35 @@ function startListener() {
 		client.end().catch(() => {});
 		setTimeout(startListener, 1000);
 	};
+	// Any role may NOTIFY metrics_refresh: only a payload that names a run
+	// as the extension does is passed on, written again by JSON.stringify
+	// (one line, nothing that could start another event field).
 	client.on('notification', (msg) => {
+		const event = runEvent(msg.payload);
+		if (event === null)
+			return;
 		for (const res of subscribers)
-			res.write(`event: metrics_refresh\ndata: ${msg.payload.split('\n').join('\ndata: ')}\n\n`);
+			res.write(`event: metrics_refresh\ndata: ${event}\n\n`);
 	});
 	client.on('error', retry);
 	client.on('end', () => retry(null));
 	listener = client;
 	return client.connect().then(() => client.query('LISTEN metrics_refresh')).catch(retry);
+}
+
+// The NOTIFY payload as the event's data: {"run_id", "view", "status"}, or
+// null for anything else.
+function runEvent(payload) {
+	let run;
+	try {
+		run = JSON.parse(payload);
+	} catch {
+		return null;
+	}
+	if (run === null || typeof run !== 'object' || !Number.isSafeInteger(run.run_id) ||
+		typeof run.view !== 'string' || typeof run.status !== 'string')
+		return null;
+	return JSON.stringify({ run_id: run.run_id, view: run.view, status: run.status });
 }
 
 async function handleEvents(req, res) {
