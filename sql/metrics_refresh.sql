@@ -4,6 +4,35 @@
 
 \echo Use "CREATE EXTENSION metrics_refresh" to load this file. \quit
 
+-- The extension's views name its functions and aggregates: a function of
+-- the same name that another role made in this schema beforehand could be
+-- chosen instead (a text argument over an interval literal, an exact type
+-- over metrics_refresh_latest(anyelement, ...)) and run as whoever reads
+-- the views.  Such a schema is refused.
+DO $guard$
+DECLARE
+    found text;
+BEGIN
+    SELECT pg_catalog.string_agg(p.oid::pg_catalog.regprocedure::pg_catalog.text, ', ')
+    INTO found
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_extension e ON e.extnamespace OPERATOR(pg_catalog.=) p.pronamespace
+    WHERE e.extname OPERATOR(pg_catalog.=) 'metrics_refresh'::pg_catalog.name
+      AND pg_catalog.starts_with(p.proname::pg_catalog.text, 'metrics_refresh'::pg_catalog.text)
+      AND NOT EXISTS (
+          SELECT FROM pg_catalog.pg_depend d
+          WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid
+            AND d.objid OPERATOR(pg_catalog.=) p.oid
+            AND d.refobjid OPERATOR(pg_catalog.=) e.oid
+            AND d.deptype OPERATOR(pg_catalog.=) 'e'::pg_catalog."char");
+    IF found IS NOT NULL THEN
+        RAISE EXCEPTION 'the extension''s schema already has functions named like its own: %', found
+            USING ERRCODE = 'duplicate_function',
+                  HINT = 'Drop them first, or install the extension into a schema in which only trusted roles may create objects.';
+    END IF;
+END
+$guard$;
+
 -------------------------------------------------------------------------------
 -- The log: one row per refresh attempt
 -------------------------------------------------------------------------------
@@ -346,7 +375,7 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_status_all(interval) IS
     'The status of every scheduled view and every view run within the window (whole hours), from the statistics and their hourly rollup';
 
 CREATE VIEW @extschema@.metrics_refresh_overview AS
-    SELECT * FROM @extschema@.metrics_refresh_status_all('24 hours');
+    SELECT * FROM @extschema@.metrics_refresh_status_all('24 hours'::pg_catalog.interval);
 
 COMMENT ON VIEW @extschema@.metrics_refresh_overview IS
     'One row per scheduled or recently (24 h) refreshed view, with its status';
@@ -728,13 +757,13 @@ p AS (
         count(duration_ms) AS timed_runs,
         coalesce(sum(duration_ms), 0) AS total_duration_ms,
         min(duration_ms) AS min_duration_ms, max(duration_ms) AS max_duration_ms,
-        count(*) FILTER (WHERE duration_ms <= 10) AS duration_le_10ms,
-        count(*) FILTER (WHERE duration_ms <= 100) AS duration_le_100ms,
-        count(*) FILTER (WHERE duration_ms <= 1000) AS duration_le_1s,
-        count(*) FILTER (WHERE duration_ms <= 10000) AS duration_le_10s,
-        count(*) FILTER (WHERE duration_ms <= 60000) AS duration_le_60s,
-        count(*) FILTER (WHERE duration_ms <= 300000) AS duration_le_300s,
-        count(*) FILTER (WHERE duration_ms <= 1800000) AS duration_le_1800s,
+        count(*) FILTER (WHERE duration_ms <= 10::pg_catalog.float8) AS duration_le_10ms,
+        count(*) FILTER (WHERE duration_ms <= 100::pg_catalog.float8) AS duration_le_100ms,
+        count(*) FILTER (WHERE duration_ms <= 1000::pg_catalog.float8) AS duration_le_1s,
+        count(*) FILTER (WHERE duration_ms <= 10000::pg_catalog.float8) AS duration_le_10s,
+        count(*) FILTER (WHERE duration_ms <= 60000::pg_catalog.float8) AS duration_le_60s,
+        count(*) FILTER (WHERE duration_ms <= 300000::pg_catalog.float8) AS duration_le_300s,
+        count(*) FILTER (WHERE duration_ms <= 1800000::pg_catalog.float8) AS duration_le_1800s,
         max(started_at) AS last_run_started,
         @extschema@.metrics_refresh_latest(finished_at, started_at, id) AS last_run_at,
         @extschema@.metrics_refresh_latest(status, started_at, id) AS last_status,
@@ -1224,42 +1253,43 @@ BEGIN
         WITH member AS (
             SELECT d.classid, d.objid
             FROM pg_catalog.pg_depend d
-            JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
-            WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
-              AND d.deptype = 'e' AND e.extname = 'metrics_refresh'),
+            JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+            WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid
+              AND d.deptype OPERATOR(pg_catalog.=) 'e'::pg_catalog."char"
+              AND e.extname OPERATOR(pg_catalog.=) 'metrics_refresh'::pg_catalog.name),
         object AS (
-            SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+            SELECT CASE c.relkind WHEN 'S'::pg_catalog."char" THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
                    c.oid::pg_catalog.regclass::text AS name, c.relowner AS owner, c.relacl AS acl,
-                   CASE WHEN c.relname IN ('metrics_refresh_overview', 'metrics_refresh_stats')
+                   CASE WHEN c.relname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ('{metrics_refresh_overview,metrics_refresh_stats}'::pg_catalog.text[])
                         THEN 'SELECT' END AS public_may,
                    pg_catalog.has_table_privilege('public', c.oid, 'SELECT') AS public_has
-            FROM pg_catalog.pg_class c JOIN member m ON m.objid = c.oid
-            WHERE m.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+            FROM pg_catalog.pg_class c JOIN member m ON m.objid OPERATOR(pg_catalog.=) c.oid
+            WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid
             UNION ALL
             SELECT 'ROUTINE', p.oid::pg_catalog.regprocedure::text, p.proowner, p.proacl,
-                   CASE WHEN p.proname NOT IN ('metrics_refresh_track', 'metrics_refresh_track_bookkeeping')
+                   CASE WHEN p.proname::pg_catalog.text OPERATOR(pg_catalog.<>) ALL ('{metrics_refresh_track,metrics_refresh_track_bookkeeping}'::pg_catalog.text[])
                         THEN 'EXECUTE' END,
                    pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
-            FROM pg_catalog.pg_proc p JOIN member m ON m.objid = p.oid
-            WHERE m.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+            FROM pg_catalog.pg_proc p JOIN member m ON m.objid OPERATOR(pg_catalog.=) p.oid
+            WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid
             UNION ALL
             SELECT 'TYPE', t.oid::pg_catalog.regtype::text, t.typowner, t.typacl, 'USAGE',
                    pg_catalog.has_type_privilege('public', t.oid, 'USAGE')
-            FROM pg_catalog.pg_type t JOIN member m ON m.objid = t.oid
-            WHERE m.classid = 'pg_catalog.pg_type'::pg_catalog.regclass)
+            FROM pg_catalog.pg_type t JOIN member m ON m.objid OPERATOR(pg_catalog.=) t.oid
+            WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid)
         SELECT ob.kind, ob.name, ob.public_may, ob.public_has,
                ARRAY(SELECT DISTINCT a.grantee FROM pg_catalog.aclexplode(ob.acl) a
-                     WHERE a.grantee <> ob.owner
-                       AND (a.grantee <> 0 OR ob.public_may IS NULL
-                            OR a.privilege_type <> ob.public_may)) AS revoke_from
+                     WHERE a.grantee OPERATOR(pg_catalog.<>) ob.owner
+                       AND (a.grantee OPERATOR(pg_catalog.<>) 0::pg_catalog.oid OR ob.public_may IS NULL
+                            OR a.privilege_type OPERATOR(pg_catalog.<>) ob.public_may)) AS revoke_from
         FROM object ob
     LOOP
         FOR i IN 1 .. coalesce(pg_catalog.array_length(r.revoke_from, 1), 0) LOOP
             EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM %s', r.kind, r.name,
-                CASE r.revoke_from[i] WHEN 0 THEN 'PUBLIC'
+                CASE r.revoke_from[i] WHEN 0::pg_catalog.oid THEN 'PUBLIC'
                      ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.revoke_from[i])) END);
         END LOOP;
-        IF r.public_may IS NOT NULL AND (NOT r.public_has OR r.revoke_from @> ARRAY[0::oid]) THEN
+        IF r.public_may IS NOT NULL AND (NOT r.public_has OR 0::pg_catalog.oid OPERATOR(pg_catalog.=) ANY (r.revoke_from)) THEN
             EXECUTE pg_catalog.format('GRANT %s ON %s %s TO PUBLIC', r.public_may, r.kind, r.name);
         END IF;
     END LOOP;

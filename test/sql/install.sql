@@ -126,3 +126,17 @@ DROP FUNCTION inst_acl_summary();
 REVOKE USAGE ON SCHEMA inst_dp FROM regress_inst_anon;
 DROP SCHEMA inst_dp;
 DROP ROLE regress_inst_anon;
+
+-- A schema that already holds a function named like the extension's is
+-- refused: the views would call it (here, with a text argument, instead of
+-- metrics_refresh_status_all(interval)) as whoever reads them.
+CREATE FUNCTION public.metrics_refresh_status_all(text) RETURNS SETOF record
+LANGUAGE sql AS 'SELECT NULL::record WHERE false';
+CREATE EXTENSION metrics_refresh;
+DROP FUNCTION public.metrics_refresh_status_all(text);
+CREATE EXTENSION metrics_refresh;
+SELECT count(*) AS overview_calls_ours
+FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+WHERE r.ev_class = 'metrics_refresh_overview'::regclass
+  AND d.refobjid = 'metrics_refresh_status_all(interval)'::regprocedure;
+DROP EXTENSION metrics_refresh;
