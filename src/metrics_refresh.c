@@ -234,20 +234,20 @@ static Jsonb *
 cascade_entry(const MrExtension *ext, const MrRunRequest *req, bool wait, const char *view_name)
 {
 	MrBackgroundRun run = {req->viewoid, req->source, true, req->may_skip, false};
-	MrWorker   *worker = NULL;
+	struct BackgroundWorkerHandle *handle = NULL;
 	int64		cascade_id = 0;
 	Jsonb	   *running;
 
 	/* A scheduled cascade that finds no worker slot is logged, not raised. */
 	run.no_slot_ok = wait && req->source == MR_SOURCE_SCHEDULED;
-	running = mr_start_worker(&run, wait ? &worker : NULL, &cascade_id);
+	running = mr_start_worker(&run, &handle, &cascade_id);
 	if (running == NULL)
 		return log_not_started(ext, req, ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
 							   "could not start a background worker for the cascade",
 							   "Raise max_worker_processes: a cascade runs in a background worker.");
 	if (!wait)
 		return running;
-	mr_wait_worker(worker, view_name);
+	mr_wait_worker(handle, view_name);
 	return mr_log_cascade_result(ext, cascade_id);
 }
 

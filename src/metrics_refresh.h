@@ -305,10 +305,10 @@ typedef struct MrBackgroundRun
 	bool		no_slot_ok;		/* no free worker slot: return NULL, not 53400 */
 } MrBackgroundRun;
 
-/* A started worker that its caller waits for (worker.c). */
-typedef struct MrWorker MrWorker;
-extern Jsonb *mr_start_worker(const MrBackgroundRun *run, MrWorker **worker, int64 *run_id);
-extern void mr_wait_worker(MrWorker *worker, const char *view_name);
+struct BackgroundWorkerHandle;
+extern Jsonb *mr_start_worker(const MrBackgroundRun *run, struct BackgroundWorkerHandle **handle,
+							  int64 *run_id);
+extern void mr_wait_worker(struct BackgroundWorkerHandle *handle, const char *view_name);
 extern PGDLLEXPORT void metrics_refresh_worker_main(Datum main_arg);
 
 #endif							/* METRICS_REFRESH_H */

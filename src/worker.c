@@ -63,7 +63,6 @@
 #define WORKER_RUNNING	2		/* 'running' row committed; result[] filled */
 #define WORKER_FAILED	3		/* could not start; result[] holds the error */
 #define WORKER_ABANDONED 4		/* the caller gave up: do not commit */
-#define WORKER_DONE		5		/* a cascade's last transaction committed */
 
 /*
  * Bounds of the handshake: the worker's first transaction waits at most
@@ -291,17 +290,8 @@ metrics_refresh_worker_main(Datum main_arg)
 	req.stop_requested = &sigterm_received;
 	if (sh->cascade)
 	{
-		/*
-		 * Every node committed: a caller that waits may read the cascade's
-		 * runs now, without waiting for this process to exit (the
-		 * postmaster's reaping of it takes milliseconds).  A worker that
-		 * dies with an error instead is seen stopped, as before.
-		 */
-		mr_cascade_execute(&req);
-		pg_write_barrier();
-		pg_atomic_write_u32(&sh->state, WORKER_DONE);
-		wake_caller(sh);
 		dsm_detach(seg);
+		mr_cascade_execute(&req);
 		proc_exit(0);
 	}
 	dsm_detach(seg);
@@ -386,14 +376,6 @@ stop_worker(BackgroundWorkerHandle *handle)
 	}
 }
 
-/* A started worker whose caller waits for its end (a cascade, wait => true). */
-struct MrWorker
-{
-	BackgroundWorkerHandle *handle;
-	dsm_segment *seg;			/* still attached: the worker says when it is done */
-	MrWorkerShared *sh;
-};
-
 /* What the caller's cleanup needs if its wait for the worker ends early. */
 typedef struct HandshakeWait
 {
@@ -423,7 +405,7 @@ handshake_cleanup(int code, Datum arg)
  * free a moment ago (a worker that finds it taken logs a skip).
  */
 Jsonb *
-mr_start_worker(const MrBackgroundRun *run, MrWorker **worker_out, int64 *run_id)
+mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out, int64 *run_id)
 {
 	Oid			viewoid = run->viewoid;
 	dsm_segment *seg;
@@ -492,7 +474,7 @@ mr_start_worker(const MrBackgroundRun *run, MrWorker **worker_out, int64 *run_id
 			pid_t		pid;
 			BgwHandleStatus status;
 
-			if (state == WORKER_RUNNING || state == WORKER_DONE)
+			if (state == WORKER_RUNNING)
 			{
 				pg_read_barrier();
 				if (run_id != NULL)
@@ -547,42 +529,28 @@ mr_start_worker(const MrBackgroundRun *run, MrWorker **worker_out, int64 *run_id
 	}
 	PG_END_ENSURE_ERROR_CLEANUP(handshake_cleanup, PointerGetDatum(&hw));
 
-	if (worker_out != NULL)
-	{
-		MrWorker   *w = palloc(sizeof(MrWorker));
-
-		w->handle = handle;
-		w->seg = seg;
-		w->sh = sh;
-		*worker_out = w;
-	}
-	else
-		dsm_detach(seg);
+	dsm_detach(seg);
+	if (handle_out != NULL)
+		*handle_out = handle;
 	return result;
 }
 
 /*
- * Wait until a worker started by mr_start_worker() has committed its last
- * transaction (a cascade run with wait => true), or has exited.  A cancel of
- * the caller stops the worker (the node it refreshes is logged as
- * interrupted), and so does a worker that waits for a lock the caller holds,
- * with 55P03.
+ * Wait until a worker started by mr_start_worker() has exited (a cascade
+ * run with wait => true).  A cancel of the caller stops the worker (the node
+ * it refreshes is logged as interrupted), and so does a worker that waits
+ * for a lock the caller holds, with 55P03.
  */
 void
-mr_wait_worker(MrWorker *worker, const char *view_name)
+mr_wait_worker(BackgroundWorkerHandle *handle, const char *view_name)
 {
-	BackgroundWorkerHandle *handle = worker->handle;
-
 	PG_TRY();
 	{
 		for (;;)
 		{
 			pid_t		pid;
-			BgwHandleStatus status;
+			BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
 
-			if (pg_atomic_read_u32(&worker->sh->state) == WORKER_DONE)
-				break;
-			status = GetBackgroundWorkerPid(handle, &pid);
 			if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED)
 				break;
 			if (status == BGWH_STARTED && blocked_by_me(pid))
@@ -610,5 +578,4 @@ mr_wait_worker(MrWorker *worker, const char *view_name)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	dsm_detach(worker->seg);
 }

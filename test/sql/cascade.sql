@@ -100,10 +100,8 @@ SELECT * FROM cs_summary(:'r');
 -- A leaf alone is a cascade of one.
 SELECT (metrics_refresh_cascade('cs_c'))->'counts' AS leaf_counts;
 SELECT * FROM cs_runs();
--- Cascades of one, back to back: a worker may be done before its caller
--- saw it start, and the caller must still take its answer (it waited for
--- good before; seen under load, in bench/cascade: an idle machine rarely
--- shows it).
+-- Cascades of one, back to back: each answers (the caller waits until its
+-- worker has exited, so the next one finds the worker slot free).
 SELECT count(*) AS quick_cascades
 FROM generate_series(1, 40) AS g,
      LATERAL (SELECT metrics_refresh_cascade('cs_c') AS r OFFSET 0) AS c
