@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include "common/int.h"
+
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -347,6 +349,7 @@ mr_timeline_rows(const MrExtension *ext, FunctionCallInfo fcinfo, const char *vi
 	Interval   *w = DatumGetIntervalP(window);
 	int64		bucket_us;
 	int64		window_us;
+	int64		day_us;
 	Oid			types[5] = {TEXTOID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[5];
 	Datum		origin;
@@ -357,15 +360,25 @@ mr_timeline_rows(const MrExtension *ext, FunctionCallInfo fcinfo, const char *vi
 	MrSavedUser saved;
 
 	mr_check_interval_arg(window, "time_window", true);
-	bucket_us = (int64) b->day * USECS_PER_DAY + b->time;
-	if (b->month != 0 || b->day < 0 || b->time < 0 || bucket_us <= 0)
+	if (b->month != 0 || b->day < 0 || b->time < 0 ||
+		(!pg_mul_s64_overflow((int64) b->day, USECS_PER_DAY, &bucket_us) &&
+		 !pg_add_s64_overflow(bucket_us, b->time, &bucket_us) && bucket_us <= 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("bucket must be a positive interval without months or years"),
 				 errhint("Use e.g. '5 minutes', '1 hour' or '1 day'.")));
-	window_us = (int64) w->month * DAYS_PER_MONTH * USECS_PER_DAY +
-		(int64) w->day * USECS_PER_DAY + w->time;
-	if (window_us / bucket_us + 2 > MAX_BUCKETS)
+	if (pg_mul_s64_overflow((int64) b->day, USECS_PER_DAY, &bucket_us) ||
+		pg_add_s64_overflow(bucket_us, b->time, &bucket_us))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bucket is too long"),
+				 errhint("Use e.g. '5 minutes', '1 hour' or '1 day'.")));
+	/* A window too long for microseconds (an infinite one, say) holds too many. */
+	if (pg_mul_s64_overflow((int64) w->month, (int64) DAYS_PER_MONTH * USECS_PER_DAY, &window_us) ||
+		pg_mul_s64_overflow((int64) w->day, USECS_PER_DAY, &day_us) ||
+		pg_add_s64_overflow(window_us, day_us, &window_us) ||
+		pg_add_s64_overflow(window_us, w->time, &window_us) ||
+		window_us / bucket_us + 2 > MAX_BUCKETS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("time_window holds more than %d buckets", MAX_BUCKETS),

@@ -453,6 +453,9 @@ mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start a background worker to refresh \"%s\"", mr_label(view_name)),
 				 errdetail("All background worker slots are in use."),
+				 run->cascade ?
+				 errhint("Raise max_worker_processes (now %d): a cascade runs in a background worker.",
+						 max_worker_processes) :
 				 errhint("Raise max_worker_processes (now %d), or refresh with wait => true.",
 						 max_worker_processes)));
 	}

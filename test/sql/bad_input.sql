@@ -208,6 +208,11 @@ SELECT count(*) FROM metrics_refresh_timeline('bad_input.v', '1000000 years', '1
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM metrics_refresh_timeline('bad_input.v', '178000000 years', '1 microsecond');
 \echo :LAST_ERROR_SQLSTATE
+-- Too long for microseconds: refused, not wrapped around.
+SELECT count(*) FROM metrics_refresh_timeline('bad_input.v', '178000000 years 2000000000 days', '1 day');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM metrics_refresh_timeline('bad_input.v', '1 day', '2000000000 days');
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM metrics_refresh_timeline('bad_input.v', '1 hour', '178000000 years');
 \echo :LAST_ERROR_SQLSTATE
 SELECT metrics_refresh_dashboard('bad_input.v', '1000000 years') IS NOT NULL AS drawn;
