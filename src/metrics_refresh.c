@@ -30,6 +30,7 @@
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "metrics_refresh.h"
 
@@ -248,6 +249,17 @@ cascade_entry(const MrExtension *ext, const MrRunRequest *req, bool wait, const 
 	if (!wait)
 		return running;
 	mr_wait_worker(handle, view_name);
+
+	/*
+	 * A worker that died outside a node's refresh (terminated while its
+	 * first transaction waited for a lock, say) left its first run
+	 * 'running': it is lost now, and the answer says so (interrupted)
+	 * rather than "running".  That row was committed after this statement
+	 * began: the look-up needs a snapshot taken now.
+	 */
+	PushActiveSnapshot(GetLatestSnapshot());
+	mr_log_reap(ext, view_name, 0);
+	PopActiveSnapshot();
 	return mr_log_cascade_result(ext, cascade_id);
 }
 
