@@ -175,6 +175,18 @@ mr_track_relcache_changed(Oid relid)
 }
 
 /*
+ * The allocator of known_marked: NULL when memory runs out, rather than an
+ * ERROR, because it grows at commit, after the commit record, where no
+ * error may be raised (HASH_ENTER_NULL needs an allocator that returns
+ * NULL; dynahash's own raises).
+ */
+static void *
+known_marked_alloc(Size size)
+{
+	return MemoryContextAllocExtended(track_cache_cxt, size, MCXT_ALLOC_NO_OOM);
+}
+
+/*
  * Make the writers' caches those of the extension in schema nsp, emptied
  * if anything invalidated them.  Returns false when the extension's
  * relations are not there (it is being dropped).
@@ -210,8 +222,9 @@ track_cache_ready(Oid nsp)
 	readers = hash_create("metrics_refresh readers", 64, &ctl,
 						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	ctl.entrysize = sizeof(Oid);
+	ctl.alloc = known_marked_alloc;
 	known_marked = hash_create("metrics_refresh known marks", 64, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT | HASH_ALLOC);
 
 	/*
 	 * Ready, unless looking the relations up processed an invalidation of
