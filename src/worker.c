@@ -83,7 +83,8 @@ typedef struct MrWorkerShared
 	bool		may_skip;		/* the first run may end unchanged */
 	int			caller_pid;
 	NameData	caller;
-	char		timezone[64];	/* the caller's TimeZone, for the answer */
+	char		timezone[256];	/* the caller's TimeZone, for the answer; empty:
+								 * the server's (a longer one) */
 	pg_atomic_uint32 state;
 	int			sqlerrcode;		/* when WORKER_FAILED */
 	int64		run_id;			/* when WORKER_RUNNING */
@@ -428,7 +429,13 @@ mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out,
 	sh->may_skip = run->may_skip;
 	sh->caller_pid = MyProcPid;
 	namestrcpy(&sh->caller, GetUserNameFromId(GetUserId(), false));
-	strlcpy(sh->timezone, GetConfigOption("TimeZone", false, false), sizeof(sh->timezone));
+	{
+		const char *tz = GetConfigOption("TimeZone", false, false);
+
+		/* Cut short, a POSIX zone string would be another zone, or none. */
+		if (strlen(tz) < sizeof(sh->timezone))
+			strlcpy(sh->timezone, tz, sizeof(sh->timezone));
+	}
 	pg_atomic_init_u32(&sh->state, WORKER_STARTING);
 
 	memset(&worker, 0, sizeof(worker));
