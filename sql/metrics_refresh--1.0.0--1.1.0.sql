@@ -1026,32 +1026,32 @@ WITH u AS (
     WHERE NOT counted AND status <> 'running'),
 p AS (
     SELECT view_name,
-        count(*) FILTER (WHERE status = 'success') AS successful,
-        count(*) FILTER (WHERE status = 'error') AS failed,
-        count(*) FILTER (WHERE status = 'skipped') AS skipped,
-        count(*) FILTER (WHERE status = 'unchanged') AS unchanged,
-        count(duration_ms) AS timed_runs,
-        coalesce(sum(duration_ms), 0) AS total_duration_ms,
-        min(duration_ms) AS min_duration_ms, max(duration_ms) AS max_duration_ms,
-        count(*) FILTER (WHERE duration_ms <= 10::pg_catalog.float8) AS duration_le_10ms,
-        count(*) FILTER (WHERE duration_ms <= 100::pg_catalog.float8) AS duration_le_100ms,
-        count(*) FILTER (WHERE duration_ms <= 1000::pg_catalog.float8) AS duration_le_1s,
-        count(*) FILTER (WHERE duration_ms <= 10000::pg_catalog.float8) AS duration_le_10s,
-        count(*) FILTER (WHERE duration_ms <= 60000::pg_catalog.float8) AS duration_le_60s,
-        count(*) FILTER (WHERE duration_ms <= 300000::pg_catalog.float8) AS duration_le_300s,
-        count(*) FILTER (WHERE duration_ms <= 1800000::pg_catalog.float8) AS duration_le_1800s,
-        max(started_at) AS last_run_started,
+        pg_catalog.count(*) FILTER (WHERE status = 'success') AS successful,
+        pg_catalog.count(*) FILTER (WHERE status = 'error') AS failed,
+        pg_catalog.count(*) FILTER (WHERE status = 'skipped') AS skipped,
+        pg_catalog.count(*) FILTER (WHERE status = 'unchanged') AS unchanged,
+        pg_catalog.count(duration_ms) AS timed_runs,
+        coalesce(pg_catalog.sum(duration_ms), 0) AS total_duration_ms,
+        pg_catalog.min(duration_ms) AS min_duration_ms, pg_catalog.max(duration_ms) AS max_duration_ms,
+        pg_catalog.count(*) FILTER (WHERE duration_ms <= 10::pg_catalog.float8) AS duration_le_10ms,
+        pg_catalog.count(*) FILTER (WHERE duration_ms <= 100::pg_catalog.float8) AS duration_le_100ms,
+        pg_catalog.count(*) FILTER (WHERE duration_ms <= 1000::pg_catalog.float8) AS duration_le_1s,
+        pg_catalog.count(*) FILTER (WHERE duration_ms <= 10000::pg_catalog.float8) AS duration_le_10s,
+        pg_catalog.count(*) FILTER (WHERE duration_ms <= 60000::pg_catalog.float8) AS duration_le_60s,
+        pg_catalog.count(*) FILTER (WHERE duration_ms <= 300000::pg_catalog.float8) AS duration_le_300s,
+        pg_catalog.count(*) FILTER (WHERE duration_ms <= 1800000::pg_catalog.float8) AS duration_le_1800s,
+        pg_catalog.max(started_at) AS last_run_started,
         @extschema@.metrics_refresh_latest(finished_at, started_at, id) AS last_run_at,
         @extschema@.metrics_refresh_latest(status, started_at, id) AS last_status,
-        max(started_at) FILTER (WHERE status <> 'skipped') AS last_outcome_started,
+        pg_catalog.max(started_at) FILTER (WHERE status <> 'skipped') AS last_outcome_started,
         @extschema@.metrics_refresh_latest(finished_at, started_at, id) FILTER (WHERE status <> 'skipped') AS last_outcome_at,
         @extschema@.metrics_refresh_latest(status, started_at, id) FILTER (WHERE status <> 'skipped') AS last_outcome,
-        max(finished_at) FILTER (WHERE status = 'success') AS last_success_at,
-        max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')) AS fresh_as_of,
-        max(started_at) FILTER (WHERE status = 'error') AS last_error_started,
+        pg_catalog.max(finished_at) FILTER (WHERE status = 'success') AS last_success_at,
+        pg_catalog.max(finished_at) FILTER (WHERE status IN ('success', 'unchanged')) AS fresh_as_of,
+        pg_catalog.max(started_at) FILTER (WHERE status = 'error') AS last_error_started,
         @extschema@.metrics_refresh_latest(finished_at, started_at, id) FILTER (WHERE status = 'error') AS last_error_at,
         @extschema@.metrics_refresh_latest(error_message, started_at, id) FILTER (WHERE status = 'error') AS last_error,
-        min(finished_at) AS first_at
+        pg_catalog.min(finished_at) AS first_at
     FROM u
     GROUP BY view_name)
 SELECT coalesce(c.view_name, p.view_name) AS view_name,
@@ -1102,9 +1102,9 @@ GRANT SELECT ON @extschema@.metrics_refresh_overview, @extschema@.metrics_refres
 -- privileges on the tables, views and sequences, except that PUBLIC may
 -- read the two monitoring views (they check who reads); PUBLIC may run
 -- every function but the two trigger functions (each checks its caller)
--- and use the types.  Every other grant on the extension's objects is
--- revoked, by an update too (grants made on them after installing
--- included: README, "Upgrading").
+-- and use the types.  Every other grant on the extension's objects, and on
+-- their columns, is revoked, with the grants made from it, by an update too
+-- (grants made on them after installing included: README, "Upgrading").
 -------------------------------------------------------------------------------
 DO $privileges$
 DECLARE
@@ -1121,32 +1121,43 @@ BEGIN
         object AS (
             SELECT CASE c.relkind WHEN 'S'::pg_catalog."char" THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
                    c.oid::pg_catalog.regclass::text AS name, c.relowner AS owner, c.relacl AS acl,
+                   ARRAY(SELECT g.grantee FROM pg_catalog.pg_attribute a
+                         CROSS JOIN LATERAL pg_catalog.aclexplode(CASE WHEN pg_catalog.cardinality(a.attacl)
+                                                                  OPERATOR(pg_catalog.>) 0 THEN a.attacl END) g
+                         WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid) AS column_grantees,
                    CASE WHEN c.relname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ('{metrics_refresh_overview,metrics_refresh_stats}'::pg_catalog.text[])
                         THEN 'SELECT' END AS public_may,
                    pg_catalog.has_table_privilege('public', c.oid, 'SELECT') AS public_has
             FROM pg_catalog.pg_class c JOIN member m ON m.objid OPERATOR(pg_catalog.=) c.oid
             WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid
             UNION ALL
-            SELECT 'ROUTINE', p.oid::pg_catalog.regprocedure::text, p.proowner, p.proacl,
+            SELECT 'ROUTINE', p.oid::pg_catalog.regprocedure::text, p.proowner, p.proacl, '{}'::pg_catalog.oid[],
                    CASE WHEN p.proname::pg_catalog.text OPERATOR(pg_catalog.<>) ALL ('{metrics_refresh_track,metrics_refresh_track_bookkeeping}'::pg_catalog.text[])
                         THEN 'EXECUTE' END,
                    pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
             FROM pg_catalog.pg_proc p JOIN member m ON m.objid OPERATOR(pg_catalog.=) p.oid
             WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid
             UNION ALL
-            SELECT 'TYPE', t.oid::pg_catalog.regtype::text, t.typowner, t.typacl, 'USAGE',
+            SELECT 'TYPE', t.oid::pg_catalog.regtype::text, t.typowner, t.typacl, '{}'::pg_catalog.oid[], 'USAGE',
                    pg_catalog.has_type_privilege('public', t.oid, 'USAGE')
             FROM pg_catalog.pg_type t JOIN member m ON m.objid OPERATOR(pg_catalog.=) t.oid
-            WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid)
+            WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid
+              -- an array type has its element's privileges (and is a member from 17 on)
+              AND t.typcategory OPERATOR(pg_catalog.<>) 'A'::pg_catalog."char")
         SELECT ob.kind, ob.name, ob.public_may, ob.public_has,
-               ARRAY(SELECT DISTINCT a.grantee FROM pg_catalog.aclexplode(ob.acl) a
+               ARRAY(SELECT a.grantee
+                     FROM pg_catalog.aclexplode(CASE WHEN pg_catalog.cardinality(ob.acl)
+                                                    OPERATOR(pg_catalog.>) 0 THEN ob.acl END) a
                      WHERE a.grantee OPERATOR(pg_catalog.<>) ob.owner
                        AND (a.grantee OPERATOR(pg_catalog.<>) 0::pg_catalog.oid OR ob.public_may IS NULL
-                            OR a.privilege_type OPERATOR(pg_catalog.<>) ob.public_may)) AS revoke_from
+                            OR a.privilege_type OPERATOR(pg_catalog.<>) ob.public_may)
+                     UNION
+                     SELECT g FROM pg_catalog.unnest(ob.column_grantees) g
+                     WHERE g OPERATOR(pg_catalog.<>) ob.owner) AS revoke_from
         FROM object ob
     LOOP
         FOR i IN 1 .. coalesce(pg_catalog.array_length(r.revoke_from, 1), 0) LOOP
-            EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM %s', r.kind, r.name,
+            EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM %s CASCADE', r.kind, r.name,
                 CASE r.revoke_from[i] WHEN 0::pg_catalog.oid THEN 'PUBLIC'
                      ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.revoke_from[i])) END);
         END LOOP;

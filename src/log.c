@@ -344,9 +344,10 @@ fold_in_subxact(const MrExtension *ext)
 /*
  * Marking lost runs (an error in it: a trigger a superuser put on the log,
  * say): the rows stay 'running' until a later run or a monitoring call.
+ * Also what a cascade's caller does once its worker has ended.
  */
-static void
-reap_in_subxact(const MrExtension *ext)
+void
+mr_log_reap_in_subxact(const MrExtension *ext)
 {
 	in_subxact(reap_call, ext, "could not mark lost runs interrupted",
 			   "A later run, or a monitoring call, marks them.",
@@ -398,13 +399,13 @@ apply_retention(const MrExtension *ext)
 	if (log_probes(ext, now, plans.fold_due.sql != NULL, &fold_due, &oldest, &isnull, &lost))
 	{
 		if (lost)
-			reap_in_subxact(ext);
+			mr_log_reap_in_subxact(ext);
 		if (fold_due)
 			fold_in_subxact(ext);
 	}
 	else
 	{
-		reap_in_subxact(ext);
+		mr_log_reap_in_subxact(ext);
 		if (plans.fold_due.sql != NULL)
 		{
 			value = TimestampTzGetDatum(now);
@@ -907,8 +908,7 @@ finish_running(const MrLogRow *row, const MrOutcome *o)
 
 /*
  * A result object as a list of keys, in jsonb's order (shorter first, then
- * bytewise), so that the sort that ends a jsonb object finds them sorted and
- * its text (for NOTIFY) is written in the order jsonb_out() writes it.
+ * bytewise), so that the sort that ends a jsonb object finds them sorted.
  */
 #define RESULT_MAX_KEYS 15
 
@@ -1331,13 +1331,20 @@ mr_log_set_cascade(const MrExtension *ext, int64 run_id)
 Jsonb *
 mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
 {
-	Oid			type = INT8OID;
-	Datum		value = Int64GetDatum(cascade_id);
+	Oid			types[2] = {INT8OID, BOOLOID};
+	Datum		values[2];
 	MrSavedUser saved;
 	bool		isnull;
 	int			ret;
 	Datum		d;
 
+	/*
+	 * A first run still 'running' whose worker is gone (it died outside a
+	 * refresh, and its row could not be marked: under REPEATABLE READ, say)
+	 * is reported as the error it is, as monitoring reports such a row.
+	 */
+	values[0] = Int64GetDatum(cascade_id);
+	values[1] = BoolGetDatum(run_is_lost(cascade_id));
 	mr_become_extension_owner(ext, &saved);
 	/*
 	 * The runs are committed by other transactions (the worker's, one per
@@ -1345,8 +1352,9 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
 	 * SERIALIZABLE caller's would not be.
 	 */
 	PushActiveSnapshot(GetLatestSnapshot());
-	ret = SPI_execute_with_args(psprintf("WITH r AS (SELECT id, view_name, status, skip_reason "
-										 "  FROM %s.metrics_refresh_log WHERE cascade_id = $1), "
+	ret = SPI_execute_with_args(psprintf("WITH r AS (SELECT id, view_name, "
+										 "  CASE WHEN id = $1 AND status = 'running' AND $2 THEN 'error' ELSE status END AS status, "
+										 "  skip_reason FROM %s.metrics_refresh_log WHERE cascade_id = $1), "
 										 "c AS (SELECT status, count(*) AS n FROM r GROUP BY status), "
 										 "root AS (SELECT * FROM r WHERE id = $1) "
 										 "SELECT jsonb_build_object("
@@ -1365,7 +1373,7 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
 										 "'message', 'cascade from ' || (SELECT view_name FROM root) || ': ' || "
 										 "  (SELECT string_agg(n || ' ' || status, ', ' ORDER BY status) FROM c))",
 										 ext->nspname_q),
-								1, &type, &value, NULL, true, 1);
+								2, types, values, NULL, true, 1);
 	PopActiveSnapshot();
 	mr_restore_user(&saved);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)

@@ -253,12 +253,14 @@ cascade_entry(const MrExtension *ext, const MrRunRequest *req, bool wait, const 
 	/*
 	 * A worker that died outside a node's refresh (terminated while its
 	 * first transaction waited for a lock, say) left its first run
-	 * 'running': it is lost now, and the answer says so (interrupted)
-	 * rather than "running".  That row was committed after this statement
-	 * began: the look-up needs a snapshot taken now.
+	 * 'running': it is lost now, and is marked so (interrupted), in a
+	 * subtransaction whose errors become a WARNING: the cascade is over.
+	 * That row was committed after this statement began: the look-up needs
+	 * a snapshot taken now.  The answer reports such a row as the error it
+	 * is even where it cannot be marked (REPEATABLE READ).
 	 */
 	PushActiveSnapshot(GetLatestSnapshot());
-	mr_log_reap(ext, view_name, 0);
+	mr_log_reap_in_subxact(ext);
 	PopActiveSnapshot();
 	return mr_log_cascade_result(ext, cascade_id);
 }

@@ -223,8 +223,14 @@ track_cache_ready(Oid nsp)
 						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	ctl.entrysize = sizeof(Oid);
 	ctl.alloc = known_marked_alloc;
+	/*
+	 * A directory that never grows: dynahash grows one with its own
+	 * allocator only (an assertion says so); past its size, buckets hold
+	 * more entries instead.
+	 */
+	ctl.dsize = ctl.max_dsize = 256;
 	known_marked = hash_create("metrics_refresh known marks", 64, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT | HASH_ALLOC);
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT | HASH_ALLOC | HASH_DIRSIZE);
 
 	/*
 	 * Ready, unless looking the relations up processed an invalidation of

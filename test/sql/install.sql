@@ -103,7 +103,8 @@ LANGUAGE sql AS $$
 $$;
 CREATE EXTENSION metrics_refresh SCHEMA inst_dp;
 SELECT * FROM inst_acl_summary();
-SELECT count(*) AS types, count(*) FILTER (WHERE has_type_privilege('public', t.oid, 'USAGE')) AS public_may_use
+SELECT count(*) FILTER (WHERE t.typname = 'metrics_refresh_log_status') AS status_type,
+       count(*) FILTER (WHERE NOT has_type_privilege('public', t.oid, 'USAGE')) AS public_may_not_use
 FROM pg_type t JOIN pg_depend d ON d.objid = t.oid AND d.classid = 'pg_type'::regclass
 WHERE d.deptype = 'e' AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'metrics_refresh');
 SET ROLE regress_inst_anon;
@@ -113,9 +114,40 @@ RESET ROLE;
 DROP EXTENSION metrics_refresh;
 CREATE EXTENSION metrics_refresh SCHEMA inst_dp VERSION '1.0.0';
 SELECT granted_to_anon > 0 AS granted_by_1_0_0 FROM inst_acl_summary();
+-- Grants made after installing go too, with those made from them, and
+-- column grants: a grant option passed on, and a column of the log.
+CREATE ROLE regress_inst_other;
+GRANT SELECT ON inst_dp.metrics_refresh_log TO regress_inst_anon WITH GRANT OPTION;
+SET ROLE regress_inst_anon;
+GRANT SELECT ON inst_dp.metrics_refresh_log TO regress_inst_other;
+RESET ROLE;
+GRANT SELECT (error_message) ON inst_dp.metrics_refresh_log TO regress_inst_other;
+GRANT UPDATE (schedule) ON inst_dp.metrics_refresh_config TO regress_inst_other;
+-- A function named like the extension's, made in its schema before the
+-- update, is refused there too.
+CREATE FUNCTION inst_dp.metrics_refresh_stats(text) RETURNS int LANGUAGE sql AS 'SELECT 1';
+\set SHOW_CONTEXT never
+ALTER EXTENSION metrics_refresh UPDATE;
+\set SHOW_CONTEXT errors
+DROP FUNCTION inst_dp.metrics_refresh_stats(text);
+-- A built-in aggregate's name made in the schema (count(float8) matches
+-- the views' count(duration_ms) better than count("any")) is not chosen:
+-- the views name pg_catalog's.
+CREATE FUNCTION inst_dp.inst_count_sfunc(bigint, float8) RETURNS bigint
+LANGUAGE sql AS 'SELECT $1 + 1000';
+CREATE AGGREGATE inst_dp.count(float8) (SFUNC = inst_dp.inst_count_sfunc, STYPE = bigint, INITCOND = '0');
 ALTER EXTENSION metrics_refresh UPDATE;
 SELECT * FROM inst_acl_summary();
+SELECT count(*) AS column_grants_left
+FROM pg_attribute WHERE attrelid IN ('inst_dp.metrics_refresh_log'::regclass, 'inst_dp.metrics_refresh_config'::regclass)
+  AND attacl IS NOT NULL;
+SELECT count(*) AS views_on_planted_count
+FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+WHERE d.refobjid = 'inst_dp.count(float8)'::regprocedure;
 DROP EXTENSION metrics_refresh;
+DROP AGGREGATE inst_dp.count(float8);
+DROP FUNCTION inst_dp.inst_count_sfunc(bigint, float8);
+DROP ROLE regress_inst_other;
 ALTER DEFAULT PRIVILEGES GRANT USAGE ON TYPES TO PUBLIC;
 ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO PUBLIC;
 ALTER DEFAULT PRIVILEGES IN SCHEMA inst_dp REVOKE ALL ON TABLES FROM regress_inst_anon;
@@ -132,7 +164,9 @@ DROP ROLE regress_inst_anon;
 -- metrics_refresh_status_all(interval)) as whoever reads them.
 CREATE FUNCTION public.metrics_refresh_status_all(text) RETURNS SETOF record
 LANGUAGE sql AS 'SELECT NULL::record WHERE false';
+\set SHOW_CONTEXT never
 CREATE EXTENSION metrics_refresh;
+\set SHOW_CONTEXT errors
 DROP FUNCTION public.metrics_refresh_status_all(text);
 CREATE EXTENSION metrics_refresh;
 SELECT count(*) AS overview_calls_ours

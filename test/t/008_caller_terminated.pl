@@ -95,38 +95,84 @@ $node->safe_psql(
 CREATE MATERIALIZED VIEW ct_w AS SELECT id, v FROM ct_v;
 CREATE UNIQUE INDEX ON ct_w (id);
 });
-my $waiter = session();
-$waiter->{in} .= "SELECT metrics_refresh_run('ct_v')->>'status';
-";
-$waiter->{h}->pump until $waiter->{out} =~ /\n/ || $waiter->{err} ne '';
-is($waiter->{out} . $waiter->{err}, "success\n", 'the caller has run the view before');
-$holder = session();
-$holder->{in} .= "BEGIN;\nLOCK metrics_refresh_config IN ACCESS EXCLUSIVE MODE;\nSELECT 'locked';\n";
-$holder->{h}->pump until $holder->{out} =~ /locked/;
-$waiter->{out} = '';
-$waiter->{in} .=
-  "SELECT r->>'status', r->>'success', r->>'counts' FROM metrics_refresh_cascade('ct_v') r;\n";
-$waiter->{h}->pump_nb while length $waiter->{in};
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 1 FROM pg_stat_activity
-		 WHERE backend_type = 'metrics_refresh worker' AND wait_event_type = 'Lock'"),
-	'the cascade\'s worker waits for the lock on the options');
-$node->safe_psql('postgres',
-	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'metrics_refresh worker'");
-$waiter->{h}->pump until $waiter->{out} =~ /\n/;
-is($waiter->{out}, "error|false|{\"error\": 1}\n",
+# One such cascade of the view given, begun by the statements given (the
+# caller's transaction), while another session holds the lock given: from
+# before the cascade, or once its worker is seen as the condition given
+# says; returns the caller's answer.
+sub cascade_with_lost_worker
+{
+	my ($view, $begin, $lock, $seen) = @_;
+	my $waiter = session();
+	$waiter->{in} .= "SELECT metrics_refresh_run('$view')->>'status';\n";
+	$waiter->{h}->pump until $waiter->{out} =~ /\n/ || $waiter->{err} ne '';
+	is($waiter->{out} . $waiter->{err}, "success\n", 'the caller has run the view before');
+	my $holder = session();
+	my $take_lock = sub {
+		$holder->{in} .= "BEGIN;\n$lock;\nSELECT 'locked';\n";
+		$holder->{h}->pump until $holder->{out} =~ /locked/;
+	};
+	# Without a condition, the lock is taken before the cascade starts.
+	$take_lock->() unless $seen;
+	$waiter->{out} = '';
+	$waiter->{in} .= $begin
+	  . "SELECT r->>'status', r->>'success', r->>'counts' FROM metrics_refresh_cascade('$view') r;\n";
+	$waiter->{h}->pump_nb while length $waiter->{in};
+	if ($seen)
+	{
+		$node->poll_query_until('postgres',
+			"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'metrics_refresh worker' AND $seen");
+		$take_lock->();
+	}
+	ok( $node->poll_query_until(
+			'postgres',
+			"SELECT count(*) = 1 FROM pg_stat_activity
+			 WHERE backend_type = 'metrics_refresh worker' AND wait_event_type = 'Lock'"),
+		'the cascade\'s worker waits for the lock');
+	$node->safe_psql('postgres',
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'metrics_refresh worker'");
+	$waiter->{h}->pump until $waiter->{out} =~ /\n/;
+	my $answer = $waiter->{out};
+	$holder->{in} .= "COMMIT;\n\\q\n";
+	$holder->{h}->finish;
+	$waiter->{in} .= ($begin ? "COMMIT;\n" : '') . "\\q\n";
+	$waiter->{h}->finish;
+	return $answer;
+}
+
+# The first run's row, and the rows after it.
+my $cascade_rows_sql =
+  "SELECT view_name, status, sqlstate FROM metrics_refresh_log
+   WHERE cascade_id = (SELECT max(cascade_id) FROM metrics_refresh_log) ORDER BY id";
+
+is( cascade_with_lost_worker(
+		'ct_v', '', 'LOCK metrics_refresh_config IN ACCESS EXCLUSIVE MODE', ''),
+	"error|false|{\"error\": 1}\n",
 	'the caller answers the first run interrupted');
-$holder->{in} .= "COMMIT;\n\\q\n";
-$holder->{h}->finish;
-$waiter->{in} .= "\\q\n";
-$waiter->{h}->finish;
-is( $node->safe_psql(
-		'postgres',
-		"SELECT view_name, status, sqlstate, cascade_id = id FROM metrics_refresh_log
-		 WHERE cascade_id IS NOT NULL ORDER BY id"),
-	'public.ct_v|error|57P01|t',
+is($node->safe_psql('postgres', $cascade_rows_sql), 'public.ct_v|error|57P01',
 	'the first run is logged interrupted, and nothing after it');
+
+# Under REPEATABLE READ the caller cannot mark the row (and reads the
+# options from the table, so the lock is on the log, taken while the first
+# run's refresh sleeps, which its logging then waits for); it answers the
+# same, and the row is marked by the next monitoring call.
+$node->safe_psql(
+	'postgres', q{
+CREATE MATERIALIZED VIEW ct_slow AS SELECT id, v FROM ct_src, pg_sleep(0.5);
+CREATE UNIQUE INDEX ON ct_slow (id);
+CREATE MATERIALIZED VIEW ct_slow_w AS SELECT id, v FROM ct_slow;
+CREATE UNIQUE INDEX ON ct_slow_w (id);
+});
+is( cascade_with_lost_worker(
+		'ct_slow', "BEGIN ISOLATION LEVEL REPEATABLE READ;\n",
+		'LOCK metrics_refresh_log IN SHARE MODE', "wait_event = 'PgSleep'"),
+	"error|false|{\"error\": 1}\n",
+	'under REPEATABLE READ, the caller answers the first run interrupted too');
+is($node->safe_psql('postgres', $cascade_rows_sql), 'public.ct_slow|running|',
+	'the row is left running there');
+$node->safe_psql('postgres',
+	"SELECT metrics_refresh_run_status((SELECT max(cascade_id) FROM metrics_refresh_log))");
+is($node->safe_psql('postgres', $cascade_rows_sql), 'public.ct_slow|error|57P01',
+	'and marked interrupted by the next monitoring call');
 
 $node->stop;
 done_testing();
