@@ -1248,6 +1248,7 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_dashboard(regclass, interval) IS
 DO $privileges$
 DECLARE
     r record;
+    public_now boolean;
 BEGIN
     FOR r IN
         WITH member AS (
@@ -1266,24 +1267,24 @@ BEGIN
                          WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid) AS column_grantees,
                    CASE WHEN c.relname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ('{metrics_refresh_overview,metrics_refresh_stats}'::pg_catalog.text[])
                         THEN 'SELECT' END AS public_may,
-                   pg_catalog.has_table_privilege('public', c.oid, 'SELECT') AS public_has
+                   c.oid
             FROM pg_catalog.pg_class c JOIN member m ON m.objid OPERATOR(pg_catalog.=) c.oid
             WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid
             UNION ALL
             SELECT 'ROUTINE', p.oid::pg_catalog.regprocedure::text, p.proowner, p.proacl, '{}'::pg_catalog.oid[],
                    CASE WHEN p.proname::pg_catalog.text OPERATOR(pg_catalog.<>) ALL ('{metrics_refresh_track,metrics_refresh_track_bookkeeping}'::pg_catalog.text[])
                         THEN 'EXECUTE' END,
-                   pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
+                   p.oid
             FROM pg_catalog.pg_proc p JOIN member m ON m.objid OPERATOR(pg_catalog.=) p.oid
             WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid
             UNION ALL
             SELECT 'TYPE', t.oid::pg_catalog.regtype::text, t.typowner, t.typacl, '{}'::pg_catalog.oid[], 'USAGE',
-                   pg_catalog.has_type_privilege('public', t.oid, 'USAGE')
+                   t.oid
             FROM pg_catalog.pg_type t JOIN member m ON m.objid OPERATOR(pg_catalog.=) t.oid
             WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid
               -- an array type has its element's privileges (and is a member from 17 on)
               AND t.typcategory OPERATOR(pg_catalog.<>) 'A'::pg_catalog."char")
-        SELECT ob.kind, ob.name, ob.public_may, ob.public_has,
+        SELECT ob.kind, ob.name, ob.public_may, ob.oid,
                ARRAY(SELECT a.grantee
                      FROM pg_catalog.aclexplode(CASE WHEN pg_catalog.cardinality(ob.acl)
                                                     OPERATOR(pg_catalog.>) 0 THEN ob.acl END) a
@@ -1300,7 +1301,12 @@ BEGIN
                 CASE r.revoke_from[i] WHEN 0::pg_catalog.oid THEN 'PUBLIC'
                      ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.revoke_from[i])) END);
         END LOOP;
-        IF r.public_may IS NOT NULL AND (NOT r.public_has OR 0::pg_catalog.oid OPERATOR(pg_catalog.=) ANY (r.revoke_from)) THEN
+        -- After the revokes: a grant to PUBLIC made from a grant option went too.
+        public_now := CASE r.kind
+            WHEN 'ROUTINE' THEN pg_catalog.has_function_privilege('public', r.oid, 'EXECUTE')
+            WHEN 'TYPE' THEN pg_catalog.has_type_privilege('public', r.oid, 'USAGE')
+            ELSE pg_catalog.has_table_privilege('public', r.oid, 'SELECT') END;
+        IF r.public_may IS NOT NULL AND NOT public_now THEN
             EXECUTE pg_catalog.format('GRANT %s ON %s %s TO PUBLIC', r.public_may, r.kind, r.name);
         END IF;
     END LOOP;

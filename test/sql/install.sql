@@ -123,6 +123,13 @@ GRANT SELECT ON inst_dp.metrics_refresh_log TO regress_inst_other;
 RESET ROLE;
 GRANT SELECT (error_message) ON inst_dp.metrics_refresh_log TO regress_inst_other;
 GRANT UPDATE (schedule) ON inst_dp.metrics_refresh_config TO regress_inst_other;
+-- PUBLIC's EXECUTE, granted only from a grant option, comes back as the
+-- owner's once that option is revoked.
+REVOKE EXECUTE ON FUNCTION inst_dp.metrics_refresh_run(regclass, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION inst_dp.metrics_refresh_run(regclass, text) TO regress_inst_anon WITH GRANT OPTION;
+SET ROLE regress_inst_anon;
+GRANT EXECUTE ON FUNCTION inst_dp.metrics_refresh_run(regclass, text) TO PUBLIC;
+RESET ROLE;
 -- A function named like the extension's, made in its schema before the
 -- update, is refused there too.
 CREATE FUNCTION inst_dp.metrics_refresh_stats(text) RETURNS int LANGUAGE sql AS 'SELECT 1';

@@ -157,7 +157,7 @@ is($node->safe_psql('postgres', $cascade_rows_sql), 'public.ct_v|error|57P01',
 # same, and the row is marked by the next monitoring call.
 $node->safe_psql(
 	'postgres', q{
-CREATE MATERIALIZED VIEW ct_slow AS SELECT id, v FROM ct_src, pg_sleep(0.5);
+CREATE MATERIALIZED VIEW ct_slow AS SELECT id, v FROM ct_src, pg_sleep(2);
 CREATE UNIQUE INDEX ON ct_slow (id);
 CREATE MATERIALIZED VIEW ct_slow_w AS SELECT id, v FROM ct_slow;
 CREATE UNIQUE INDEX ON ct_slow_w (id);
