@@ -360,9 +360,7 @@ mr_timeline_rows(const MrExtension *ext, FunctionCallInfo fcinfo, const char *vi
 	MrSavedUser saved;
 
 	mr_check_interval_arg(window, "time_window", true);
-	if (b->month != 0 || b->day < 0 || b->time < 0 ||
-		(!pg_mul_s64_overflow((int64) b->day, USECS_PER_DAY, &bucket_us) &&
-		 !pg_add_s64_overflow(bucket_us, b->time, &bucket_us) && bucket_us <= 0))
+	if (b->month != 0 || b->day < 0 || b->time < 0 || (b->day == 0 && b->time == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("bucket must be a positive interval without months or years"),

@@ -39,6 +39,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "pgtime.h"
 #include "port/atomics.h"
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
@@ -83,8 +84,8 @@ typedef struct MrWorkerShared
 	bool		may_skip;		/* the first run may end unchanged */
 	int			caller_pid;
 	NameData	caller;
-	char		timezone[256];	/* the caller's TimeZone, for the answer; empty:
-								 * the server's (a longer one) */
+	char		timezone[TZ_STRLEN_MAX + 1];	/* the caller's TimeZone, for the
+												 * answer */
 	pg_atomic_uint32 state;
 	int			sqlerrcode;		/* when WORKER_FAILED */
 	int64		run_id;			/* when WORKER_RUNNING */
@@ -429,13 +430,8 @@ mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out,
 	sh->may_skip = run->may_skip;
 	sh->caller_pid = MyProcPid;
 	namestrcpy(&sh->caller, GetUserNameFromId(GetUserId(), false));
-	{
-		const char *tz = GetConfigOption("TimeZone", false, false);
-
-		/* Cut short, a POSIX zone string would be another zone, or none. */
-		if (strlen(tz) < sizeof(sh->timezone))
-			strlcpy(sh->timezone, tz, sizeof(sh->timezone));
-	}
+	/* A TimeZone value is at most TZ_STRLEN_MAX bytes (pg_tzset refuses more). */
+	strlcpy(sh->timezone, GetConfigOption("TimeZone", false, false), sizeof(sh->timezone));
 	pg_atomic_init_u32(&sh->state, WORKER_STARTING);
 
 	memset(&worker, 0, sizeof(worker));

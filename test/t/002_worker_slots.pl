@@ -100,6 +100,15 @@ is((split /\|/, $platform_failure)[0],
 is($node->safe_psql('postgres', $running_sql),
 	$started, "'running' rows after the platform failure");
 
+# So does a cascade, whose hint does not offer wait => true (a cascade
+# always runs in a worker).
+my (undef, $cascade_failure) = try_sql("SELECT metrics_refresh_cascade('slots_v4')->>'status'");
+my ($cascade_state, undef, $cascade_hint) = split /\|/, $cascade_failure, 3;
+is($cascade_state, '53400', 'SQLSTATE of a cascade when no slot is free');
+is( $cascade_hint,
+	'Raise max_worker_processes (now 4): a cascade runs in a background worker.',
+	'the hint of a cascade when no slot is free');
+
 # Waiting refreshes need no worker and still work.
 is( $node->safe_psql(
 		'postgres',
