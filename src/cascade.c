@@ -21,7 +21,10 @@
  *   branches go on.  A dependent dropped during the cascade is logged as
  *   skipped too.  So is every node left when the worker is asked to stop
  *   (SIGTERM, or a waiting caller cancelled): each node of the plan has
- *   exactly one row per cascade.
+ *   exactly one row per cascade, unless the worker is asked to stop again
+ *   while another session holds the log locked: it then ends without
+ *   logging the nodes left (and says so in a WARNING) rather than wait
+ *   where nothing could interrupt it.
  * - A dependent with skip_unchanged whose sources did not change ends
  *   unchanged (tracking.c): a refresh of its source view marks it changed.
  *
@@ -34,6 +37,8 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -154,6 +159,38 @@ end_node(int nestlevel)
 }
 
 /*
+ * Lock the log for the bookkeeping of a stopped cascade, in the node's
+ * transaction.  That bookkeeping runs with interrupts held, so that the
+ * stop's own cancel does not abort it; a wait for a lock there could be
+ * ended by nothing, not even pg_terminate_backend.  So the lock is tried
+ * every 10 ms instead, until it is granted (true) or a stop request comes
+ * after the one the bookkeeping began with: *root->stop_requested no longer
+ * equals stops (false; the cascade then ends, and the worker with it).
+ * With the table's lock held, the logging that follows does not wait for it.
+ */
+static bool
+lock_log_while_stopped(const MrExtension *ext, const MrRunRequest *root, sig_atomic_t stops)
+{
+	Oid			relid = get_relname_relid("metrics_refresh_log", ext->nspoid);
+
+	if (!OidIsValid(relid))
+		return true;			/* the logging raises its own error */
+	while (!ConditionalLockRelationOid(relid, RowExclusiveLock))
+	{
+		if (root->stop_requested != NULL && *root->stop_requested != stops)
+		{
+			/* Answered by ending the cascade, not by an error on the way. */
+			QueryCancelPending = false;
+			return false;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	return true;
+}
+
+/*
  * Run a cascade in a background worker: root->run_id is the root's
  * 'running' row, already committed, and root->cascade_id the same id.  The
  * root runs in the first transaction (with the plan of the cascade made in
@@ -175,6 +212,8 @@ mr_cascade_execute(const MrRunRequest *root)
 	int			n;
 	int			i;
 	volatile bool broken = false;	/* a node's transaction failed outside its refresh */
+	volatile bool gave_up = false;	/* stopped again while the log was locked */
+	volatile sig_atomic_t held_stops = -1;	/* stop requests when the bookkeeping began */
 
 	nestlevel = begin_node();
 	mr_get_extension(&ext);
@@ -216,7 +255,7 @@ mr_cascade_execute(const MrRunRequest *root)
 	}
 	end_node(nestlevel);
 
-	for (i = 1; i < n; i++)
+	for (i = 1; i < n && !gave_up; i++)
 	{
 		const char *stopped;
 		volatile bool interrupted = broken || (root->stop_requested && *root->stop_requested);
@@ -225,10 +264,16 @@ mr_cascade_execute(const MrRunRequest *root)
 		/*
 		 * Asked to stop: the nodes left are only logged as skipped, each
 		 * still once, so that the cascade's history is whole; the cancel
-		 * that the stop request raised must not abort that.
+		 * that the stop request raised must not abort that.  Only a stop
+		 * request that comes while the log is locked ends it
+		 * (lock_log_while_stopped).
 		 */
 		if (interrupted)
+		{
 			HOLD_INTERRUPTS();
+			if (held_stops < 0)
+				held_stops = root->stop_requested ? *root->stop_requested : 0;
+		}
 		PG_TRY();
 		{
 			nestlevel = begin_node();
@@ -236,9 +281,14 @@ mr_cascade_execute(const MrRunRequest *root)
 			pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: cascade from %s (run " INT64_FORMAT "): %s",
 														   runs[0].node->view_name, root->run_id,
 														   runs[i].node->view_name));
-			stopped = run_dependent(&ext, root, runs, i, interrupted);
-			if (stopped != NULL)
-				runs[i].stopped = MemoryContextStrdup(cxt, stopped);
+			if (interrupted && !lock_log_while_stopped(&ext, root, held_stops))
+				gave_up = true;
+			else
+			{
+				stopped = run_dependent(&ext, root, runs, i, interrupted);
+				if (stopped != NULL)
+					runs[i].stopped = MemoryContextStrdup(cxt, stopped);
+			}
 			end_node(nestlevel);
 			if (interrupted)
 				RESUME_INTERRUPTS();
@@ -262,8 +312,13 @@ mr_cascade_execute(const MrRunRequest *root)
 			FlushErrorState();
 			AbortCurrentTransaction();
 			HOLD_INTERRUPTS();
+			if (held_stops < 0)
+				held_stops = root->stop_requested ? *root->stop_requested : 0;
 			nestlevel = begin_node();
 			mr_get_extension(&ext);
+			if (!lock_log_while_stopped(&ext, root, held_stops))
+				gave_up = true;
+			else
 			{
 				MrRunRequest req = *root;
 
@@ -284,6 +339,12 @@ mr_cascade_execute(const MrRunRequest *root)
 		}
 		PG_END_TRY();
 	}
+	if (gave_up)
+		ereport(WARNING,
+				(errmsg("cascade " INT64_FORMAT " from %s stopped without logging %d of its views",
+						root->run_id, runs[0].node->view_name, n - i + 1),
+				 errdetail("The log was locked by another session when the worker was asked to stop again."),
+				 errhint("Those views have no row in the cascade's history.")));
 	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextDelete(cxt);
 }

@@ -188,7 +188,11 @@ typedef struct MrRunRequest
 	bool		may_skip;		/* ... and this run may end unchanged (not
 								 * "Refresh Now") */
 	Datum		max_skip;		/* interval, with track */
-	/* set when whoever runs the refresh was asked to stop (worker SIGTERM) */
+
+	/*
+	 * Not 0 when whoever runs the refresh was asked to stop: the SIGTERMs
+	 * a worker received.
+	 */
 	const volatile sig_atomic_t *stop_requested;
 } MrRunRequest;
 

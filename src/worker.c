@@ -92,8 +92,12 @@ typedef struct MrWorkerShared
 	char		result[4096];	/* result object, or error message */
 } MrWorkerShared;
 
-/* Set by SIGTERM; the refresh reads it through MrRunRequest.stop_requested. */
-static volatile sig_atomic_t sigterm_received = false;
+/*
+ * SIGTERMs received; the refresh reads it through MrRunRequest.stop_requested
+ * (not 0: asked to stop; a cascade that is logging the views left after a
+ * stop gives that up if it grows while the log is locked: cascade.c).
+ */
+static volatile sig_atomic_t sigterm_received = 0;
 
 /*
  * SIGTERM: cancel whatever is running, and remember why, so the refresh is
@@ -104,7 +108,7 @@ worker_sigterm(SIGNAL_ARGS)
 {
 	int			save_errno = errno;
 
-	sigterm_received = true;
+	sigterm_received++;
 	InterruptPending = true;
 	QueryCancelPending = true;
 	SetLatch(MyLatch);

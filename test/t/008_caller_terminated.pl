@@ -7,7 +7,7 @@
 # Another session holds the log in SHARE mode, so the worker cannot insert
 # its 'running' row; the caller waits for it in metrics_refresh_trigger.
 # Then the other way round: a cascade's worker terminated while its caller
-# waits.
+# waits; and one stopped while the log is locked.
 use strict;
 use warnings;
 
@@ -173,6 +173,71 @@ $node->safe_psql('postgres',
 	"SELECT metrics_refresh_run_status((SELECT max(cascade_id) FROM metrics_refresh_log))");
 is($node->safe_psql('postgres', $cascade_rows_sql), 'public.ct_slow|error|57P01',
 	'and marked interrupted by the next monitoring call');
+
+# A cascade's worker asked to stop while a dependent refreshes, and again
+# while it logs: it logs the views left with interrupts held, so that the
+# stop's cancel does not abort that.  With the log locked by another session,
+# it waits for the lock without blocking on it, and the next stop request
+# ends it: it exits while the log is still locked, with a WARNING, and the
+# views it had not logged have no row.
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE ct_knob (s float8 NOT NULL);
+INSERT INTO ct_knob VALUES (0);
+CREATE MATERIALIZED VIEW ct_stop_root AS SELECT id, v FROM ct_src;
+CREATE UNIQUE INDEX ON ct_stop_root (id);
+CREATE MATERIALIZED VIEW ct_stop_mid AS
+    SELECT id, v FROM ct_stop_root, pg_sleep((SELECT s FROM ct_knob));
+CREATE UNIQUE INDEX ON ct_stop_mid (id);
+CREATE MATERIALIZED VIEW ct_stop_leaf AS SELECT id, v FROM ct_stop_mid;
+CREATE UNIQUE INDEX ON ct_stop_leaf (id);
+UPDATE ct_knob SET s = 300;
+});
+my $stop_id = $node->safe_psql('postgres',
+	"SELECT metrics_refresh_cascade('ct_stop_root', wait => false)->>'run_id'");
+my $worker_in = sub {
+	my ($cond) = @_;
+	return $node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'metrics_refresh worker' AND $cond");
+};
+my $stop_worker = sub {
+	$node->safe_psql('postgres',
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'metrics_refresh worker'");
+};
+ok($worker_in->("wait_event = 'PgSleep' AND query LIKE '%: public.ct_stop_mid'"),
+	'the worker refreshes the dependent');
+my $log_holder = session();
+$log_holder->{in} .= "BEGIN;\nLOCK metrics_refresh_log IN SHARE MODE;\nSELECT 'locked';\n";
+$log_holder->{h}->pump until $log_holder->{out} =~ /locked/;
+$stop_worker->();
+ok($worker_in->("wait_event_type = 'Lock'"),
+	'stopped, the worker waits for the log to log the dependent interrupted');
+$stop_worker->();
+ok($worker_in->("wait_event_type = 'Extension'"),
+	'stopped again, it tries the log\'s lock to log the views left');
+$stop_worker->();
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'metrics_refresh worker'"),
+	'a third stop ends it');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+		 WHERE c.relname = 'metrics_refresh_log' AND l.mode = 'ShareLock' AND l.granted"),
+	'1',
+	'while the log is still locked');
+$log_holder->{in} .= "COMMIT;\n\\q\n";
+$log_holder->{h}->finish;
+is( $node->safe_psql(
+		'postgres',
+		"SELECT string_agg(view_name || ':' || status, ' ' ORDER BY id) FROM metrics_refresh_log
+		 WHERE cascade_id = $stop_id"),
+	'public.ct_stop_root:success',
+	'the views it had not logged have no row');
+like(
+	slurp_file($node->logfile),
+	qr/WARNING:  cascade $stop_id from public\.ct_stop_root stopped without logging 2 of its views/,
+	'the server log says so');
 
 $node->stop;
 done_testing();
