@@ -22,9 +22,9 @@
  *   skipped too.  So is every node left when the worker is asked to stop
  *   (SIGTERM, or a waiting caller cancelled): each node of the plan has
  *   exactly one row per cascade, unless the worker is asked to stop again
- *   while another session holds the log locked: it then ends without
- *   logging the nodes left (and says so in a WARNING) rather than wait
- *   where nothing could interrupt it.
+ *   while it logs them (waiting for another session's lock on the log,
+ *   say): it then ends without logging the nodes left, and says so in a
+ *   WARNING.
  * - A dependent with skip_unchanged whose sources did not change ends
  *   unchanged (tracking.c): a refresh of its source view marks it changed.
  *
@@ -37,8 +37,6 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "storage/latch.h"
-#include "storage/lmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -159,35 +157,43 @@ end_node(int nestlevel)
 }
 
 /*
- * Lock the log for the bookkeeping of a stopped cascade, in the node's
- * transaction.  That bookkeeping runs with interrupts held, so that the
- * stop's own cancel does not abort it; a wait for a lock there could be
- * ended by nothing, not even pg_terminate_backend.  So the lock is tried
- * every 10 ms instead, until it is granted (true) or a stop request comes
- * after the one the bookkeeping began with: *root->stop_requested no longer
- * equals stops (false; the cascade then ends, and the worker with it).
- * With the table's lock held, the logging that follows does not wait for it.
+ * Log a node whose transaction was lost to an error outside its refresh
+ * (message) as skipped, in a transaction of its own; false if that fails
+ * too (another stop request, say), the error then discarded.  Called from
+ * the cascade's error handler, with cxt its memory context and holdoff the
+ * interrupt holdoff count to restore after an error.
  */
 static bool
-lock_log_while_stopped(const MrExtension *ext, const MrRunRequest *root, sig_atomic_t stops)
+log_lost_node(const MrRunRequest *root, const MrCascadeNode *node, const char *message,
+			  MemoryContext cxt, uint32 holdoff)
 {
-	Oid			relid = get_relname_relid("metrics_refresh_log", ext->nspoid);
+	volatile bool logged = true;
 
-	if (!OidIsValid(relid))
-		return true;			/* the logging raises its own error */
-	while (!ConditionalLockRelationOid(relid, RowExclusiveLock))
+	PG_TRY();
 	{
-		if (root->stop_requested != NULL && *root->stop_requested != stops)
-		{
-			/* Answered by ending the cascade, not by an error on the way. */
-			QueryCancelPending = false;
-			return false;
-		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10L, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		MrRunRequest req = *root;
+		MrExtension ext;
+		int			nestlevel = begin_node();
+
+		mr_get_extension(&ext);
+		req.viewoid = node->relid;
+		req.view_name = node->view_name;
+		req.source = MR_SOURCE_CASCADE;
+		req.run_id = 0;
+		(void) mr_run_skipped_named(&ext, &req, node->view_name,
+									psprintf("skipped: the cascade was interrupted (%s)", message));
+		end_node(nestlevel);
 	}
-	return true;
+	PG_CATCH();
+	{
+		InterruptHoldoffCount = holdoff;
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		AbortCurrentTransaction();
+		logged = false;
+	}
+	PG_END_TRY();
+	return logged;
 }
 
 /*
@@ -212,8 +218,7 @@ mr_cascade_execute(const MrRunRequest *root)
 	int			n;
 	int			i;
 	volatile bool broken = false;	/* a node's transaction failed outside its refresh */
-	volatile bool gave_up = false;	/* stopped again while the log was locked */
-	volatile sig_atomic_t held_stops = -1;	/* stop requests when the bookkeeping began */
+	volatile int unlogged = 0;	/* nodes left without a row: the cascade ended */
 
 	nestlevel = begin_node();
 	mr_get_extension(&ext);
@@ -255,7 +260,7 @@ mr_cascade_execute(const MrRunRequest *root)
 	}
 	end_node(nestlevel);
 
-	for (i = 1; i < n && !gave_up; i++)
+	for (i = 1; i < n && unlogged == 0; i++)
 	{
 		const char *stopped;
 		volatile bool interrupted = broken || (root->stop_requested && *root->stop_requested);
@@ -263,16 +268,19 @@ mr_cascade_execute(const MrRunRequest *root)
 
 		/*
 		 * Asked to stop: the nodes left are only logged as skipped, each
-		 * still once, so that the cascade's history is whole; the cancel
-		 * that the stop request raised must not abort that.  Only a stop
-		 * request that comes while the log is locked ends it
-		 * (lock_log_while_stopped).
+		 * still once, so that the cascade's history is whole.  The stop is
+		 * answered by that logging, which its cancel must not cut short;
+		 * another stop request cancels it, wherever it waits, and ends the
+		 * cascade (worker.c).
 		 */
 		if (interrupted)
 		{
-			HOLD_INTERRUPTS();
-			if (held_stops < 0)
-				held_stops = root->stop_requested ? *root->stop_requested : 0;
+			mr_worker_answer_stop();
+			if (mr_worker_stopped_again())
+			{
+				unlogged = n - i;
+				break;
+			}
 		}
 		PG_TRY();
 		{
@@ -281,17 +289,10 @@ mr_cascade_execute(const MrRunRequest *root)
 			pgstat_report_activity(STATE_RUNNING, psprintf("metrics_refresh: cascade from %s (run " INT64_FORMAT "): %s",
 														   runs[0].node->view_name, root->run_id,
 														   runs[i].node->view_name));
-			if (interrupted && !lock_log_while_stopped(&ext, root, held_stops))
-				gave_up = true;
-			else
-			{
-				stopped = run_dependent(&ext, root, runs, i, interrupted);
-				if (stopped != NULL)
-					runs[i].stopped = MemoryContextStrdup(cxt, stopped);
-			}
+			stopped = run_dependent(&ext, root, runs, i, interrupted);
+			if (stopped != NULL)
+				runs[i].stopped = MemoryContextStrdup(cxt, stopped);
 			end_node(nestlevel);
-			if (interrupted)
-				RESUME_INTERRUPTS();
 		}
 		PG_CATCH();
 		{
@@ -300,51 +301,39 @@ mr_cascade_execute(const MrRunRequest *root)
 			/*
 			 * An error outside the refresh itself (a stop request that
 			 * cancelled the logging of the node, say): the node's
-			 * transaction is lost.  Log the node again, as skipped with the
-			 * error, in a transaction of its own that nothing interrupts,
-			 * and skip the rest: the cascade's history stays whole.  The
-			 * interrupt holdoff count is set back to what it was before the
-			 * node: an ERROR zeroed it, an error raised again kept ours.
+			 * transaction is lost.  Unless the stop was already being
+			 * answered, log the node again, as skipped with the error, in a
+			 * transaction of its own, and skip the rest: the cascade's
+			 * history stays whole.  If that fails too (another stop), the
+			 * cascade ends there.  The interrupt holdoff count is set back
+			 * to what it was before the node: an ERROR zeroed it.
 			 */
 			InterruptHoldoffCount = holdoff;
 			MemoryContextSwitchTo(cxt);
 			edata = CopyErrorData();
 			FlushErrorState();
 			AbortCurrentTransaction();
-			HOLD_INTERRUPTS();
-			if (held_stops < 0)
-				held_stops = root->stop_requested ? *root->stop_requested : 0;
-			nestlevel = begin_node();
-			mr_get_extension(&ext);
-			if (!lock_log_while_stopped(&ext, root, held_stops))
-				gave_up = true;
+			if (mr_worker_stopped_again())
+				unlogged = n - i;
 			else
 			{
-				MrRunRequest req = *root;
-
-				req.viewoid = runs[i].node->relid;
-				req.view_name = runs[i].node->view_name;
-				req.source = MR_SOURCE_CASCADE;
-				req.run_id = 0;
-				(void) mr_run_skipped_named(&ext, &req, runs[i].node->view_name,
-											psprintf("skipped: the cascade was interrupted (%s)",
-													 edata->message));
+				mr_worker_answer_stop();
+				if (!log_lost_node(root, runs[i].node, edata->message, cxt, holdoff))
+					unlogged = n - i;
 			}
-			end_node(nestlevel);
 			old = MemoryContextSwitchTo(cxt);
 			runs[i].stopped = psprintf("upstream %s failed", runs[i].node->view_name);
 			MemoryContextSwitchTo(old);
 			broken = true;
-			RESUME_INTERRUPTS();
 		}
 		PG_END_TRY();
 	}
-	if (gave_up)
+	if (unlogged > 0)
 		ereport(WARNING,
-				(errmsg("cascade " INT64_FORMAT " from %s stopped without logging %d of its views",
-						root->run_id, runs[0].node->view_name, n - i + 1),
-				 errdetail("The log was locked by another session when the worker was asked to stop again."),
-				 errhint("Those views have no row in the cascade's history.")));
+				(errmsg("cascade " INT64_FORMAT " from \"%s\" ended without logging %d of its views",
+						root->run_id, mr_label(runs[0].node->view_name), unlogged),
+				 errdetail("It was asked to stop again while it logged the views left, or that logging failed."),
+				 errhint("Those views have no row in the cascade's history; the server log shows why.")));
 	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextDelete(cxt);
 }

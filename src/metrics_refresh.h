@@ -301,6 +301,9 @@ extern void mr_jsonb_put_bool(struct JsonbParseState **state, const char *key, b
 extern void mr_cascade_execute(const MrRunRequest *root);
 
 /* worker.c */
+extern void mr_worker_answer_stop(void);
+extern bool mr_worker_stopped_again(void);
+
 typedef struct MrBackgroundRun
 {
 	Oid			viewoid;

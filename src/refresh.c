@@ -504,9 +504,13 @@ mr_run_logged(const MrExtension *ext, const MrRunRequest *req, MrStatus *status)
 		o.method = call.method;
 		if (o.error)
 		{
+			bool		stopped = req->stop_requested != NULL && *req->stop_requested;
+
 			o.status = MR_STATUS_ERROR;
-			describe_error(o.error, row.view_name,
-						   req->stop_requested != NULL && *req->stop_requested);
+			describe_error(o.error, row.view_name, stopped);
+			/* A worker's stop is answered by logging this (worker.c). */
+			if (stopped)
+				mr_worker_answer_stop();
 		}
 		else if (call.unchanged)
 		{

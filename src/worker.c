@@ -28,7 +28,9 @@
  * as 'interrupted' (log.c).  SIGTERM cancels the refresh, which is then
  * logged as an error with message 'interrupted'; one that comes during the
  * statistics fold after the refresh (log.c) leaves the run's outcome as it
- * is, with a WARNING.
+ * is, with a WARNING.  The logging that answers a stop is not cancelled by
+ * that stop, but by the next one (mr_worker_answer_stop), which ends the
+ * worker wherever it waits.
  *
  *-------------------------------------------------------------------------
  */
@@ -93,11 +95,15 @@ typedef struct MrWorkerShared
 } MrWorkerShared;
 
 /*
- * SIGTERMs received; the refresh reads it through MrRunRequest.stop_requested
- * (not 0: asked to stop; a cascade that is logging the views left after a
- * stop gives that up if it grows while the log is locked: cascade.c).
+ * Stop requests (SIGTERMs) received; the refresh reads it through
+ * MrRunRequest.stop_requested.  The first ones are answered by logging what
+ * was stopped (the run interrupted, a cascade's views left skipped), which
+ * their cancel must not cut short: once mr_worker_answer_stop() was called,
+ * only the SIGTERMs after those it answered (sigterm_answered) cancel.
  */
 static volatile sig_atomic_t sigterm_received = 0;
+static volatile sig_atomic_t sigterm_answered = 0;
+static bool answering_stop = false;
 
 /*
  * SIGTERM: cancel whatever is running, and remember why, so the refresh is
@@ -109,10 +115,44 @@ worker_sigterm(SIGNAL_ARGS)
 	int			save_errno = errno;
 
 	sigterm_received++;
-	InterruptPending = true;
-	QueryCancelPending = true;
+	if (sigterm_received > sigterm_answered)
+	{
+		InterruptPending = true;
+		QueryCancelPending = true;
+	}
 	SetLatch(MyLatch);
 	errno = save_errno;
+}
+
+/*
+ * Begin answering the stop requests received so far by logging what they
+ * stopped: a cancel they left pending is dropped, and from now on only a
+ * further stop request cancels (and so ends the worker wherever it waits).
+ * Called again, it keeps the first answer's count.  Only in a worker.
+ */
+void
+mr_worker_answer_stop(void)
+{
+	sigset_t	term,
+				old;
+
+	if (answering_stop)
+		return;
+	answering_stop = true;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &old);
+	sigterm_answered = sigterm_received;
+	if (sigterm_answered > 0)
+		QueryCancelPending = false;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Has a stop request come since mr_worker_answer_stop()? */
+bool
+mr_worker_stopped_again(void)
+{
+	return answering_stop && sigterm_received > sigterm_answered;
 }
 
 /* Wake the caller waiting in mr_start_worker(), if it is still there. */

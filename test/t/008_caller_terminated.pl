@@ -174,27 +174,28 @@ $node->safe_psql('postgres',
 is($node->safe_psql('postgres', $cascade_rows_sql), 'public.ct_slow|error|57P01',
 	'and marked interrupted by the next monitoring call');
 
-# A cascade's worker asked to stop while a dependent refreshes, and again
-# while it logs: it logs the views left with interrupts held, so that the
-# stop's cancel does not abort that.  With the log locked by another session,
-# it waits for the lock without blocking on it, and the next stop request
-# ends it: it exits while the log is still locked, with a WARNING, and the
-# views it had not logged have no row.
+# A cascade's worker asked to stop while a dependent refreshes, with the log
+# locked by another session.  It answers the stop by logging the dependent
+# interrupted and the views left skipped, and waits for the log to do so;
+# the stop's own cancel does not cut that short.  Asked once, it logs them
+# all once the log is free.  Asked again while it waits, it ends at once,
+# the log still locked, with a WARNING, and the views it had not logged have
+# no row.
 $node->safe_psql(
 	'postgres', q{
 CREATE TABLE ct_knob (s float8 NOT NULL);
 INSERT INTO ct_knob VALUES (0);
 CREATE MATERIALIZED VIEW ct_stop_root AS SELECT id, v FROM ct_src;
 CREATE UNIQUE INDEX ON ct_stop_root (id);
+CREATE MATERIALIZED VIEW ct_stop_sib AS SELECT id, v FROM ct_stop_root;
+CREATE UNIQUE INDEX ON ct_stop_sib (id);
 CREATE MATERIALIZED VIEW ct_stop_mid AS
-    SELECT id, v FROM ct_stop_root, pg_sleep((SELECT s FROM ct_knob));
+    SELECT id, v FROM ct_stop_sib, pg_sleep((SELECT s FROM ct_knob));
 CREATE UNIQUE INDEX ON ct_stop_mid (id);
 CREATE MATERIALIZED VIEW ct_stop_leaf AS SELECT id, v FROM ct_stop_mid;
 CREATE UNIQUE INDEX ON ct_stop_leaf (id);
 UPDATE ct_knob SET s = 300;
 });
-my $stop_id = $node->safe_psql('postgres',
-	"SELECT metrics_refresh_cascade('ct_stop_root', wait => false)->>'run_id'");
 my $worker_in = sub {
 	my ($cond) = @_;
 	return $node->poll_query_until('postgres',
@@ -204,39 +205,50 @@ my $stop_worker = sub {
 	$node->safe_psql('postgres',
 		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'metrics_refresh worker'");
 };
-ok($worker_in->("wait_event = 'PgSleep' AND query LIKE '%: public.ct_stop_mid'"),
-	'the worker refreshes the dependent');
-my $log_holder = session();
-$log_holder->{in} .= "BEGIN;\nLOCK metrics_refresh_log IN SHARE MODE;\nSELECT 'locked';\n";
-$log_holder->{h}->pump until $log_holder->{out} =~ /locked/;
-$stop_worker->();
-ok($worker_in->("wait_event_type = 'Lock'"),
-	'stopped, the worker waits for the log to log the dependent interrupted');
-$stop_worker->();
-ok($worker_in->("wait_event_type = 'Extension'"),
-	'stopped again, it tries the log\'s lock to log the views left');
-$stop_worker->();
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'metrics_refresh worker'"),
-	'a third stop ends it');
-is( $node->safe_psql(
-		'postgres',
-		"SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-		 WHERE c.relname = 'metrics_refresh_log' AND l.mode = 'ShareLock' AND l.granted"),
-	'1',
-	'while the log is still locked');
+my $no_worker = sub {
+	return $node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'metrics_refresh worker'");
+};
+# Starts the cascade; once its worker sleeps in ct_stop_mid, locks the log
+# and stops the worker, which then waits for the lock.  Returns the cascade
+# id and the session holding the lock.
+my $stopped_cascade = sub {
+	my $id = $node->safe_psql('postgres',
+		"SELECT metrics_refresh_cascade('ct_stop_root', wait => false)->>'run_id'");
+	ok($worker_in->("wait_event = 'PgSleep' AND query LIKE '%: public.ct_stop_mid'"),
+		'the worker refreshes the third view');
+	my $holder = session();
+	$holder->{in} .= "BEGIN;\nLOCK metrics_refresh_log IN SHARE MODE;\nSELECT 'locked';\n";
+	$holder->{h}->pump until $holder->{out} =~ /locked/;
+	$stop_worker->();
+	ok($worker_in->("wait_event_type = 'Lock'"), 'stopped, the worker waits for the log');
+	return ($id, $holder);
+};
+my $rows_of = sub {
+	my ($id) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT string_agg(view_name || ':' || status, ' ' ORDER BY id) FROM metrics_refresh_log
+		 WHERE cascade_id = $id");
+};
+
+my ($stop_id, $log_holder) = $stopped_cascade->();
 $log_holder->{in} .= "COMMIT;\n\\q\n";
 $log_holder->{h}->finish;
-is( $node->safe_psql(
-		'postgres',
-		"SELECT string_agg(view_name || ':' || status, ' ' ORDER BY id) FROM metrics_refresh_log
-		 WHERE cascade_id = $stop_id"),
-	'public.ct_stop_root:success',
+ok($no_worker->(), 'once the log is free, the worker ends');
+is( $rows_of->($stop_id),
+	'public.ct_stop_root:success public.ct_stop_sib:success public.ct_stop_mid:error public.ct_stop_leaf:skipped',
+	'stopped once, it logged every view');
+
+($stop_id, $log_holder) = $stopped_cascade->();
+$stop_worker->();
+ok($no_worker->(), 'stopped again, it ends at once');
+$log_holder->{in} .= "COMMIT;\n\\q\n";
+$log_holder->{h}->finish;
+is($rows_of->($stop_id), 'public.ct_stop_root:success public.ct_stop_sib:success',
 	'the views it had not logged have no row');
 like(
 	slurp_file($node->logfile),
-	qr/WARNING:  cascade $stop_id from public\.ct_stop_root stopped without logging 2 of its views/,
+	qr/WARNING:  cascade $stop_id from "public\.ct_stop_root" ended without logging 2 of its views/,
 	'the server log says so');
 
 $node->stop;
