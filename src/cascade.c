@@ -158,16 +158,16 @@ end_node(int nestlevel)
 
 /*
  * Log a node whose transaction was lost to an error outside its refresh
- * (message) as skipped, in a transaction of its own; false if that fails
- * too (another stop request, say), the error then discarded.  Called from
- * the cascade's error handler, with cxt its memory context and holdoff the
- * interrupt holdoff count to restore after an error.
+ * (message) as skipped, in a transaction of its own.  Returns NULL, or why
+ * that failed too (another stop request, say), allocated in cxt: the
+ * cascade's memory context.  Called from the cascade's error handler, with
+ * holdoff the interrupt holdoff count to restore after an error.
  */
-static bool
+static const char *
 log_lost_node(const MrRunRequest *root, const MrCascadeNode *node, const char *message,
 			  MemoryContext cxt, uint32 holdoff)
 {
-	volatile bool logged = true;
+	const char *volatile failed = NULL;
 
 	PG_TRY();
 	{
@@ -186,14 +186,19 @@ log_lost_node(const MrRunRequest *root, const MrCascadeNode *node, const char *m
 	}
 	PG_CATCH();
 	{
+		ErrorData  *edata;
+
 		InterruptHoldoffCount = holdoff;
 		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		logged = false;
+		failed = mr_worker_stopped_again() ?
+			psprintf("asked to stop again (%s)", edata->message) :
+			psprintf("unable to log them (%s)", edata->message);
 	}
 	PG_END_TRY();
-	return logged;
+	return failed;
 }
 
 /*
@@ -202,9 +207,11 @@ log_lost_node(const MrRunRequest *root, const MrCascadeNode *node, const char *m
  * root runs in the first transaction (with the plan of the cascade made in
  * it), each dependent in its own.  When the worker is asked to stop, the
  * node being refreshed is logged as interrupted, and every node left as
- * skipped (without refreshing it).
+ * skipped (without refreshing it).  Returns how many nodes were left without
+ * a row: the worker was asked to stop again while it logged them, or that
+ * logging failed (0 normally).
  */
-void
+int
 mr_cascade_execute(const MrRunRequest *root)
 {
 	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "metrics_refresh cascade",
@@ -219,6 +226,7 @@ mr_cascade_execute(const MrRunRequest *root)
 	int			i;
 	volatile bool broken = false;	/* a node's transaction failed outside its refresh */
 	volatile int unlogged = 0;	/* nodes left without a row: the cascade ended */
+	const char *volatile why = NULL;	/* ... for this reason */
 
 	nestlevel = begin_node();
 	mr_get_extension(&ext);
@@ -231,7 +239,7 @@ mr_cascade_execute(const MrRunRequest *root)
 		(void) mr_run_logged(&ext, root, NULL);
 		end_node(nestlevel);
 		MemoryContextDelete(cxt);
-		return;
+		return 0;
 	}
 	old = MemoryContextSwitchTo(cxt);
 	plan = mr_cascade_plan(root->viewoid);
@@ -264,7 +272,7 @@ mr_cascade_execute(const MrRunRequest *root)
 	{
 		const char *stopped;
 		volatile bool interrupted = broken || (root->stop_requested && *root->stop_requested);
-		uint32		holdoff = InterruptHoldoffCount;
+		volatile uint32 holdoff = InterruptHoldoffCount;
 
 		/*
 		 * Asked to stop: the nodes left are only logged as skipped, each
@@ -275,10 +283,11 @@ mr_cascade_execute(const MrRunRequest *root)
 		 */
 		if (interrupted)
 		{
-			mr_worker_answer_stop();
+			mr_worker_answer_stop(root->stop_requested ? *root->stop_requested : 0);
 			if (mr_worker_stopped_again())
 			{
 				unlogged = n - i;
+				why = "asked to stop again";
 				break;
 			}
 		}
@@ -296,6 +305,7 @@ mr_cascade_execute(const MrRunRequest *root)
 		}
 		PG_CATCH();
 		{
+			int			seen = root->stop_requested ? *root->stop_requested : 0;
 			ErrorData  *edata;
 
 			/*
@@ -314,11 +324,15 @@ mr_cascade_execute(const MrRunRequest *root)
 			FlushErrorState();
 			AbortCurrentTransaction();
 			if (mr_worker_stopped_again())
+			{
 				unlogged = n - i;
+				why = psprintf("asked to stop again (%s)", edata->message);
+			}
 			else
 			{
-				mr_worker_answer_stop();
-				if (!log_lost_node(root, runs[i].node, edata->message, cxt, holdoff))
+				mr_worker_answer_stop(seen);
+				why = log_lost_node(root, runs[i].node, edata->message, cxt, holdoff);
+				if (why != NULL)
 					unlogged = n - i;
 			}
 			old = MemoryContextSwitchTo(cxt);
@@ -332,8 +346,9 @@ mr_cascade_execute(const MrRunRequest *root)
 		ereport(WARNING,
 				(errmsg("cascade " INT64_FORMAT " from \"%s\" ended without logging %d of its views",
 						root->run_id, mr_label(runs[0].node->view_name), unlogged),
-				 errdetail("It was asked to stop again while it logged the views left, or that logging failed."),
-				 errhint("Those views have no row in the cascade's history; the server log shows why.")));
+				 errdetail("While it logged the views left after a stop or an error, it was %s.", why),
+				 errhint("Those views have no row in the cascade's history; a caller that waited was answered with an error.")));
 	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextDelete(cxt);
+	return unlogged;
 }

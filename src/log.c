@@ -1329,10 +1329,10 @@ mr_log_set_cascade(const MrExtension *ext, int64 run_id)
  * pinned.
  */
 Jsonb *
-mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
+mr_log_cascade_result(const MrExtension *ext, int64 cascade_id, int unlogged)
 {
-	Oid			types[2] = {INT8OID, BOOLOID};
-	Datum		values[2];
+	Oid			types[3] = {INT8OID, BOOLOID, INT4OID};
+	Datum		values[3];
 	MrSavedUser saved;
 	bool		isnull;
 	int			ret;
@@ -1345,6 +1345,11 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
 	 */
 	values[0] = Int64GetDatum(cascade_id);
 	values[1] = BoolGetDatum(run_is_lost(cascade_id));
+	/*
+	 * Views the worker left without a row (stopped again while it logged
+	 * them: cascade.c) make the cascade a failure, whatever the rows say.
+	 */
+	values[2] = Int32GetDatum(unlogged);
 	mr_become_extension_owner(ext, &saved);
 	/*
 	 * The runs are committed by other transactions (the worker's, one per
@@ -1358,9 +1363,9 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
 										 "c AS (SELECT status, count(*) AS n FROM r GROUP BY status), "
 										 "root AS (SELECT * FROM r WHERE id = $1) "
 										 "SELECT jsonb_build_object("
-										 "'success', NOT EXISTS (SELECT FROM r WHERE status IN ('error', 'skipped')), "
+										 "'success', $3 = 0 AND NOT EXISTS (SELECT FROM r WHERE status IN ('error', 'skipped')), "
 										 "'status', CASE WHEN (SELECT status FROM root) = 'skipped' THEN 'skipped' "
-										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'error') THEN 'error' "
+										 "  WHEN $3 > 0 OR EXISTS (SELECT FROM r WHERE status = 'error') THEN 'error' "
 										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'running') THEN 'running' "
 										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'skipped') THEN 'skipped' "
 										 "  ELSE 'success' END, "
@@ -1371,9 +1376,11 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id)
 										 "  'status', status) || CASE WHEN status = 'skipped' "
 										 "  THEN jsonb_build_object('reason', skip_reason) ELSE '{}' END ORDER BY id) FROM r), "
 										 "'message', 'cascade from ' || (SELECT view_name FROM root) || ': ' || "
-										 "  (SELECT string_agg(n || ' ' || status, ', ' ORDER BY status) FROM c))",
+										 "  (SELECT string_agg(n || ' ' || status, ', ' ORDER BY status) FROM c) || "
+										 "  CASE WHEN $3 > 0 THEN ', ' || $3 || ' not logged (its worker was stopped)' ELSE '' END) "
+										 "|| CASE WHEN $3 > 0 THEN jsonb_build_object('not_logged', $3) ELSE '{}' END",
 										 ext->nspname_q),
-								2, types, values, NULL, true, 1);
+								3, types, values, NULL, true, 1);
 	PopActiveSnapshot();
 	mr_restore_user(&saved);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)

@@ -236,19 +236,21 @@ cascade_entry(const MrExtension *ext, const MrRunRequest *req, bool wait, const 
 {
 	MrBackgroundRun run = {req->viewoid, req->source, true, req->may_skip, false};
 	struct BackgroundWorkerHandle *handle = NULL;
+	struct dsm_segment *seg = NULL;
 	int64		cascade_id = 0;
+	int			unlogged;
 	Jsonb	   *running;
 
 	/* A scheduled cascade that finds no worker slot is logged, not raised. */
 	run.no_slot_ok = wait && req->source == MR_SOURCE_SCHEDULED;
-	running = mr_start_worker(&run, &handle, &cascade_id);
+	running = mr_start_worker(&run, &handle, &cascade_id, wait ? &seg : NULL);
 	if (running == NULL)
 		return log_not_started(ext, req, ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
 							   "could not start a background worker for the cascade",
 							   "Raise max_worker_processes: a cascade runs in a background worker.");
 	if (!wait)
 		return running;
-	mr_wait_worker(handle, view_name);
+	unlogged = mr_wait_worker(handle, seg, view_name);
 
 	/*
 	 * A worker that died outside a node's refresh (terminated while its
@@ -262,7 +264,7 @@ cascade_entry(const MrExtension *ext, const MrRunRequest *req, bool wait, const 
 	PushActiveSnapshot(GetLatestSnapshot());
 	mr_log_reap_in_subxact(ext);
 	PopActiveSnapshot();
-	return mr_log_cascade_result(ext, cascade_id);
+	return mr_log_cascade_result(ext, cascade_id, unlogged);
 }
 
 /*
@@ -312,7 +314,7 @@ refresh_entry(const RefreshEntry *entry)
 	{
 		MrBackgroundRun run = {req.viewoid, req.source, false, req.may_skip, false};
 
-		result = mr_start_worker(&run, NULL, NULL);
+		result = mr_start_worker(&run, NULL, NULL, NULL);
 	}
 
 	end_call(nestlevel);

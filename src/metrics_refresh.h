@@ -172,7 +172,7 @@ extern void mr_log_reap(const MrExtension *ext, const char *view_name, int max_m
 extern int64 mr_log_prune(const MrExtension *ext, Datum older_than);
 extern Datum mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull);
 extern void mr_log_reap_in_subxact(const MrExtension *ext);
-extern Jsonb *mr_log_cascade_result(const MrExtension *ext, int64 cascade_id);
+extern Jsonb *mr_log_cascade_result(const MrExtension *ext, int64 cascade_id, int unlogged);
 extern void mr_log_set_cascade(const MrExtension *ext, int64 run_id);
 
 /* refresh.c */
@@ -298,10 +298,10 @@ extern void mr_jsonb_put_text(struct JsonbParseState **state, const char *key, c
 extern void mr_jsonb_put_bool(struct JsonbParseState **state, const char *key, bool value);
 
 /* cascade.c */
-extern void mr_cascade_execute(const MrRunRequest *root);
+extern int	mr_cascade_execute(const MrRunRequest *root);
 
 /* worker.c */
-extern void mr_worker_answer_stop(void);
+extern void mr_worker_answer_stop(int seen);
 extern bool mr_worker_stopped_again(void);
 
 typedef struct MrBackgroundRun
@@ -314,9 +314,11 @@ typedef struct MrBackgroundRun
 } MrBackgroundRun;
 
 struct BackgroundWorkerHandle;
+struct dsm_segment;
 extern Jsonb *mr_start_worker(const MrBackgroundRun *run, struct BackgroundWorkerHandle **handle,
-							  int64 *run_id);
-extern void mr_wait_worker(struct BackgroundWorkerHandle *handle, const char *view_name);
+							  int64 *run_id, struct dsm_segment **seg);
+extern int	mr_wait_worker(struct BackgroundWorkerHandle *handle, struct dsm_segment *seg,
+						   const char *view_name);
 extern PGDLLEXPORT void metrics_refresh_worker_main(Datum main_arg);
 
 #endif							/* METRICS_REFRESH_H */

@@ -504,13 +504,12 @@ mr_run_logged(const MrExtension *ext, const MrRunRequest *req, MrStatus *status)
 		o.method = call.method;
 		if (o.error)
 		{
-			bool		stopped = req->stop_requested != NULL && *req->stop_requested;
+			int			stops = req->stop_requested != NULL ? *req->stop_requested : 0;
 
 			o.status = MR_STATUS_ERROR;
-			describe_error(o.error, row.view_name, stopped);
+			describe_error(o.error, row.view_name, stops > 0);
 			/* A worker's stop is answered by logging this (worker.c). */
-			if (stopped)
-				mr_worker_answer_stop();
+			mr_worker_answer_stop(stops);
 		}
 		else if (call.unchanged)
 		{

@@ -92,6 +92,9 @@ typedef struct MrWorkerShared
 	int			sqlerrcode;		/* when WORKER_FAILED */
 	int64		run_id;			/* when WORKER_RUNNING */
 	char		result[4096];	/* result object, or error message */
+	int			unlogged;		/* a cascade's views left without a row when
+								 * it ended (cascade.c); read by a caller
+								 * that waited, once the worker is gone */
 } MrWorkerShared;
 
 /*
@@ -125,25 +128,28 @@ worker_sigterm(SIGNAL_ARGS)
 }
 
 /*
- * Begin answering the stop requests received so far by logging what they
- * stopped: a cancel they left pending is dropped, and from now on only a
- * further stop request cancels (and so ends the worker wherever it waits).
- * Called again, it keeps the first answer's count.  Only in a worker.
+ * Begin answering the first seen stop requests (a count of
+ * MrRunRequest.stop_requested read when their cancel was caught) by logging
+ * what they stopped: their pending cancel is dropped, and from now on only
+ * a further stop request cancels (and so ends the worker wherever it
+ * waits).  Without a stop yet, or called again, it does nothing.  Only in
+ * a worker.
  */
 void
-mr_worker_answer_stop(void)
+mr_worker_answer_stop(int seen)
 {
 	sigset_t	term,
 				old;
 
-	if (answering_stop)
+	if (answering_stop || seen <= 0)
 		return;
 	answering_stop = true;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigprocmask(SIG_BLOCK, &term, &old);
-	sigterm_answered = sigterm_received;
-	if (sigterm_answered > 0)
+	sigterm_answered = seen;
+	/* A cancel of a stop request that came after those is kept. */
+	if (sigterm_received == seen)
 		QueryCancelPending = false;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
@@ -336,8 +342,9 @@ metrics_refresh_worker_main(Datum main_arg)
 	req.stop_requested = &sigterm_received;
 	if (sh->cascade)
 	{
+		sh->unlogged = mr_cascade_execute(&req);
+		pg_write_barrier();
 		dsm_detach(seg);
-		mr_cascade_execute(&req);
 		proc_exit(0);
 	}
 	dsm_detach(seg);
@@ -451,7 +458,8 @@ handshake_cleanup(int code, Datum arg)
  * free a moment ago (a worker that finds it taken logs a skip).
  */
 Jsonb *
-mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out, int64 *run_id)
+mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out, int64 *run_id,
+				dsm_segment **seg_out)
 {
 	Oid			viewoid = run->viewoid;
 	dsm_segment *seg;
@@ -579,7 +587,10 @@ mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out,
 	}
 	PG_END_ENSURE_ERROR_CLEANUP(handshake_cleanup, PointerGetDatum(&hw));
 
-	dsm_detach(seg);
+	if (seg_out != NULL)
+		*seg_out = seg;
+	else
+		dsm_detach(seg);
 	if (handle_out != NULL)
 		*handle_out = handle;
 	return result;
@@ -587,13 +598,18 @@ mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out,
 
 /*
  * Wait until a worker started by mr_start_worker() has exited (a cascade
- * run with wait => true).  A cancel of the caller stops the worker (the node
- * it refreshes is logged as interrupted), and so does a worker that waits
- * for a lock the caller holds, with 55P03.
+ * run with wait => true), and return how many views it left without a row
+ * (cascade.c), from its request's segment seg, which mr_start_worker() kept
+ * and this detaches.  A cancel of the caller stops the worker (the node it
+ * refreshes is logged as interrupted), and so does a worker that waits for
+ * a lock the caller holds, with 55P03; the segment is then detached by the
+ * abort.
  */
-void
-mr_wait_worker(BackgroundWorkerHandle *handle, const char *view_name)
+int
+mr_wait_worker(BackgroundWorkerHandle *handle, dsm_segment *seg, const char *view_name)
 {
+	int			unlogged;
+
 	PG_TRY();
 	{
 		for (;;)
@@ -628,4 +644,8 @@ mr_wait_worker(BackgroundWorkerHandle *handle, const char *view_name)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	pg_read_barrier();
+	unlogged = ((MrWorkerShared *) dsm_segment_address(seg))->unlogged;
+	dsm_detach(seg);
+	return unlogged;
 }

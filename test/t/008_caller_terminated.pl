@@ -179,8 +179,9 @@ is($node->safe_psql('postgres', $cascade_rows_sql), 'public.ct_slow|error|57P01'
 # interrupted and the views left skipped, and waits for the log to do so;
 # the stop's own cancel does not cut that short.  Asked once, it logs them
 # all once the log is free.  Asked again while it waits, it ends at once,
-# the log still locked, with a WARNING, and the views it had not logged have
-# no row.
+# the log still locked, with a WARNING; the views it had not logged have no
+# row, and a caller that waited for the cascade is answered with an error
+# that counts them.
 $node->safe_psql(
 	'postgres', q{
 CREATE TABLE ct_knob (s float8 NOT NULL);
@@ -194,6 +195,8 @@ CREATE MATERIALIZED VIEW ct_stop_mid AS
 CREATE UNIQUE INDEX ON ct_stop_mid (id);
 CREATE MATERIALIZED VIEW ct_stop_leaf AS SELECT id, v FROM ct_stop_mid;
 CREATE UNIQUE INDEX ON ct_stop_leaf (id);
+CREATE MATERIALIZED VIEW ct_stop_leaf2 AS SELECT id, v FROM ct_stop_leaf;
+CREATE UNIQUE INDEX ON ct_stop_leaf2 (id);
 UPDATE ct_knob SET s = 300;
 });
 my $worker_in = sub {
@@ -209,12 +212,16 @@ my $no_worker = sub {
 	return $node->poll_query_until('postgres',
 		"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'metrics_refresh worker'");
 };
-# Starts the cascade; once its worker sleeps in ct_stop_mid, locks the log
-# and stops the worker, which then waits for the lock.  Returns the cascade
-# id and the session holding the lock.
+# Starts the cascade (from a caller that waits for it, or in the
+# background); once its worker sleeps in ct_stop_mid, locks the log and
+# stops the worker, which then waits for the lock.  Returns the session
+# holding the lock and the caller's.
 my $stopped_cascade = sub {
-	my $id = $node->safe_psql('postgres',
-		"SELECT metrics_refresh_cascade('ct_stop_root', wait => false)->>'run_id'");
+	my ($waiting) = @_;
+	my $caller = session();
+	$caller->{in} .= "SELECT r->>'success', r->>'status', r->>'not_logged', r->>'counts' FROM "
+	  . "metrics_refresh_cascade('ct_stop_root', wait => " . ($waiting ? 'true' : 'false') . ") r;\n";
+	$caller->{h}->pump_nb while length $caller->{in};
 	ok($worker_in->("wait_event = 'PgSleep' AND query LIKE '%: public.ct_stop_mid'"),
 		'the worker refreshes the third view');
 	my $holder = session();
@@ -222,33 +229,38 @@ my $stopped_cascade = sub {
 	$holder->{h}->pump until $holder->{out} =~ /locked/;
 	$stop_worker->();
 	ok($worker_in->("wait_event_type = 'Lock'"), 'stopped, the worker waits for the log');
-	return ($id, $holder);
+	return ($holder, $caller);
 };
-my $rows_of = sub {
-	my ($id) = @_;
+my $release = sub {
+	my ($s) = @_;
+	$s->{in} .= ($s->{out} =~ /locked/ ? "COMMIT;\n" : '') . "\\q\n";
+	$s->{h}->finish;
+};
+my $last_cascade_rows = sub {
 	return $node->safe_psql('postgres',
-		"SELECT string_agg(view_name || ':' || status, ' ' ORDER BY id) FROM metrics_refresh_log
-		 WHERE cascade_id = $id");
+		"SELECT string_agg(substr(view_name, 16) || ':' || status, ' ' ORDER BY id) FROM metrics_refresh_log
+		 WHERE cascade_id = (SELECT max(cascade_id) FROM metrics_refresh_log)");
 };
 
-my ($stop_id, $log_holder) = $stopped_cascade->();
-$log_holder->{in} .= "COMMIT;\n\\q\n";
-$log_holder->{h}->finish;
+my ($log_holder, $caller) = $stopped_cascade->(0);
+$release->($log_holder);
 ok($no_worker->(), 'once the log is free, the worker ends');
-is( $rows_of->($stop_id),
-	'public.ct_stop_root:success public.ct_stop_sib:success public.ct_stop_mid:error public.ct_stop_leaf:skipped',
+is($last_cascade_rows->(), 'root:success sib:success mid:error leaf:skipped leaf2:skipped',
 	'stopped once, it logged every view');
+$release->($caller);
 
-($stop_id, $log_holder) = $stopped_cascade->();
+($log_holder, $caller) = $stopped_cascade->(1);
 $stop_worker->();
 ok($no_worker->(), 'stopped again, it ends at once');
-$log_holder->{in} .= "COMMIT;\n\\q\n";
-$log_holder->{h}->finish;
-is($rows_of->($stop_id), 'public.ct_stop_root:success public.ct_stop_sib:success',
-	'the views it had not logged have no row');
+$release->($log_holder);
+$caller->{h}->pump until $caller->{out} =~ /\n/;
+is($caller->{out}, "false|error|3|{\"success\": 2}\n",
+	'the caller that waited is answered with an error that counts the views not logged');
+$release->($caller);
+is($last_cascade_rows->(), 'root:success sib:success', 'those views have no row');
 like(
 	slurp_file($node->logfile),
-	qr/WARNING:  cascade $stop_id from "public\.ct_stop_root" ended without logging 2 of its views/,
+	qr/WARNING:  cascade \d+ from "public\.ct_stop_root" ended without logging 3 of its views/,
 	'the server log says so');
 
 $node->stop;
