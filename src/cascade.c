@@ -158,14 +158,15 @@ end_node(int nestlevel)
 
 /*
  * Log a node whose transaction was lost to an error outside its refresh
- * (message) as skipped, in a transaction of its own.  Returns NULL, or why
- * that failed too (another stop request, say), allocated in cxt: the
- * cascade's memory context.  Called from the cascade's error handler, with
- * holdoff the interrupt holdoff count to restore after an error.
+ * (message) as skipped, in a transaction of its own.  Returns NULL, or the
+ * message of the error that made this fail too, allocated in cxt (the
+ * cascade's memory context), with *stops the worker's stop requests
+ * counted when it was caught.  Called from the cascade's error handler,
+ * with holdoff the interrupt holdoff count to restore after an error.
  */
 static const char *
 log_lost_node(const MrRunRequest *root, const MrCascadeNode *node, const char *message,
-			  MemoryContext cxt, uint32 holdoff)
+			  MemoryContext cxt, uint32 holdoff, int *stops)
 {
 	const char *volatile failed = NULL;
 
@@ -188,14 +189,13 @@ log_lost_node(const MrRunRequest *root, const MrCascadeNode *node, const char *m
 	{
 		ErrorData  *edata;
 
+		*stops = mr_worker_stops();
 		InterruptHoldoffCount = holdoff;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		failed = mr_worker_stopped_again() ?
-			psprintf("asked to stop again (%s)", edata->message) :
-			psprintf("unable to log them (%s)", edata->message);
+		failed = MemoryContextStrdup(cxt, edata->message);
 	}
 	PG_END_TRY();
 	return failed;
@@ -287,7 +287,7 @@ mr_cascade_execute(const MrRunRequest *root)
 			if (mr_worker_stopped_again())
 			{
 				unlogged = n - i;
-				why = "asked to stop again";
+				why = "a stop request";
 				break;
 			}
 		}
@@ -305,7 +305,7 @@ mr_cascade_execute(const MrRunRequest *root)
 		}
 		PG_CATCH();
 		{
-			int			seen = root->stop_requested ? *root->stop_requested : 0;
+			int			seen = mr_worker_stops();
 			ErrorData  *edata;
 
 			/*
@@ -323,15 +323,28 @@ mr_cascade_execute(const MrRunRequest *root)
 			edata = CopyErrorData();
 			FlushErrorState();
 			AbortCurrentTransaction();
+			/* edata, and so why, are in cxt, which lasts until the end. */
 			if (mr_worker_stopped_again())
 			{
 				unlogged = n - i;
-				why = psprintf("asked to stop again (%s)", edata->message);
+				why = edata->message;
 			}
 			else
 			{
+				int			stops = 0;
+
 				mr_worker_answer_stop(seen);
-				why = log_lost_node(root, runs[i].node, edata->message, cxt, holdoff);
+				why = log_lost_node(root, runs[i].node, edata->message, cxt, holdoff, &stops);
+				/*
+				 * Cut short by the first stop request (the error was not
+				 * one): that stop is answered by logging the node again.
+				 */
+				if (why != NULL && !mr_worker_stopped_again() && stops > 0)
+				{
+					mr_worker_answer_stop(stops);
+					if (!mr_worker_stopped_again())
+						why = log_lost_node(root, runs[i].node, edata->message, cxt, holdoff, &stops);
+				}
 				if (why != NULL)
 					unlogged = n - i;
 			}
@@ -346,8 +359,9 @@ mr_cascade_execute(const MrRunRequest *root)
 		ereport(WARNING,
 				(errmsg("cascade " INT64_FORMAT " from \"%s\" ended without logging %d of its views",
 						root->run_id, mr_label(runs[0].node->view_name), unlogged),
-				 errdetail("While it logged the views left after a stop or an error, it was %s.", why),
-				 errhint("Those views have no row in the cascade's history; a caller that waited was answered with an error.")));
+				 mr_worker_stopped_again() ?
+				 errdetail("It was asked to stop again while it logged the views left (%s); those views have no row in its history.", why) :
+				 errdetail("Logging the views left failed (%s); those views have no row in its history.", why)));
 	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextDelete(cxt);
 	return unlogged;

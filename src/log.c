@@ -1318,13 +1318,15 @@ mr_log_set_cascade(const MrExtension *ext, int64 run_id)
 }
 
 /*
- * The result object of a cascade, from its log rows: success (no run
- * failed or was skipped: every view is refreshed or unchanged), status
- * ("skipped" when the first run was, else "error" when a run failed,
- * "running" while one runs, "skipped" when a view was skipped (busy, or
- * below a busy one), else "success"), cascade_id, run_id and view of
- * the first run, counts by status, the run ids in order, each run's view
- * and status, and a message.  Allocated in the memory context that was
+ * The result object of a cascade, from its log rows and unlogged, what its
+ * worker said it left without a row (-1: it never said): success (no run
+ * failed or was skipped, and nothing was left: every view is refreshed or
+ * unchanged), status ("error" when something was left, else "skipped" when
+ * the first run was, else "error" when a run failed, "running" while one
+ * runs, "skipped" when a view was skipped (busy, or below a busy one),
+ * else "success"), cascade_id, run_id and view of the first run, counts by
+ * status, the run ids in order, each run's view and status, a message, and
+ * not_logged when views were left.  Allocated in the memory context that was
  * current at SPI_connect().  Preconditions: SPI connected, search_path
  * pinned.
  */
@@ -1347,7 +1349,8 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id, int unlogged)
 	values[1] = BoolGetDatum(run_is_lost(cascade_id));
 	/*
 	 * Views the worker left without a row (stopped again while it logged
-	 * them: cascade.c) make the cascade a failure, whatever the rows say.
+	 * them: cascade.c), or a worker that ended without saying (-1: it
+	 * died), make the cascade a failure, whatever the rows say.
 	 */
 	values[2] = Int32GetDatum(unlogged);
 	mr_become_extension_owner(ext, &saved);
@@ -1364,8 +1367,9 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id, int unlogged)
 										 "root AS (SELECT * FROM r WHERE id = $1) "
 										 "SELECT jsonb_build_object("
 										 "'success', $3 = 0 AND NOT EXISTS (SELECT FROM r WHERE status IN ('error', 'skipped')), "
-										 "'status', CASE WHEN (SELECT status FROM root) = 'skipped' THEN 'skipped' "
-										 "  WHEN $3 > 0 OR EXISTS (SELECT FROM r WHERE status = 'error') THEN 'error' "
+										 "'status', CASE WHEN $3 <> 0 THEN 'error' "
+										 "  WHEN (SELECT status FROM root) = 'skipped' THEN 'skipped' "
+										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'error') THEN 'error' "
 										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'running') THEN 'running' "
 										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'skipped') THEN 'skipped' "
 										 "  ELSE 'success' END, "
@@ -1377,7 +1381,8 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id, int unlogged)
 										 "  THEN jsonb_build_object('reason', skip_reason) ELSE '{}' END ORDER BY id) FROM r), "
 										 "'message', 'cascade from ' || (SELECT view_name FROM root) || ': ' || "
 										 "  (SELECT string_agg(n || ' ' || status, ', ' ORDER BY status) FROM c) || "
-										 "  CASE WHEN $3 > 0 THEN ', ' || $3 || ' not logged (its worker was stopped)' ELSE '' END) "
+										 "  CASE WHEN $3 > 0 THEN ', ' || $3 || ' not logged (its worker ended)' "
+										 "    WHEN $3 < 0 THEN ' (its worker ended before the cascade did)' ELSE '' END) "
 										 "|| CASE WHEN $3 > 0 THEN jsonb_build_object('not_logged', $3) ELSE '{}' END",
 										 ext->nspname_q),
 								3, types, values, NULL, true, 1);

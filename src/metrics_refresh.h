@@ -121,6 +121,7 @@ extern const char *mr_source_name(MrSource source);
 extern const char *mr_method_name(MrMethod method);
 extern MrSource mr_parse_source(text *source);
 extern int	mr_interval_sign(Datum iv);
+extern int	mr_subxact_error_stops;
 extern ErrorData *mr_call_in_subxact(void (*fn) (void *arg), void *arg);
 extern char *mr_stored_setting(const char *name, Oid dbid, Oid roleid, GucSource *source);
 extern void mr_advisory_tag(void *locktag, uint32 key_hi, uint32 key_lo, uint16 kind);
@@ -303,6 +304,7 @@ extern int	mr_cascade_execute(const MrRunRequest *root);
 /* worker.c */
 extern void mr_worker_answer_stop(int seen);
 extern bool mr_worker_stopped_again(void);
+extern int	mr_worker_stops(void);
 
 typedef struct MrBackgroundRun
 {

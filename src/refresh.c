@@ -504,12 +504,15 @@ mr_run_logged(const MrExtension *ext, const MrRunRequest *req, MrStatus *status)
 		o.method = call.method;
 		if (o.error)
 		{
-			int			stops = req->stop_requested != NULL ? *req->stop_requested : 0;
-
 			o.status = MR_STATUS_ERROR;
-			describe_error(o.error, row.view_name, stops > 0);
-			/* A worker's stop is answered by logging this (worker.c). */
-			mr_worker_answer_stop(stops);
+			describe_error(o.error, row.view_name,
+						   req->stop_requested != NULL && *req->stop_requested);
+			/*
+			 * A worker's stop is answered by logging this (worker.c): the
+			 * stops counted when the error was caught.
+			 */
+			if (req->stop_requested != NULL)
+				mr_worker_answer_stop(mr_subxact_error_stops);
 		}
 		else if (call.unchanged)
 		{

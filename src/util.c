@@ -433,6 +433,13 @@ mr_interval_sign(Datum iv)
 }
 
 /*
+ * A worker's count of stop requests (mr_worker_stops()) when the last error
+ * that mr_call_in_subxact() caught was caught, before its rollback: the
+ * stops that error answers (refresh.c).
+ */
+int			mr_subxact_error_stops = 0;
+
+/*
  * Run fn(arg) in an internal subtransaction, as PL/pgSQL's exec_stmt_block
  * runs a block with an EXCEPTION clause.  Returns NULL when fn returned;
  * otherwise the subtransaction is rolled back (undoing everything fn did,
@@ -449,11 +456,11 @@ mr_call_in_subxact(void (*fn) (void *arg), void *arg)
 
 	/*
 	 * An ERROR zeroes the interrupt holdoff counts (errfinish, which leaves
-	 * a handler to restore them); a caller inside HOLD_INTERRUPTS() (a
-	 * cascade logging the nodes it skips) gets them back before the
-	 * rollback, so that nothing interrupts that either, and its
-	 * RESUME_INTERRUPTS() does not underflow.  An error the caller raises
-	 * again (ReThrowError) keeps them: its handler sets its own.
+	 * a handler to restore them); a caller inside HOLD_INTERRUPTS() gets
+	 * them back before the rollback, so that nothing interrupts that
+	 * either, and its RESUME_INTERRUPTS() does not underflow.  An error the
+	 * caller raises again (ReThrowError) keeps them: its handler sets its
+	 * own.
 	 */
 	uint32		holdoff = InterruptHoldoffCount;
 	uint32		cancel_holdoff = QueryCancelHoldoffCount;
@@ -469,6 +476,8 @@ mr_call_in_subxact(void (*fn) (void *arg), void *arg)
 	}
 	PG_CATCH();
 	{
+		/* First, before the rollback: the stop requests the error answers. */
+		mr_subxact_error_stops = mr_worker_stops();
 		InterruptHoldoffCount = holdoff;
 		QueryCancelHoldoffCount = cancel_holdoff;
 		MemoryContextSwitchTo(oldcontext);

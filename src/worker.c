@@ -93,8 +93,9 @@ typedef struct MrWorkerShared
 	int64		run_id;			/* when WORKER_RUNNING */
 	char		result[4096];	/* result object, or error message */
 	int			unlogged;		/* a cascade's views left without a row when
-								 * it ended (cascade.c); read by a caller
-								 * that waited, once the worker is gone */
+								 * it ended (cascade.c), -1 if it never
+								 * said; read by a caller that waited, once
+								 * the worker is gone */
 } MrWorkerShared;
 
 /*
@@ -152,6 +153,13 @@ mr_worker_answer_stop(int seen)
 	if (sigterm_received == seen)
 		QueryCancelPending = false;
 	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The stop requests (SIGTERMs) this worker received; 0 in other backends. */
+int
+mr_worker_stops(void)
+{
+	return sigterm_received;
 }
 
 /* Has a stop request come since mr_worker_answer_stop()? */
@@ -474,6 +482,7 @@ mr_start_worker(const MrBackgroundRun *run, BackgroundWorkerHandle **handle_out,
 	seg = dsm_create(sizeof(MrWorkerShared), 0);
 	sh = dsm_segment_address(seg);
 	memset(sh, 0, sizeof(MrWorkerShared));
+	sh->unlogged = -1;			/* until a cascade's worker reports */
 	sh->dboid = MyDatabaseId;
 	sh->viewoid = viewoid;
 	sh->callerid = GetUserId();

@@ -219,7 +219,7 @@ my $no_worker = sub {
 my $stopped_cascade = sub {
 	my ($waiting) = @_;
 	my $caller = session();
-	$caller->{in} .= "SELECT r->>'success', r->>'status', r->>'not_logged', r->>'counts' FROM "
+	$caller->{in} .= "SELECT r->>'cascade_id', r->>'success', r->>'status', r->>'not_logged', r->>'counts' FROM "
 	  . "metrics_refresh_cascade('ct_stop_root', wait => " . ($waiting ? 'true' : 'false') . ") r;\n";
 	$caller->{h}->pump_nb while length $caller->{in};
 	ok($worker_in->("wait_event = 'PgSleep' AND query LIKE '%: public.ct_stop_mid'"),
@@ -242,26 +242,41 @@ my $last_cascade_rows = sub {
 		 WHERE cascade_id = (SELECT max(cascade_id) FROM metrics_refresh_log)");
 };
 
-my ($log_holder, $caller) = $stopped_cascade->(0);
+# The caller's answer, once it came (or an error).
+my $answer = sub {
+	my ($caller) = @_;
+	$caller->{h}->pump until $caller->{out} =~ /\n/ || $caller->{err} =~ /ERROR/;
+	my $out = $caller->{out};
+	$release->($caller);
+	is($caller->{err}, '', 'the caller got no error or warning');
+	return $out;
+};
+
+my ($log_holder, $caller) = $stopped_cascade->(1);
 $release->($log_holder);
 ok($no_worker->(), 'once the log is free, the worker ends');
+like(
+	$answer->($caller),
+	qr/^\d+\|false\|error\|\|\{"error": 1, "skipped": 2, "success": 2\}\n$/,
+	'stopped once, the caller that waited is answered with every view');
 is($last_cascade_rows->(), 'root:success sib:success mid:error leaf:skipped leaf2:skipped',
-	'stopped once, it logged every view');
-$release->($caller);
+	'and every view is logged');
 
 ($log_holder, $caller) = $stopped_cascade->(1);
 $stop_worker->();
 ok($no_worker->(), 'stopped again, it ends at once');
 $release->($log_holder);
-$caller->{h}->pump until $caller->{out} =~ /\n/;
-is($caller->{out}, "false|error|3|{\"success\": 2}\n",
+my $second = $answer->($caller);
+like(
+	$second,
+	qr/^\d+\|false\|error\|3\|\{"success": 2\}\n$/,
 	'the caller that waited is answered with an error that counts the views not logged');
-$release->($caller);
 is($last_cascade_rows->(), 'root:success sib:success', 'those views have no row');
+my ($second_id) = $second =~ /^(\d+)/;
 like(
 	slurp_file($node->logfile),
-	qr/WARNING:  cascade \d+ from "public\.ct_stop_root" ended without logging 3 of its views/,
-	'the server log says so');
+	qr/WARNING:  cascade $second_id from "public\.ct_stop_root" ended without logging 3 of its views\n.*DETAIL:  It was asked to stop again while it logged the views left/,
+	'the server log says so, and why');
 
 $node->stop;
 done_testing();
