@@ -252,21 +252,21 @@ my $answer = sub {
 	return $out;
 };
 
-my ($log_holder, $caller) = $stopped_cascade->(1);
+my ($log_holder, $stop_caller) = $stopped_cascade->(1);
 $release->($log_holder);
 ok($no_worker->(), 'once the log is free, the worker ends');
 like(
-	$answer->($caller),
+	$answer->($stop_caller),
 	qr/^\d+\|false\|error\|\|\{"error": 1, "skipped": 2, "success": 2\}\n$/,
 	'stopped once, the caller that waited is answered with every view');
 is($last_cascade_rows->(), 'root:success sib:success mid:error leaf:skipped leaf2:skipped',
 	'and every view is logged');
 
-($log_holder, $caller) = $stopped_cascade->(1);
+($log_holder, $stop_caller) = $stopped_cascade->(1);
 $stop_worker->();
 ok($no_worker->(), 'stopped again, it ends at once');
 $release->($log_holder);
-my $second = $answer->($caller);
+my $second = $answer->($stop_caller);
 like(
 	$second,
 	qr/^\d+\|false\|error\|3\|\{"success": 2\}\n$/,
