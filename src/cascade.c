@@ -157,11 +157,31 @@ end_node(int nestlevel)
 }
 
 /*
+ * In an error handler of the cascade: the worker's stop requests counted
+ * now go to *stops, the interrupt holdoff count is set back to holdoff (an
+ * ERROR zeroed it), the error is copied into cxt (the cascade's memory
+ * context, which lasts until its end) and returned, and the transaction is
+ * aborted.
+ */
+static ErrorData *
+catch_node_error(MemoryContext cxt, uint32 holdoff, int *stops)
+{
+	ErrorData  *edata;
+
+	*stops = mr_worker_stops();
+	InterruptHoldoffCount = holdoff;
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	return edata;
+}
+
+/*
  * Log a node whose transaction was lost to an error outside its refresh
  * (message) as skipped, in a transaction of its own.  Returns NULL, or the
- * message of the error that made this fail too, allocated in cxt (the
- * cascade's memory context), with *stops the worker's stop requests
- * counted when it was caught.  Called from the cascade's error handler,
+ * message of the error that made this fail too, in cxt, with *stops the
+ * worker's stop requests counted when it was caught (catch_node_error).  Called from the cascade's error handler,
  * with holdoff the interrupt holdoff count to restore after an error.
  */
 static const char *
@@ -187,15 +207,7 @@ log_lost_node(const MrRunRequest *root, const MrCascadeNode *node, const char *m
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		*stops = mr_worker_stops();
-		InterruptHoldoffCount = holdoff;
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		failed = MemoryContextStrdup(cxt, edata->message);
+		failed = catch_node_error(cxt, holdoff, stops)->message;
 	}
 	PG_END_TRY();
 	return failed;
@@ -305,8 +317,8 @@ mr_cascade_execute(const MrRunRequest *root)
 		}
 		PG_CATCH();
 		{
-			int			seen = mr_worker_stops();
-			ErrorData  *edata;
+			int			seen;
+			ErrorData  *edata = catch_node_error(cxt, holdoff, &seen);
 
 			/*
 			 * An error outside the refresh itself (a stop request that
@@ -315,15 +327,8 @@ mr_cascade_execute(const MrRunRequest *root)
 			 * answered, log the node again, as skipped with the error, in a
 			 * transaction of its own, and skip the rest: the cascade's
 			 * history stays whole.  If that fails too (another stop), the
-			 * cascade ends there.  The interrupt holdoff count is set back
-			 * to what it was before the node: an ERROR zeroed it.
+			 * cascade ends there.  edata, and so why, are in cxt.
 			 */
-			InterruptHoldoffCount = holdoff;
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			/* edata, and so why, are in cxt, which lasts until the end. */
 			if (mr_worker_stopped_again())
 			{
 				unlogged = n - i;
