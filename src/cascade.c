@@ -283,7 +283,7 @@ mr_cascade_execute(const MrRunRequest *root)
 	for (i = 1; i < n && unlogged == 0; i++)
 	{
 		const char *stopped;
-		volatile bool interrupted = broken || (root->stop_requested && *root->stop_requested);
+		volatile bool interrupted = broken || mr_worker_stops() > 0;
 		volatile uint32 holdoff = InterruptHoldoffCount;
 
 		/*
@@ -295,7 +295,7 @@ mr_cascade_execute(const MrRunRequest *root)
 		 */
 		if (interrupted)
 		{
-			mr_worker_answer_stop(root->stop_requested ? *root->stop_requested : 0);
+			mr_worker_answer_stop(mr_worker_stops());
 			if (mr_worker_stopped_again())
 			{
 				unlogged = n - i;

@@ -189,12 +189,6 @@ typedef struct MrRunRequest
 	bool		may_skip;		/* ... and this run may end unchanged (not
 								 * "Refresh Now") */
 	Datum		max_skip;		/* interval, with track */
-
-	/*
-	 * Not 0 when whoever runs the refresh was asked to stop: the SIGTERMs
-	 * a worker received.
-	 */
-	const volatile sig_atomic_t *stop_requested;
 } MrRunRequest;
 
 extern Jsonb *mr_run_logged(const MrExtension *ext, const MrRunRequest *req, MrStatus *status);

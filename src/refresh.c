@@ -505,14 +505,12 @@ mr_run_logged(const MrExtension *ext, const MrRunRequest *req, MrStatus *status)
 		if (o.error)
 		{
 			o.status = MR_STATUS_ERROR;
-			describe_error(o.error, row.view_name,
-						   req->stop_requested != NULL && *req->stop_requested);
+			describe_error(o.error, row.view_name, mr_subxact_error_stops > 0);
 			/*
 			 * A worker's stop is answered by logging this (worker.c): the
 			 * stops counted when the error was caught.
 			 */
-			if (req->stop_requested != NULL)
-				mr_worker_answer_stop(mr_subxact_error_stops);
+			mr_worker_answer_stop(mr_subxact_error_stops);
 		}
 		else if (call.unchanged)
 		{

@@ -99,8 +99,8 @@ typedef struct MrWorkerShared
 } MrWorkerShared;
 
 /*
- * Stop requests (SIGTERMs) received; the refresh reads it through
- * MrRunRequest.stop_requested.  The first ones are answered by logging what
+ * Stop requests (SIGTERMs) received; others read it through
+ * mr_worker_stops().  The first ones are answered by logging what
  * was stopped (the run interrupted, a cascade's views left skipped), which
  * their cancel must not cut short: once mr_worker_answer_stop() was called,
  * only the SIGTERMs after those it answered (sigterm_answered) cancel.
@@ -130,7 +130,7 @@ worker_sigterm(SIGNAL_ARGS)
 
 /*
  * Begin answering the first seen stop requests (a count of
- * MrRunRequest.stop_requested read when their cancel was caught) by logging
+ * mr_worker_stops() read when their cancel was caught) by logging
  * what they stopped: their pending cancel is dropped, and from now on only
  * a further stop request cancels (and so ends the worker wherever it
  * waits).  Without a stop yet, or called again, it does nothing.  Only in
@@ -347,7 +347,6 @@ metrics_refresh_worker_main(Datum main_arg)
 	req.caller = pstrdup(NameStr(sh->caller));
 	req.may_skip = sh->may_skip;
 	req.cascade_id = sh->cascade ? req.run_id : 0;
-	req.stop_requested = &sigterm_received;
 	if (sh->cascade)
 	{
 		sh->unlogged = mr_cascade_execute(&req);
