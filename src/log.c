@@ -97,6 +97,7 @@ typedef struct LazyPlan
 	char	   *sql;			/* in TopMemoryContext; NULL: none here */
 	int			nargs;
 	Oid		   *types;
+	int			cursor_options; /* CURSOR_OPT_GENERIC_PLAN, or 0 */
 } LazyPlan;
 
 /*
@@ -121,6 +122,8 @@ typedef struct LogPlans
 	LazyPlan	mark_lost;		/* a lost run becomes error 'interrupted' */
 	LazyPlan	result_lost;	/* ... and its result object, unwritten */
 	LazyPlan	fold_due;		/* is a fold due (apply_retention)? */
+	LazyPlan	set_cascade;	/* a run becomes a cascade's first */
+	LazyPlan	cascade_result; /* a cascade's result object */
 } LogPlans;
 
 static LogPlans plans;
@@ -133,7 +136,7 @@ plan_of(LazyPlan *p)
 	{
 		if (p->sql == NULL)
 			elog(ERROR, "no such plan for this version of the extension");
-		p->plan = mr_prepare_kept(p->sql, p->nargs, p->types);
+		p->plan = mr_prepare_kept_opts(p->sql, p->nargs, p->types, p->cursor_options);
 	}
 	return p->plan;
 }
@@ -150,6 +153,7 @@ set_plan(LazyPlan *p, char *sql, int nargs, Oid *types)
 	p->sql = sql ? MemoryContextStrdup(TopMemoryContext, sql) : NULL;
 	p->nargs = nargs;
 	p->types = types;
+	p->cursor_options = 0;
 }
 
 /*
@@ -172,6 +176,7 @@ ensure_plans(const MrExtension *ext)
 	static Oid	timestamptz_type[1] = {TIMESTAMPTZOID};
 	static Oid	text_type[1] = {TEXTOID};
 	static Oid	int8_type[1] = {INT8OID};
+	static Oid	cascade_result_types[3] = {INT8OID, BOOLOID, INT4OID};
 	const char *s = ext->nspname_q;
 	bool		v11 = ext->version >= 10100;	/* 1.0.0 has no cascade_id */
 	char	   *rx = psprintf(RESULT_EXPR, v11 ? "cascade_id" : "NULL::bigint");
@@ -195,7 +200,7 @@ ensure_plans(const MrExtension *ext)
 								v11 ? 14 : 13, insert_types);
 	set_plan(&plans.insert_running, psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, status, "
 												 "source, triggered_by) VALUES ($1, $2, 'running', $3, $4) "
-												 "RETURNING id, %s", s, rx),
+												 "RETURNING id", s),
 										4, running_types);
 	set_plan(&plans.finish, psprintf("UPDATE %s.metrics_refresh_log SET finished_at = $2, duration_ms = $3, "
 										 "status = $4, method = $5, sqlstate = $6, error_message = $7, "
@@ -236,8 +241,44 @@ ensure_plans(const MrExtension *ext)
 											  rx, v11 ? "cascade_id" : "NULL::bigint", s),
 									 1, int8_type);
 	if (!v11)
+	{
 		set_plan(&plans.fold_due, NULL, 0, NULL);
+		set_plan(&plans.set_cascade, NULL, 0, NULL);
+		set_plan(&plans.cascade_result, NULL, 0, NULL);
+	}
 	else
+	{
+		set_plan(&plans.set_cascade, psprintf("UPDATE %s.metrics_refresh_log SET cascade_id = id WHERE id = $1", s),
+				 1, int8_type);
+		/* See mr_log_cascade_result(). */
+		set_plan(&plans.cascade_result, psprintf("WITH r AS (SELECT id, view_name, "
+												 "  CASE WHEN id = $1 AND status = 'running' AND $2 THEN 'error' ELSE status END AS status, "
+												 "  skip_reason FROM %s.metrics_refresh_log WHERE cascade_id = $1), "
+												 "c AS (SELECT status, count(*) AS n FROM r GROUP BY status), "
+												 "root AS (SELECT * FROM r WHERE id = $1) "
+												 "SELECT jsonb_build_object("
+												 "'success', $3 = 0 AND NOT EXISTS (SELECT FROM r WHERE status IN ('error', 'skipped')), "
+												 "'status', CASE WHEN $3 <> 0 THEN 'error' "
+												 "  WHEN (SELECT status FROM root) = 'skipped' THEN 'skipped' "
+												 "  WHEN EXISTS (SELECT FROM r WHERE status = 'error') THEN 'error' "
+												 "  WHEN EXISTS (SELECT FROM r WHERE status = 'running') THEN 'running' "
+												 "  WHEN EXISTS (SELECT FROM r WHERE status = 'skipped') THEN 'skipped' "
+												 "  ELSE 'success' END, "
+												 "'cascade_id', $1, 'run_id', $1, 'view', (SELECT view_name FROM root), "
+												 "'counts', (SELECT jsonb_object_agg(status, n) FROM c), "
+												 "'run_ids', (SELECT jsonb_agg(id ORDER BY id) FROM r), "
+												 "'runs', (SELECT jsonb_agg(jsonb_build_object('run_id', id, 'view', view_name, "
+												 "  'status', status) || CASE WHEN status = 'skipped' "
+												 "  THEN jsonb_build_object('reason', skip_reason) ELSE '{}' END ORDER BY id) FROM r), "
+												 "'message', 'cascade from ' || (SELECT view_name FROM root) || ': ' || "
+												 "  (SELECT string_agg(n || ' ' || status, ', ' ORDER BY status) FROM c) || "
+												 "  CASE WHEN $3 > 0 THEN ', ' || $3 || ' not logged (its worker ended)' "
+												 "    WHEN $3 < 0 THEN ' (its worker ended before the cascade did)' ELSE '' END) "
+												 "|| CASE WHEN $3 > 0 THEN jsonb_build_object('not_logged', $3) ELSE '{}' END",
+												 s),
+				 3, cascade_result_types);
+		/* Planned once: a custom plan of it costs more than running it. */
+		plans.cascade_result.cursor_options = CURSOR_OPT_GENERIC_PLAN;
 		set_plan(&plans.fold_due, psprintf("SELECT FROM (SELECT id, started_at FROM %s.metrics_refresh_log "
 											   "WHERE NOT counted AND status <> 'running' AND started_at < $1 - interval '1 minute' "
 											   "ORDER BY started_at LIMIT 1) o "
@@ -245,6 +286,7 @@ ensure_plans(const MrExtension *ext)
 											   "OR (SELECT max(id) FROM %s.metrics_refresh_log) - o.id >= " CppAsString2(FOLD_RUNS),
 											   s, s),
 									  1, timestamptz_type);
+	}
 	mr_plan_key_set(&plans.key, ext);
 }
 
@@ -733,16 +775,20 @@ log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
 }
 
 /*
- * Write a finished attempt's row straight into the heap and the indexes,
- * as the INSERT statement would, without planning and starting an executor
- * for one row: that is most of what logging a run costs.  The values of
- * status, method and source come from the name tables in util.c, which hold
- * only what the log's domains allow.  Returns false, having written
- * nothing, when the table is not the plain one the install script made;
- * the caller then runs the statement.  Runs as the log's owner.
+ * Write a new row (a finished attempt, or a background run's 'running' row)
+ * straight into the heap and the indexes, as the INSERT statement would,
+ * without planning and starting an executor for one row: that is most of
+ * what logging a run costs, and most of a new background worker's first
+ * statement.  The values of status, method and source come from the name
+ * tables in util.c, which hold only what the log's domains allow.  A
+ * 'running' row has no finished_at; a cascade's first row (cascade_root) is
+ * its cascade's id.  Returns false, having written nothing, when the table
+ * is not the plain one the install script made; the caller then runs the
+ * statement.  Runs as the log's owner.
  */
 static pg_noinline bool
-insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, int64 *id)
+insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, bool cascade_root,
+			  int64 *id)
 {
 	Relation	rel;
 	EState	   *estate;
@@ -791,12 +837,15 @@ insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, i
 	do { values[log_table.attnum[col] - 1] = (datum); isnull[log_table.attnum[col] - 1] = false; } while (0)
 	SET(COL_ID, Int64GetDatum(*id));
 	SET(COL_STARTED_AT, TimestampTzGetDatum(o->started_at));
-	SET(COL_FINISHED_AT, TimestampTzGetDatum(o->finished_at));
+	if (o->status != MR_STATUS_RUNNING)
+		SET(COL_FINISHED_AT, TimestampTzGetDatum(o->finished_at));
 	if (o->has_duration)
 		SET(COL_DURATION_MS, Float8GetDatum(o->duration_ms));
 	namestrcpy(&callername, row->caller);
 	SET(COL_TRIGGERED_BY, NameGetDatum(&callername));
-	if (row->cascade_id > 0)
+	if (cascade_root)
+		SET(COL_CASCADE_ID, Int64GetDatum(*id));
+	else if (row->cascade_id > 0)
 		SET(COL_CASCADE_ID, Int64GetDatum(row->cascade_id));
 	SET(COL_COUNTED, BoolGetDatum(false));
 	text_values[COL_VIEW_NAME] = row->view_name;
@@ -1008,6 +1057,9 @@ result_keys(ResultKeys *r, int64 id, const MrLogRow *row, const MrOutcome *o,
 		case MR_STATUS_UNCHANGED:
 			message = (char *) o->skip_reason;
 			break;
+		case MR_STATUS_RUNNING:
+			message = psprintf("refresh of %s started in the background", row->view_name);
+			break;
 		default:
 			message = e ? e->message : NULL;
 			break;
@@ -1038,7 +1090,8 @@ result_keys(ResultKeys *r, int64 id, const MrLogRow *row, const MrOutcome *o,
 										CStringGetDatum(DatumGetCString(DirectFunctionCall1(float8out,
 																							Float8GetDatum(o->duration_ms)))),
 										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-	add_timestamptz(r, "finished_at", o->finished_at);
+	if (o->status != MR_STATUS_RUNNING)
+		add_timestamptz(r, "finished_at", o->finished_at);
 	add_text(r, "triggered_by", row->caller, false);
 }
 
@@ -1063,7 +1116,7 @@ mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *out
 
 	ensure_plans(ext);
 	mr_become_extension_owner(ext, &saved);
-	if (row->run_id <= 0 && insert_direct(ext, row, outcome, &id))
+	if (row->run_id <= 0 && insert_direct(ext, row, outcome, false, &id))
 	{
 		started_at = outcome->started_at;
 		cascade_id = row->cascade_id;
@@ -1093,37 +1146,67 @@ mr_log_outcome(const MrExtension *ext, const MrLogRow *row, const MrOutcome *out
 }
 
 /*
+ * Make a run the root of a cascade (its cascade_id is its own id), when its
+ * row went through the statement.  Runs as the log's owner.
+ */
+static void
+set_cascade(int64 run_id)
+{
+	Datum		value = Int64GetDatum(run_id);
+	int			ret;
+
+	ret = SPI_execute_plan(plan_of(&plans.set_cascade), &value, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan failed to make a run a cascade's first: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
  * Insert a background run's 'running' row and send its NOTIFY; returns its
- * id and, in *result_text (allocated in SPI's memory), its result object.
- * The caller commits it.  Preconditions: SPI connected, search_path pinned.
+ * id and, in *result_text (allocated in the current memory context), its
+ * result object.  A cascade's first row (cascade_root) is its cascade's
+ * id.  The caller commits it.  This is the first statement of a new
+ * background worker, whose caches are cold: the row goes in directly where
+ * it can, and the object is built here (result_keys()), not by a statement
+ * that the worker would have to parse and plan first.  Preconditions: SPI
+ * connected, search_path pinned.
  */
 int64
-mr_log_running(const MrExtension *ext, const MrLogRow *row, char **result_text)
+mr_log_running(const MrExtension *ext, const MrLogRow *row, bool cascade_root, char **result_text)
 {
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	NameData	callername;
+	MrOutcome	o = {0};
 	MrSavedUser saved;
-	int			ret;
-	bool		isnull;
-	int64		id;
+	ResultKeys	keys;
 	Jsonb	   *result;
+	int64		id;
 
+	o.status = MR_STATUS_RUNNING;
+	o.started_at = GetCurrentTimestamp();
 	ensure_plans(ext);
-	namestrcpy(&callername, row->caller);
-	values[0] = CStringGetTextDatum(row->view_name);
-	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
-	values[2] = CStringGetTextDatum(mr_source_name(row->source));
-	values[3] = NameGetDatum(&callername);
-
 	mr_become_extension_owner(ext, &saved);
-	ret = SPI_execute_plan(plan_of(&plans.insert_running), values, nulls, false, 0);
-	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-		elog(ERROR, "SPI_execute_plan failed to log running row: %s",
-			 SPI_result_code_string(ret));
+	if (!insert_direct(ext, row, &o, cascade_root, &id))
+	{
+		Datum		values[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
+		NameData	callername;
+		bool		isnull;
+		int			ret;
 
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		namestrcpy(&callername, row->caller);
+		values[0] = CStringGetTextDatum(row->view_name);
+		values[1] = TimestampTzGetDatum(o.started_at);
+		values[2] = CStringGetTextDatum(mr_source_name(row->source));
+		values[3] = NameGetDatum(&callername);
+		ret = SPI_execute_plan(plan_of(&plans.insert_running), values, nulls, false, 0);
+		if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+			elog(ERROR, "SPI_execute_plan failed to log running row: %s",
+				 SPI_result_code_string(ret));
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (cascade_root)
+			set_cascade(id);
+	}
+	result_keys(&keys, id, row, &o, o.started_at, cascade_root ? id : row->cascade_id);
+	result = keys_jsonb(&keys);
 	*result_text = JsonbToCString(NULL, &result->root, VARSIZE(result));
 	notify_run(id, row->view_name, MR_STATUS_RUNNING);
 	mr_restore_user(&saved);
@@ -1297,27 +1380,6 @@ mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull)
 }
 
 /*
- * Make a run the root of a cascade: its cascade_id is its own id.
- * Preconditions: SPI connected, search_path pinned.
- */
-void
-mr_log_set_cascade(const MrExtension *ext, int64 run_id)
-{
-	Oid			type = INT8OID;
-	Datum		value = Int64GetDatum(run_id);
-	MrSavedUser saved;
-	int			ret;
-
-	mr_become_extension_owner(ext, &saved);
-	ret = SPI_execute_with_args(psprintf("UPDATE %s.metrics_refresh_log SET cascade_id = id WHERE id = $1",
-										 ext->nspname_q),
-								1, &type, &value, NULL, false, 0);
-	mr_restore_user(&saved);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
-}
-
-/*
  * The result object of a cascade, from its log rows and unlogged, what its
  * worker said it left without a row (-1: it never said): success (no run
  * failed or was skipped, and nothing was left: every view is refreshed or
@@ -1333,12 +1395,13 @@ mr_log_set_cascade(const MrExtension *ext, int64 run_id)
 Jsonb *
 mr_log_cascade_result(const MrExtension *ext, int64 cascade_id, int unlogged)
 {
-	Oid			types[3] = {INT8OID, BOOLOID, INT4OID};
 	Datum		values[3];
 	MrSavedUser saved;
 	bool		isnull;
 	int			ret;
 	Datum		d;
+
+	ensure_plans(ext);
 
 	/*
 	 * A first run still 'running' whose worker is gone (it died outside a
@@ -1360,36 +1423,11 @@ mr_log_cascade_result(const MrExtension *ext, int64 cascade_id, int unlogged)
 	 * SERIALIZABLE caller's would not be.
 	 */
 	PushActiveSnapshot(GetLatestSnapshot());
-	ret = SPI_execute_with_args(psprintf("WITH r AS (SELECT id, view_name, "
-										 "  CASE WHEN id = $1 AND status = 'running' AND $2 THEN 'error' ELSE status END AS status, "
-										 "  skip_reason FROM %s.metrics_refresh_log WHERE cascade_id = $1), "
-										 "c AS (SELECT status, count(*) AS n FROM r GROUP BY status), "
-										 "root AS (SELECT * FROM r WHERE id = $1) "
-										 "SELECT jsonb_build_object("
-										 "'success', $3 = 0 AND NOT EXISTS (SELECT FROM r WHERE status IN ('error', 'skipped')), "
-										 "'status', CASE WHEN $3 <> 0 THEN 'error' "
-										 "  WHEN (SELECT status FROM root) = 'skipped' THEN 'skipped' "
-										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'error') THEN 'error' "
-										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'running') THEN 'running' "
-										 "  WHEN EXISTS (SELECT FROM r WHERE status = 'skipped') THEN 'skipped' "
-										 "  ELSE 'success' END, "
-										 "'cascade_id', $1, 'run_id', $1, 'view', (SELECT view_name FROM root), "
-										 "'counts', (SELECT jsonb_object_agg(status, n) FROM c), "
-										 "'run_ids', (SELECT jsonb_agg(id ORDER BY id) FROM r), "
-										 "'runs', (SELECT jsonb_agg(jsonb_build_object('run_id', id, 'view', view_name, "
-										 "  'status', status) || CASE WHEN status = 'skipped' "
-										 "  THEN jsonb_build_object('reason', skip_reason) ELSE '{}' END ORDER BY id) FROM r), "
-										 "'message', 'cascade from ' || (SELECT view_name FROM root) || ': ' || "
-										 "  (SELECT string_agg(n || ' ' || status, ', ' ORDER BY status) FROM c) || "
-										 "  CASE WHEN $3 > 0 THEN ', ' || $3 || ' not logged (its worker ended)' "
-										 "    WHEN $3 < 0 THEN ' (its worker ended before the cascade did)' ELSE '' END) "
-										 "|| CASE WHEN $3 > 0 THEN jsonb_build_object('not_logged', $3) ELSE '{}' END",
-										 ext->nspname_q),
-								3, types, values, NULL, true, 1);
+	ret = SPI_execute_plan(plan_of(&plans.cascade_result), values, NULL, true, 1);
 	PopActiveSnapshot();
 	mr_restore_user(&saved);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "SPI_execute_with_args failed for a cascade's result: %s",
+		elog(ERROR, "SPI_execute_plan failed for a cascade's result: %s",
 			 SPI_result_code_string(ret));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(DatumGetJsonbP(d)), false, -1));

@@ -168,13 +168,12 @@ typedef struct MrLogRow
 extern Jsonb *mr_log_outcome(const MrExtension *ext, const MrLogRow *row,
 							 const MrOutcome *outcome, int64 *run_id);
 extern int64 mr_log_running(const MrExtension *ext, const MrLogRow *row,
-							char **result_text);
+							bool cascade_root, char **result_text);
 extern void mr_log_reap(const MrExtension *ext, const char *view_name, int max_marks);
 extern int64 mr_log_prune(const MrExtension *ext, Datum older_than);
 extern Datum mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull);
 extern void mr_log_reap_in_subxact(const MrExtension *ext);
 extern Jsonb *mr_log_cascade_result(const MrExtension *ext, int64 cascade_id, int unlogged);
-extern void mr_log_set_cascade(const MrExtension *ext, int64 run_id);
 
 /* refresh.c */
 typedef struct MrRunRequest

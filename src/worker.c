@@ -243,30 +243,9 @@ start_run(MrWorkerShared *sh, int file_lock_ms, int file_refresh_ms, char **view
 	row.source = sh->source;
 	row.caller = NameStr(sh->caller);
 	row.run_id = 0;
-	run_id = mr_log_running(&ext, &row, &result_text);
-	if (sh->cascade)
-	{
-		Oid			types[2] = {TEXTOID, INT8OID};
-		Datum		values[2];
-		int			ret;
-
-		/*
-		 * The first run of a cascade is its id, and its answer says so.  Not
-		 * through mr_log_result_of(): it tells a live run from a lost one by
-		 * the run lock, which this backend cannot see as taken (its own
-		 * locks never conflict), so the answer would say "interrupted".
-		 */
-		mr_log_set_cascade(&ext, run_id);
-		values[0] = CStringGetTextDatum(result_text);
-		values[1] = Int64GetDatum(run_id);
-		ret = SPI_execute_with_args("SELECT ($1::pg_catalog.jsonb "
-									"|| pg_catalog.jsonb_build_object('cascade_id', $2))::pg_catalog.text",
-									2, types, values, NULL, true, 1);
-		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "SPI_execute_with_args failed for a cascade's answer: %s",
-				 SPI_result_code_string(ret));
-		result_text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	}
+	row.cascade_id = 0;
+	/* The first run of a cascade is its id, and its answer says so. */
+	run_id = mr_log_running(&ext, &row, sh->cascade, &result_text);
 	mr_advisory_tag(&tag, (uint32) (run_id >> 32), (uint32) run_id, MR_LOCK_RUN);
 	(void) LockAcquire(&tag, ExclusiveLock, true, false);
 	strlcpy(sh->result, result_text, sizeof(sh->result));

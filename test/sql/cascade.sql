@@ -293,7 +293,10 @@ SELECT :'r'::jsonb - 'run_id' - 'cascade_id' - 'started_at' - 'triggered_by' AS 
        :'r'::jsonb->>'triggered_by' = current_user AS by_caller;
 SELECT (:'r'::jsonb->>'run_id')::bigint AS bg_id \gset
 -- Returned before the root was refreshed: it is still running, in a worker.
-SELECT metrics_refresh_run_status(:bg_id)->>'status' AS root_now;
+-- The worker built that object itself (log.c, result_keys()); it is the
+-- one the log's row gives, to the microsecond.
+SELECT metrics_refresh_run_status(:bg_id)->>'status' AS root_now,
+       metrics_refresh_run_status(:bg_id) = :'r'::jsonb AS same_as_row;
 SELECT pid AS root_pid,
        query = format('metrics_refresh: cascade from public.cs_bg_root (run %s)', :bg_id) AS root_activity
 FROM cs_sleeping_worker('public.cs_bg_root (run ' || :bg_id || ')') \gset

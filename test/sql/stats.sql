@@ -419,6 +419,14 @@ SELECT metrics_refresh_run('st_ok')->>'status' AS run;
 SELECT count(*) FILTER (WHERE NOT counted) AS uncounted, count(*) AS kept
 FROM metrics_refresh_log WHERE view_name = 'public.st_due2';
 SELECT successful FROM metrics_refresh_stats WHERE view_name = 'public.st_due2';
+-- A cascade's worker writes its first row through the statement too, and
+-- makes it the cascade's first in a second one.
+CREATE MATERIALIZED VIEW st_casc AS SELECT 1 AS one;
+CREATE UNIQUE INDEX ON st_casc (one);
+SELECT metrics_refresh_cascade('st_casc') AS r \gset
+SELECT :'r'::jsonb->>'status' AS cascade_status, (:'r'::jsonb->'run_ids'->0) = (:'r'::jsonb->'cascade_id') AS first_is_cascade,
+       (SELECT cascade_id = id AND status = 'success' FROM metrics_refresh_log WHERE id = (:'r'::jsonb->>'cascade_id')::bigint) AS row_ok;
+DROP MATERIALIZED VIEW st_casc;
 DROP TRIGGER st_log_noop ON metrics_refresh_log;
 DROP FUNCTION st_log_noop();
 -- The indexes this session has read rebuilt under new OIDs: the runs, the
