@@ -55,6 +55,12 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# As PostgreSQL 16 and later build modules: export only what the server
+# looks up by name (src/compat.h marks it before 16).
+ifeq ($(shell test '$(MAJORVERSION)' -lt 16 2>/dev/null && echo old),old)
+override CFLAGS += -fvisibility=hidden
+endif
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(EXTENSION).control
 	cp $< $@
 

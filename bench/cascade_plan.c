@@ -8,10 +8,10 @@
  *
  * Built by bench/cascade into its scratch directory and loaded by absolute
  * path; never installed.  It finds mr_cascade_plan in the installed
- * metrics_refresh library at run time (load_external_function), so it
- * depends on that symbol being exported: it is on PostgreSQL 15, whose PGXS
- * does not hide a module's symbols; from 16 on modules are built with
- * -fvisibility=hidden, and the function returns NULL there.
+ * metrics_refresh library at run time (load_external_function): the
+ * library exports it for this (PGDLLEXPORT in src/metrics_refresh.h), while
+ * it hides its other internal functions.  Against a library that does not
+ * export it the function returns NULL.
  *
  *-------------------------------------------------------------------------
  */

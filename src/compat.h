@@ -62,6 +62,31 @@ object_aclcheck(Oid classid, Oid objectid, Oid roleid, AclMode mode)
 	ExecInsertIndexTuples(resultRelInfo, slot, estate, update, noDupErr, \
 						  specConflict, arbiterIndexes)
 
+/*
+ * What the library exports.  From PostgreSQL 16 on, PGXS builds modules with
+ * -fvisibility=hidden and PGDLLEXPORT marks what the server looks up by
+ * name; before 16 the Makefile adds that option, and these do the marking:
+ * the SQL-callable functions and their info functions, the magic block,
+ * _PG_init and the worker's entry point.  The library then binds fewer
+ * symbols when a session or a background worker loads it, and the calls
+ * between its own files are direct.
+ */
+#ifdef __GNUC__
+#undef PGDLLEXPORT
+#define PGDLLEXPORT __attribute__((visibility("default")))
+#undef PG_FUNCTION_INFO_V1
+#define PG_FUNCTION_INFO_V1(funcname) \
+extern PGDLLEXPORT Datum funcname(PG_FUNCTION_ARGS); \
+extern PGDLLEXPORT const Pg_finfo_record *CppConcat(pg_finfo_,funcname)(void); \
+const Pg_finfo_record * \
+CppConcat(pg_finfo_,funcname) (void) \
+{ \
+	static const Pg_finfo_record my_finfo = { 1 }; \
+	return &my_finfo; \
+} \
+extern int no_such_variable
+#endif
+
 #endif							/* PG_VERSION_NUM < 160000 */
 
 #if PG_VERSION_NUM < 170000

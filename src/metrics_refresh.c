@@ -71,7 +71,7 @@ int			mr_lock_timeout_ms = 60 * 1000;
 int			mr_refresh_timeout_ms = 0;
 int			mr_log_retention_min = 30 * 24 * 60;
 
-void		_PG_init(void);
+PGDLLEXPORT void _PG_init(void);
 
 /*
  * The library's one relcache invalidation callback (a backend has room for

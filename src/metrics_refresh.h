@@ -239,7 +239,8 @@ extern uint64 mr_chain_fingerprint(Oid viewoid, const MrChain *chain);
 extern bool mr_relation_is_subscribed(Oid relid);
 extern List *mr_dependent_matviews(Oid relid);
 extern List *mr_upstream_matviews(Oid relid);
-extern List *mr_cascade_plan(Oid root);
+/* Exported for bench/cascade_plan.c, which times it alone. */
+extern PGDLLEXPORT List *mr_cascade_plan(Oid root);
 extern void mr_graph_rows(FunctionCallInfo fcinfo, Oid viewoid);
 
 /* tracking.c */
