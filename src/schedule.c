@@ -18,6 +18,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/md5.h"
 #include "commands/extension.h"
@@ -353,7 +354,20 @@ sweep_schedules(void *arg)
 void
 mr_sweep_schedules(void)
 {
-	ErrorData  *edata = mr_call_in_subxact(sweep_schedules, NULL);
+	ErrorData  *edata;
+
+	/*
+	 * Some commands fire sql_drop with catalog invalidations still pending
+	 * (ALTER DOMAIN ... DROP CONSTRAINT invalidates the domain's type after
+	 * dropping the constraint, and writes nothing after that), and a
+	 * subtransaction that registers one of its own would fail ("cannot
+	 * start a subtransaction when there are unprocessed inval messages"):
+	 * end the command first.  CommandCounterIncrement() alone does nothing
+	 * when the command wrote nothing: mark its id used.
+	 */
+	(void) GetCurrentCommandId(true);
+	CommandCounterIncrement();
+	edata = mr_call_in_subxact(sweep_schedules, NULL);
 
 	/* A cancel is the caller's, not a failure of the sweep: it goes on. */
 	if (edata != NULL && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
