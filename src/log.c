@@ -10,7 +10,9 @@
  *
  * Rules:
  * - Every write runs as the extension's owner (PUBLIC has no rights on the
- *   log), through saved plans that are schema-qualified throughout.  The
+ *   log): a new row straight into the heap and the indexes while the log is
+ *   the plain table the install script made (insert_direct), else and for
+ *   updates through saved plans that are schema-qualified throughout.  The
  *   callers have pinned search_path and connected to SPI.
  * - A row is written in the caller's transaction, and its NOTIFY is
  *   delivered when that transaction commits.
@@ -40,6 +42,7 @@
 #include "access/xlog.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
@@ -50,12 +53,14 @@
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/fmgroids.h"
 #include "utils/numeric.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "metrics_refresh.h"
 
@@ -156,6 +161,14 @@ set_plan(LazyPlan *p, char *sql, int nargs, Oid *types)
 	p->cursor_options = 0;
 }
 
+/* set_plan(), for a plan that is generic from its first execution. */
+static void
+set_generic_plan(LazyPlan *p, char *sql, int nargs, Oid *types)
+{
+	set_plan(p, sql, nargs, types);
+	p->cursor_options = CURSOR_OPT_GENERIC_PLAN;
+}
+
 /*
  * Make sure the saved plans belong to the installed extension (a session
  * may see the extension dropped and created again, in another schema).
@@ -179,7 +192,7 @@ ensure_plans(const MrExtension *ext)
 	static Oid	cascade_result_types[3] = {INT8OID, BOOLOID, INT4OID};
 	const char *s = ext->nspname_q;
 	bool		v11 = ext->version >= 10100;	/* 1.0.0 has no cascade_id */
-	char	   *rx = psprintf(RESULT_EXPR, v11 ? "cascade_id" : "NULL::bigint");
+	char	   *rx;
 	const char *cx = v11 ? "cascade_id" : "NULL::bigint";
 
 	/*
@@ -190,23 +203,26 @@ ensure_plans(const MrExtension *ext)
 	if (mr_plan_key_matches(&plans.key, ext))
 		return;
 	plans.key.extoid = InvalidOid;
+	rx = psprintf(RESULT_EXPR, cx);
 
 	set_plan(&plans.insert, psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, finished_at, "
 										 "duration_ms, status, method, source, triggered_by, sqlstate, "
 										 "error_message, error_detail, error_hint, skip_reason%s) "
 										 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13%s) "
-										 "RETURNING id, started_at, %s", s,
+										 "RETURNING id::pg_catalog.int8, started_at::pg_catalog.timestamptz, "
+										 "(%s)::pg_catalog.int8", s,
 										 v11 ? ", cascade_id" : "", v11 ? ", $14" : "", cx),
 								v11 ? 14 : 13, insert_types);
 	set_plan(&plans.insert_running, psprintf("INSERT INTO %s.metrics_refresh_log (view_name, started_at, status, "
 												 "source, triggered_by) VALUES ($1, $2, 'running', $3, $4) "
-												 "RETURNING id", s),
+												 "RETURNING id::pg_catalog.int8, started_at::pg_catalog.timestamptz", s),
 										4, running_types);
 	set_plan(&plans.finish, psprintf("UPDATE %s.metrics_refresh_log SET finished_at = $2, duration_ms = $3, "
 										 "status = $4, method = $5, sqlstate = $6, error_message = $7, "
 										 "error_detail = $8, error_hint = $9, skip_reason = $10 "
 										 "WHERE id = $1 "
-										 "RETURNING id, started_at, %s", s, cx),
+										 "RETURNING id::pg_catalog.int8, started_at::pg_catalog.timestamptz, "
+										 "(%s)::pg_catalog.int8", s, cx),
 								10, finish_types);
 	set_plan(&plans.oldest, psprintf("SELECT min(started_at) FROM %s.metrics_refresh_log", s),
 								0, NULL);
@@ -250,8 +266,11 @@ ensure_plans(const MrExtension *ext)
 	{
 		set_plan(&plans.set_cascade, psprintf("UPDATE %s.metrics_refresh_log SET cascade_id = id WHERE id = $1", s),
 				 1, int8_type);
-		/* See mr_log_cascade_result(). */
-		set_plan(&plans.cascade_result, psprintf("WITH r AS (SELECT id, view_name, "
+		/*
+		 * See mr_log_cascade_result().  Generic: a custom plan of it costs
+		 * more than running it.
+		 */
+		set_generic_plan(&plans.cascade_result, psprintf("WITH r AS (SELECT id, view_name, "
 												 "  CASE WHEN id = $1 AND status = 'running' AND $2 THEN 'error' ELSE status END AS status, "
 												 "  skip_reason FROM %s.metrics_refresh_log WHERE cascade_id = $1), "
 												 "c AS (SELECT status, count(*) AS n FROM r GROUP BY status), "
@@ -277,8 +296,6 @@ ensure_plans(const MrExtension *ext)
 												 "|| CASE WHEN $3 > 0 THEN jsonb_build_object('not_logged', $3) ELSE '{}' END",
 												 s),
 				 3, cascade_result_types);
-		/* Planned once: a custom plan of it costs more than running it. */
-		plans.cascade_result.cursor_options = CURSOR_OPT_GENERIC_PLAN;
 		set_plan(&plans.fold_due, psprintf("SELECT FROM (SELECT id, started_at FROM %s.metrics_refresh_log "
 											   "WHERE NOT counted AND status <> 'running' AND started_at < $1 - interval '1 minute' "
 											   "ORDER BY started_at LIMIT 1) o "
@@ -502,6 +519,23 @@ static const char *const log_column_names[N_LOG_COLUMNS] = {
 	"cascade_id", "counted"
 };
 
+/*
+ * Their types as the install script made them; InvalidOid: the extension's
+ * domain named in log_column_domains.
+ */
+static const Oid log_column_types[N_LOG_COLUMNS] = {
+	INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, FLOAT8OID,
+	InvalidOid, InvalidOid, InvalidOid, NAMEOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	INT8OID, BOOLOID
+};
+
+static const char *const log_column_domains[N_LOG_COLUMNS] = {
+	[COL_STATUS] = "metrics_refresh_log_status",
+	[COL_METHOD] = "metrics_refresh_log_method",
+	[COL_SOURCE] = "metrics_refresh_log_source"
+};
+
 typedef struct LogTable
 {
 	Oid			extoid;
@@ -545,11 +579,52 @@ ensure_log_table(const MrExtension *ext)
 }
 
 /*
+ * The domain name in schema nspoid, if it is what the install script made:
+ * over text, nullable, with one constraint (its CHECK of the values, which
+ * the name tables in util.c keep to); InvalidOid otherwise, say after a
+ * superuser added a constraint, which only the statement would check.
+ */
+static Oid
+our_log_domain(Oid nspoid, const char *name)
+{
+	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum(name), ObjectIdGetDatum(nspoid));
+	HeapTuple	tup;
+	Form_pg_type typ;
+	bool		ok;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	int			constraints = 0;
+
+	if (!OidIsValid(typid))
+		return InvalidOid;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	typ = (Form_pg_type) GETSTRUCT(tup);
+	ok = typ->typtype == TYPTYPE_DOMAIN && typ->typbasetype == TEXTOID && !typ->typnotnull;
+	ReleaseSysCache(tup);
+	if (!ok)
+		return InvalidOid;
+	rel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_constraint_contypid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(typid));
+	scan = systable_beginscan(rel, ConstraintTypidIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(systable_getnext(scan)))
+		constraints++;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return constraints == 1 ? typid : InvalidOid;
+}
+
+/*
  * Can the log take a row without the executor?  Yes when it is exactly
- * what the install script made: a plain table with these columns and no
- * others, no triggers, no CHECK constraints or generated columns, no
- * row-level security.  Anything else (say, a trigger a superuser added)
- * sends rows through the INSERT statement, which honours it.
+ * what the install script made: a plain table with these columns of these
+ * types and no others, no triggers, no CHECK constraints or generated
+ * columns, no row-level security.  Anything else (say, a trigger a
+ * superuser added, or a column's type changed) sends rows through the
+ * INSERT statement, which honours it.
  */
 static bool
 log_table_plain(Relation rel, LogTable *t)
@@ -569,7 +644,12 @@ log_table_plain(Relation rel, LogTable *t)
 		return false;
 	for (i = 0; i < N_LOG_COLUMNS; i++)
 	{
-		if ((t->attnum[i] = mr_our_column(desc, log_column_names[i], InvalidOid)) == InvalidAttrNumber)
+		Oid			typid = log_column_types[i];
+
+		if (!OidIsValid(typid) &&
+			!OidIsValid(typid = our_log_domain(RelationGetNamespace(rel), log_column_domains[i])))
+			return false;
+		if ((t->attnum[i] = mr_our_column(desc, log_column_names[i], typid)) == InvalidAttrNumber)
 			return false;
 		t->atttypid[i] = TupleDescAttr(desc, t->attnum[i] - 1)->atttypid;
 	}
@@ -1156,9 +1236,12 @@ set_cascade(int64 run_id)
 	int			ret;
 
 	ret = SPI_execute_plan(plan_of(&plans.set_cascade), &value, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
+	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "SPI_execute_plan failed to make a run a cascade's first: %s",
 			 SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		elog(ERROR, "run " INT64_FORMAT " could not be made its cascade's first: the update changed no row (a trigger on metrics_refresh_log?)",
+			 run_id);
 }
 
 /*
@@ -1180,6 +1263,8 @@ mr_log_running(const MrExtension *ext, const MrLogRow *row, bool cascade_root, c
 	Jsonb	   *result;
 	int64		id;
 
+	/* A 'running' row is a cascade's first or of no cascade. */
+	Assert(row->cascade_id == 0);
 	o.status = MR_STATUS_RUNNING;
 	o.started_at = GetCurrentTimestamp();
 	ensure_plans(ext);
@@ -1202,6 +1287,8 @@ mr_log_running(const MrExtension *ext, const MrLogRow *row, bool cascade_root, c
 			elog(ERROR, "SPI_execute_plan failed to log running row: %s",
 				 SPI_result_code_string(ret));
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		/* As stored: a trigger may have changed it. */
+		o.started_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		if (cascade_root)
 			set_cascade(id);
 	}

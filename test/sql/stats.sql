@@ -426,8 +426,41 @@ CREATE UNIQUE INDEX ON st_casc (one);
 SELECT metrics_refresh_cascade('st_casc') AS r \gset
 SELECT :'r'::jsonb->>'status' AS cascade_status, (:'r'::jsonb->'run_ids'->0) = (:'r'::jsonb->'cascade_id') AS first_is_cascade,
        (SELECT cascade_id = id AND status = 'success' FROM metrics_refresh_log WHERE id = (:'r'::jsonb->>'cascade_id')::bigint) AS row_ok;
+-- And its answer, while the worker waits for the view this transaction
+-- holds (refreshed, so locked until the end), is the row's, started_at as
+-- the statement stored it.
+BEGIN;
+REFRESH MATERIALIZED VIEW st_casc;
+SELECT metrics_refresh_cascade('st_casc', wait => false) AS r \gset
+SELECT :'r'::jsonb->>'status' AS answer, metrics_refresh_run_status((:'r'::jsonb->>'run_id')::bigint) = :'r'::jsonb AS same_as_row;
+COMMIT;
+DO $$
+BEGIN
+    FOR i IN 1..600 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'metrics_refresh worker');
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SELECT status, cascade_id = id AS first FROM metrics_refresh_log WHERE id = (:'r'::jsonb->>'run_id')::bigint;
 DROP MATERIALIZED VIEW st_casc;
 DROP TRIGGER st_log_noop ON metrics_refresh_log;
+-- Nor does a log with a column of another type, or whose domain a
+-- superuser gave another constraint: the statement writes its rows, and
+-- checks what the direct insert would not.
+CREATE MATERIALIZED VIEW st_types AS SELECT 1 AS one;
+CREATE UNIQUE INDEX ON st_types (one);
+ALTER TABLE metrics_refresh_log ALTER COLUMN cascade_id TYPE numeric;
+SELECT metrics_refresh_run('st_types')->>'status' AS numeric_cascade_id;
+SELECT metrics_refresh_cascade('st_types')->>'status' AS numeric_cascade_id_cascade;
+ALTER TABLE metrics_refresh_log ALTER COLUMN cascade_id TYPE bigint;
+ALTER DOMAIN metrics_refresh_log_method ADD CONSTRAINT st_not_concurrently CHECK (VALUE <> 'concurrently') NOT VALID;
+SELECT metrics_refresh_run('st_types');
+-- (Dropping the constraint fires the extension's sql_drop trigger with the
+-- domain's invalidation pending: the schedules are still checked.)
+ALTER DOMAIN metrics_refresh_log_method DROP CONSTRAINT st_not_concurrently;
+SELECT metrics_refresh_run('st_types')->>'status' AS direct_again;
+SELECT count(*) AS st_types_rows FROM metrics_refresh_log WHERE view_name = 'public.st_types';
+DROP MATERIALIZED VIEW st_types;
 DROP FUNCTION st_log_noop();
 -- The indexes this session has read rebuilt under new OIDs: the runs, the
 -- decision and the retention check go on.
