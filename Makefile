@@ -57,8 +57,10 @@ include $(PGXS)
 
 # As PostgreSQL 16 and later build modules: export only what the server
 # looks up by name (src/compat.h marks it before 16).
+ifeq ($(GCC),yes)
 ifeq ($(shell test '$(MAJORVERSION)' -lt 16 2>/dev/null && echo old),old)
 override CFLAGS += -fvisibility=hidden
+endif
 endif
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(EXTENSION).control
