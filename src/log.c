@@ -54,6 +54,7 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/numeric.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -545,11 +546,40 @@ typedef struct LogTable
 	int			natts;			/* of the tuple descriptor, dropped ones included */
 	AttrNumber	attnum[N_LOG_COLUMNS];
 	Oid			atttypid[N_LOG_COLUMNS];
+	uint32		type_hash[N_LOG_COLUMNS];	/* of the domains' pg_type rows */
 } LogTable;
 
 static LogTable log_table = {InvalidOid};
 
+/*
+ * A change to one of the log's domains (ALTER DOMAIN ... ADD CONSTRAINT,
+ * say) changes nothing the per-row check sees: it invalidates the domain's
+ * pg_type row, and log_table is looked at again.
+ */
+static void
+log_type_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	int			i;
+
+	for (i = 0; i < N_LOG_COLUMNS; i++)
+		if (hashvalue == 0 || (log_column_domains[i] != NULL && hashvalue == log_table.type_hash[i]))
+			log_table.extoid = InvalidOid;
+}
+
 static bool log_table_plain(Relation rel, LogTable *t);
+
+/*
+ * The log changed (ALTER TABLE, say), or every relation did: log_table is
+ * looked at again, so that a session that found it not plain writes
+ * directly again once it is (the per-row check only ever turns it off).
+ * Called by the library's relcache callback.
+ */
+void
+mr_log_relcache_changed(Oid relid)
+{
+	if (!OidIsValid(relid) || relid == log_table.relid)
+		log_table.extoid = InvalidOid;
+}
 
 /*
  * Fill log_table for this installation, once per session (and after a
@@ -563,9 +593,15 @@ ensure_log_table(const MrExtension *ext)
 		return false;			/* 1.0.0's log: CHECK constraints, no cascade_id */
 	if (log_table.extoid != ext->extoid)
 	{
+		static bool callback_registered = false;
 		LogTable	t = {0};
 		Relation	rel;
 
+		if (!callback_registered)
+		{
+			CacheRegisterSyscacheCallback(TYPEOID, log_type_changed, (Datum) 0);
+			callback_registered = true;
+		}
 		t.extoid = ext->extoid;
 		t.relid = get_relname_relid("metrics_refresh_log", ext->nspoid);
 		if (!OidIsValid(t.relid))
@@ -580,15 +616,18 @@ ensure_log_table(const MrExtension *ext)
 
 /*
  * The domain name in schema nspoid, if it is what the install script made:
- * over text, nullable, with one constraint (its CHECK of the values, which
- * the name tables in util.c keep to); InvalidOid otherwise, say after a
- * superuser added a constraint, which only the statement would check.
+ * over text, nullable, with one constraint, its CHECK of the values (named
+ * <domain>_check), which the name tables in util.c keep to; InvalidOid
+ * otherwise, say after a superuser added a constraint or replaced it,
+ * which only the statement would check.  *hash is the hash of its pg_type
+ * row (0: none), for log_type_changed(), whatever the answer.
  */
 static Oid
-our_log_domain(Oid nspoid, const char *name)
+our_log_domain(Oid nspoid, const char *name, uint32 *hash)
 {
 	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 										CStringGetDatum(name), ObjectIdGetDatum(nspoid));
+	char	   *check_name = psprintf("%s_check", name);
 	HeapTuple	tup;
 	Form_pg_type typ;
 	bool		ok;
@@ -596,9 +635,12 @@ our_log_domain(Oid nspoid, const char *name)
 	ScanKeyData key;
 	SysScanDesc scan;
 	int			constraints = 0;
+	int			ours = 0;
 
+	*hash = 0;
 	if (!OidIsValid(typid))
 		return InvalidOid;
+	*hash = GetSysCacheHashValue1(TYPEOID, ObjectIdGetDatum(typid));
 	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
 	if (!HeapTupleIsValid(tup))
 		return InvalidOid;
@@ -611,11 +653,17 @@ our_log_domain(Oid nspoid, const char *name)
 	ScanKeyInit(&key, Anum_pg_constraint_contypid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(typid));
 	scan = systable_beginscan(rel, ConstraintTypidIndexId, true, NULL, 1, &key);
-	while (HeapTupleIsValid(systable_getnext(scan)))
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+
 		constraints++;
+		if (con->contype == CONSTRAINT_CHECK && strcmp(NameStr(con->conname), check_name) == 0)
+			ours++;
+	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	return constraints == 1 ? typid : InvalidOid;
+	return constraints == 1 && ours == 1 ? typid : InvalidOid;
 }
 
 /*
@@ -630,6 +678,7 @@ static bool
 log_table_plain(Relation rel, LogTable *t)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			domains[N_LOG_COLUMNS] = {0};
 	int			live = 0;
 	int			i;
 
@@ -642,14 +691,17 @@ log_table_plain(Relation rel, LogTable *t)
 			live++;
 	if (live != N_LOG_COLUMNS)
 		return false;
+	/* All three domains first: a change to any of them is noticed. */
+	for (i = 0; i < N_LOG_COLUMNS; i++)
+		if (log_column_domains[i] != NULL)
+			domains[i] = our_log_domain(RelationGetNamespace(rel), log_column_domains[i],
+										&t->type_hash[i]);
 	for (i = 0; i < N_LOG_COLUMNS; i++)
 	{
-		Oid			typid = log_column_types[i];
+		Oid			typid = log_column_domains[i] != NULL ? domains[i] : log_column_types[i];
 
-		if (!OidIsValid(typid) &&
-			!OidIsValid(typid = our_log_domain(RelationGetNamespace(rel), log_column_domains[i])))
-			return false;
-		if ((t->attnum[i] = mr_our_column(desc, log_column_names[i], typid)) == InvalidAttrNumber)
+		if (!OidIsValid(typid) ||
+			(t->attnum[i] = mr_our_column(desc, log_column_names[i], typid)) == InvalidAttrNumber)
 			return false;
 		t->atttypid[i] = TupleDescAttr(desc, t->attnum[i] - 1)->atttypid;
 	}
@@ -889,9 +941,11 @@ insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, b
 	/*
 	 * Checked again under the lock, every time: the table may have changed
 	 * since (a column added, a trigger, a constraint).  Anything other than
-	 * the plain table sends this row, and the next look, to the statement.
+	 * the plain table sends this row, and the next look, to the statement;
+	 * so does a change to a domain of its that taking the lock brought in
+	 * (log_type_changed()).
 	 */
-	if (!log_table_unchanged(rel, &log_table))
+	if (log_table.extoid != ext->extoid || !log_table_unchanged(rel, &log_table))
 	{
 		table_close(rel, NoLock);
 		log_table.extoid = InvalidOid;
@@ -1240,8 +1294,11 @@ set_cascade(int64 run_id)
 		elog(ERROR, "SPI_execute_plan failed to make a run a cascade's first: %s",
 			 SPI_result_code_string(ret));
 	if (SPI_processed != 1)
-		elog(ERROR, "run " INT64_FORMAT " could not be made its cascade's first: the update changed no row (a trigger on metrics_refresh_log?)",
-			 run_id);
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("run " INT64_FORMAT " could not be made the first of its cascade", run_id),
+				 errdetail("Updating its row in metrics_refresh_log changed no row."),
+				 errhint("Check the triggers on metrics_refresh_log.")));
 }
 
 /*
@@ -1262,6 +1319,7 @@ mr_log_running(const MrExtension *ext, const MrLogRow *row, bool cascade_root, c
 	ResultKeys	keys;
 	Jsonb	   *result;
 	int64		id;
+	Datum		started_at;
 
 	/* A 'running' row is a cascade's first or of no cascade. */
 	Assert(row->cascade_id == 0);
@@ -1288,7 +1346,9 @@ mr_log_running(const MrExtension *ext, const MrLogRow *row, bool cascade_root, c
 				 SPI_result_code_string(ret));
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		/* As stored: a trigger may have changed it. */
-		o.started_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		started_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (!isnull)
+			o.started_at = DatumGetTimestampTz(started_at);
 		if (cascade_root)
 			set_cascade(id);
 	}

@@ -75,14 +75,15 @@ PGDLLEXPORT void _PG_init(void);
 
 /*
  * The library's one relcache invalidation callback (a backend has room for
- * ten, shared by every library it loads): the writers' caches and the
- * options cache.
+ * ten, shared by every library it loads): the writers' caches, the
+ * options cache and the log's description.
  */
 static void
 mr_relcache_callback(Datum arg, Oid relid)
 {
 	mr_track_relcache_changed(relid);
 	mr_options_relcache_changed(relid);
+	mr_log_relcache_changed(relid);
 }
 
 /* Define the settings. */

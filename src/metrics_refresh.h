@@ -174,6 +174,7 @@ extern int64 mr_log_prune(const MrExtension *ext, Datum older_than);
 extern Datum mr_log_result_of(const MrExtension *ext, int64 run_id, bool *isnull);
 extern void mr_log_reap_in_subxact(const MrExtension *ext);
 extern Jsonb *mr_log_cascade_result(const MrExtension *ext, int64 cascade_id, int unlogged);
+extern void mr_log_relcache_changed(Oid relid);
 
 /* refresh.c */
 typedef struct MrRunRequest

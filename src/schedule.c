@@ -363,7 +363,8 @@ mr_sweep_schedules(void)
 	 * subtransaction that registers one of its own would fail ("cannot
 	 * start a subtransaction when there are unprocessed inval messages"):
 	 * end the command first.  CommandCounterIncrement() alone does nothing
-	 * when the command wrote nothing: mark its id used.
+	 * when the command wrote nothing: mark its id used, as PostgreSQL's own
+	 * RegisterRelcacheInvalidation() does for the same reason.
 	 */
 	(void) GetCurrentCommandId(true);
 	CommandCounterIncrement();

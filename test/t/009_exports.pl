@@ -21,6 +21,9 @@ chomp $pkglibdir;
 my $sharedir = `pg_config --sharedir`;
 chomp $sharedir;
 my $lib = "$pkglibdir/metrics_refresh.so";
+my $nm = $ENV{NM} || 'nm';
+plan skip_all => "$nm (binutils) is not installed"
+  unless grep { -x "$_/$nm" } split /:/, $ENV{PATH};
 ok(-f $lib, "the library is installed ($lib)");
 
 # The C symbols the installed scripts name.
@@ -41,15 +44,17 @@ my %expected = map { ($_ => 1, "pg_finfo_$_" => 1) } keys %named;
 $expected{$_} = 1
   for qw(Pg_magic_func _PG_init metrics_refresh_worker_main mr_cascade_plan);
 
-# What it exports: defined functions (T) in the dynamic symbol table.
+# What it exports: every defined name in the dynamic symbol table, functions
+# or data, but the linker's own.
 my ($stdout, $stderr);
-IPC::Run::run([ 'nm', '-D', '--defined-only', $lib ], '>', \$stdout, '2>', \$stderr)
-  or die "nm failed: $stderr";
+IPC::Run::run([ $nm, '-D', '--defined-only', $lib ], '>', \$stdout, '2>', \$stderr)
+  or die "$nm failed: $stderr";
+my %linker = map { $_ => 1 } qw(_init _fini _edata _end __bss_start);
 my %exported;
 for my $line (split /\n/, $stdout)
 {
 	my ($type, $name) = (split ' ', $line)[ 1, 2 ];
-	$exported{$name} = 1 if defined $name && $type eq 'T';
+	$exported{$name} = 1 if defined $name && !$linker{$name};
 }
 my @missing = sort grep { !$exported{$_} } keys %expected;
 my @extra = sort grep { !$expected{$_} } keys %exported;
