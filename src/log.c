@@ -546,25 +546,12 @@ typedef struct LogTable
 	int			natts;			/* of the tuple descriptor, dropped ones included */
 	AttrNumber	attnum[N_LOG_COLUMNS];
 	Oid			atttypid[N_LOG_COLUMNS];
-	uint32		type_hash[N_LOG_COLUMNS];	/* of the domains' pg_type rows */
 } LogTable;
 
 static LogTable log_table = {InvalidOid};
 
-/*
- * A change to one of the log's domains (ALTER DOMAIN ... ADD CONSTRAINT,
- * say) changes nothing the per-row check sees: it invalidates the domain's
- * pg_type row, and log_table is looked at again.
- */
-static void
-log_type_changed(Datum arg, int cacheid, uint32 hashvalue)
-{
-	int			i;
-
-	for (i = 0; i < N_LOG_COLUMNS; i++)
-		if (hashvalue == 0 || (log_column_domains[i] != NULL && hashvalue == log_table.type_hash[i]))
-			log_table.extoid = InvalidOid;
-}
+/* domain_check()'s state for each domain column, in TopMemoryContext. */
+static void *log_domain_cache[N_LOG_COLUMNS];
 
 static bool log_table_plain(Relation rel, LogTable *t);
 
@@ -593,15 +580,9 @@ ensure_log_table(const MrExtension *ext)
 		return false;			/* 1.0.0's log: CHECK constraints, no cascade_id */
 	if (log_table.extoid != ext->extoid)
 	{
-		static bool callback_registered = false;
 		LogTable	t = {0};
 		Relation	rel;
 
-		if (!callback_registered)
-		{
-			CacheRegisterSyscacheCallback(TYPEOID, log_type_changed, (Datum) 0);
-			callback_registered = true;
-		}
 		t.extoid = ext->extoid;
 		t.relid = get_relname_relid("metrics_refresh_log", ext->nspoid);
 		if (!OidIsValid(t.relid))
@@ -615,55 +596,19 @@ ensure_log_table(const MrExtension *ext)
 }
 
 /*
- * The domain name in schema nspoid, if it is what the install script made:
- * over text, nullable, with one constraint, its CHECK of the values (named
- * <domain>_check), which the name tables in util.c keep to; InvalidOid
- * otherwise, say after a superuser added a constraint or replaced it,
- * which only the statement would check.  *hash is the hash of its pg_type
- * row (0: none), for log_type_changed(), whatever the answer.
+ * The domain name in schema nspoid, if it is one over text (as the install
+ * script made it); InvalidOid otherwise.  Its constraints, whatever they
+ * are now, are checked on each row written directly (insert_direct()), as
+ * the statement would.
  */
 static Oid
-our_log_domain(Oid nspoid, const char *name, uint32 *hash)
+our_log_domain(Oid nspoid, const char *name)
 {
 	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 										CStringGetDatum(name), ObjectIdGetDatum(nspoid));
-	char	   *check_name = psprintf("%s_check", name);
-	HeapTuple	tup;
-	Form_pg_type typ;
-	bool		ok;
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	int			constraints = 0;
-	int			ours = 0;
 
-	*hash = 0;
-	if (!OidIsValid(typid))
-		return InvalidOid;
-	*hash = GetSysCacheHashValue1(TYPEOID, ObjectIdGetDatum(typid));
-	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
-	if (!HeapTupleIsValid(tup))
-		return InvalidOid;
-	typ = (Form_pg_type) GETSTRUCT(tup);
-	ok = typ->typtype == TYPTYPE_DOMAIN && typ->typbasetype == TEXTOID && !typ->typnotnull;
-	ReleaseSysCache(tup);
-	if (!ok)
-		return InvalidOid;
-	rel = table_open(ConstraintRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_constraint_contypid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(typid));
-	scan = systable_beginscan(rel, ConstraintTypidIndexId, true, NULL, 1, &key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
-
-		constraints++;
-		if (con->contype == CONSTRAINT_CHECK && strcmp(NameStr(con->conname), check_name) == 0)
-			ours++;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return constraints == 1 && ours == 1 ? typid : InvalidOid;
+	return OidIsValid(typid) && get_typtype(typid) == TYPTYPE_DOMAIN &&
+		getBaseType(typid) == TEXTOID ? typid : InvalidOid;
 }
 
 /*
@@ -678,7 +623,6 @@ static bool
 log_table_plain(Relation rel, LogTable *t)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	Oid			domains[N_LOG_COLUMNS] = {0};
 	int			live = 0;
 	int			i;
 
@@ -691,14 +635,10 @@ log_table_plain(Relation rel, LogTable *t)
 			live++;
 	if (live != N_LOG_COLUMNS)
 		return false;
-	/* All three domains first: a change to any of them is noticed. */
-	for (i = 0; i < N_LOG_COLUMNS; i++)
-		if (log_column_domains[i] != NULL)
-			domains[i] = our_log_domain(RelationGetNamespace(rel), log_column_domains[i],
-										&t->type_hash[i]);
 	for (i = 0; i < N_LOG_COLUMNS; i++)
 	{
-		Oid			typid = log_column_domains[i] != NULL ? domains[i] : log_column_types[i];
+		Oid			typid = log_column_domains[i] != NULL ?
+			our_log_domain(RelationGetNamespace(rel), log_column_domains[i]) : log_column_types[i];
 
 		if (!OidIsValid(typid) ||
 			(t->attnum[i] = mr_our_column(desc, log_column_names[i], typid)) == InvalidAttrNumber)
@@ -941,9 +881,7 @@ insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, b
 	/*
 	 * Checked again under the lock, every time: the table may have changed
 	 * since (a column added, a trigger, a constraint).  Anything other than
-	 * the plain table sends this row, and the next look, to the statement;
-	 * so does a change to a domain of its that taking the lock brought in
-	 * (log_type_changed()).
+	 * the plain table sends this row, and the next look, to the statement.
 	 */
 	if (log_table.extoid != ext->extoid || !log_table_unchanged(rel, &log_table))
 	{
@@ -991,6 +929,16 @@ insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, b
 	text_values[COL_ERROR_DETAIL] = e ? e->detail : NULL;
 	text_values[COL_ERROR_HINT] = e ? e->hint : NULL;
 	text_values[COL_SKIP_REASON] = o->skip_reason;
+	/*
+	 * The domains' constraints, whatever they are now (a superuser may have
+	 * added one), as the statement checks them; prepared once per session
+	 * and domain, and prepared again when a domain changes (typcache).
+	 */
+	for (i = 0; i < N_LOG_COLUMNS; i++)
+		if (log_column_domains[i] != NULL)
+			domain_check(text_values[i] ? CStringGetTextDatum(text_values[i]) : (Datum) 0,
+						 text_values[i] == NULL, log_table.atttypid[i], &log_domain_cache[i],
+						 TopMemoryContext);
 	for (i = 0; i < N_LOG_COLUMNS; i++)
 		if (text_values[i] != NULL)
 			SET(i, CStringGetTextDatum(text_values[i]));

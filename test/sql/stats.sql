@@ -445,10 +445,21 @@ BEGIN
 END $$;
 SELECT status, cascade_id = id AS first FROM metrics_refresh_log WHERE id = (:'r'::jsonb->>'run_id')::bigint;
 RESET st.run;
+-- A trigger that keeps the cascade's first row from being made its
+-- cascade's: the worker says why, and the caller is told.
+CREATE FUNCTION st_log_keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+CREATE TRIGGER st_log_keep BEFORE UPDATE ON metrics_refresh_log FOR EACH ROW EXECUTE FUNCTION st_log_keep();
+DO $$
+BEGIN
+    PERFORM metrics_refresh_cascade('st_casc');
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE '% %', SQLSTATE, regexp_replace(SQLERRM, 'run \d+', 'run N');
+END $$;
+DROP TRIGGER st_log_keep ON metrics_refresh_log;
+DROP FUNCTION st_log_keep();
 DROP MATERIALIZED VIEW st_casc;
 DROP TRIGGER st_log_noop ON metrics_refresh_log;
--- Nor does a log with a column of another type (a session that saw one
--- keeps writing through the statement).
+-- Nor does a log with a column of another type.
 CREATE MATERIALIZED VIEW st_types AS SELECT 1 AS one;
 CREATE UNIQUE INDEX ON st_types (one);
 ALTER TABLE metrics_refresh_log ALTER COLUMN cascade_id TYPE numeric;
