@@ -23,7 +23,7 @@ chomp $sharedir;
 my $lib = "$pkglibdir/metrics_refresh.so";
 my $nm = $ENV{NM} || 'nm';
 plan skip_all => "$nm (binutils) is not installed"
-  unless grep { -x "$_/$nm" } split /:/, $ENV{PATH};
+  unless $nm =~ m{/} ? -x $nm : grep { -x "$_/$nm" } split /:/, $ENV{PATH};
 ok(-f $lib, "the library is installed ($lib)");
 
 # The C symbols the installed scripts name.
@@ -49,12 +49,14 @@ $expected{$_} = 1
 my ($stdout, $stderr);
 IPC::Run::run([ $nm, '-D', '--defined-only', $lib ], '>', \$stdout, '2>', \$stderr)
   or die "$nm failed: $stderr";
-my %linker = map { $_ => 1 } qw(_init _fini _edata _end __bss_start);
 my %exported;
 for my $line (split /\n/, $stdout)
 {
 	my ($type, $name) = (split ' ', $line)[ 1, 2 ];
-	$exported{$name} = 1 if defined $name && !$linker{$name};
+	# The linker's own: _init, _fini, _edata, _end, __bss_start (and, on
+	# some architectures, __bss_start__, __bss_end__, _bss_end__, __end__).
+	next if !defined $name || $name =~ /^(_init|_fini|_edata|_+end_*|_*bss_(start|end)_*)$/;
+	$exported{$name} = 1;
 }
 my @missing = sort grep { !$exported{$_} } keys %expected;
 my @extra = sort grep { !$expected{$_} } keys %exported;
