@@ -49,12 +49,14 @@ for my $db ('postgres', 'upgraded')
 SELECT pg_stat_statements_reset() IS NOT NULL;
 SELECT metrics_refresh_run('dl_v')->>'status';
 SELECT metrics_refresh_trigger('dl_v', wait => false)->>'status';
-SELECT metrics_refresh_cascade('dl_v')->>'status';
 });
-	is($out, "t\nsuccess\nrunning\nsuccess", "$db: a run, a background run, a cascade");
+	is($out, "t\nsuccess\nrunning", "$db: a run, a background run");
+	# The cascade after the background run, which would make it skip.
 	$node->poll_query_until($db,
 		q{SELECT count(*) = 0 FROM metrics_refresh_log WHERE status = 'running'})
 	  or die 'the background run did not finish';
+	is($node->safe_psql($db, q{SELECT metrics_refresh_cascade('dl_v')->>'status'}),
+		'success', "$db: a cascade");
 	is($node->safe_psql($db, q{SELECT count(*) FROM metrics_refresh_log}),
 		'4', "$db: four rows (the cascade's two)");
 	is($node->safe_psql($db, $inserts), '0', "$db: none through the INSERT statement");
