@@ -790,11 +790,9 @@ log_probes(const MrExtension *ext, TimestampTz now, bool fold, bool *fold_due,
 		return false;
 	/*
 	 * log_table may date from an earlier transaction: checked under the
-	 * lock, with the types of the columns read here.
+	 * lock (the columns' types were checked when it was filled).
 	 */
-	if (heap->rd_rel->relkind != RELKIND_RELATION || !log_table_unchanged(heap, &log_table) ||
-		log_table.atttypid[COL_ID] != INT8OID || log_table.atttypid[COL_STARTED_AT] != TIMESTAMPTZOID ||
-		log_table.atttypid[COL_COUNTED] != BOOLOID || getBaseType(log_table.atttypid[COL_STATUS]) != TEXTOID)
+	if (!log_table_unchanged(heap, &log_table))
 	{
 		relation_close(heap, NoLock);
 		/* Looked at again next time, as insert_direct() does. */
@@ -880,7 +878,7 @@ insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, b
 	 * since (a column added, a trigger, a constraint).  Anything other than
 	 * the plain table sends this row, and the next look, to the statement.
 	 */
-	if (log_table.extoid != ext->extoid || !log_table_unchanged(rel, &log_table))
+	if (!log_table_unchanged(rel, &log_table))
 	{
 		table_close(rel, NoLock);
 		log_table.extoid = InvalidOid;
@@ -926,19 +924,19 @@ insert_direct(const MrExtension *ext, const MrLogRow *row, const MrOutcome *o, b
 	text_values[COL_ERROR_DETAIL] = e ? e->detail : NULL;
 	text_values[COL_ERROR_HINT] = e ? e->hint : NULL;
 	text_values[COL_SKIP_REASON] = o->skip_reason;
-	/*
-	 * The domains' constraints, whatever they are now (a superuser may have
-	 * added one), as the statement checks them; prepared once per session
-	 * and domain, and prepared again when a domain changes (typcache).
-	 */
 	for (i = 0; i < N_LOG_COLUMNS; i++)
-		if (log_column_domains[i] != NULL)
-			domain_check(text_values[i] ? CStringGetTextDatum(text_values[i]) : (Datum) 0,
-						 text_values[i] == NULL, log_table.atttypid[i], &log_domain_cache[i],
-						 TopMemoryContext);
-	for (i = 0; i < N_LOG_COLUMNS; i++)
+	{
 		if (text_values[i] != NULL)
 			SET(i, CStringGetTextDatum(text_values[i]));
+		/*
+		 * The domains' constraints, whatever they are now (a superuser may
+		 * have added one), as the statement checks them; prepared once per
+		 * session and domain, and again when a domain changes (typcache).
+		 */
+		if (log_column_domains[i] != NULL)
+			domain_check(values[log_table.attnum[i] - 1], isnull[log_table.attnum[i] - 1],
+						 log_table.atttypid[i], &log_domain_cache[i], TopMemoryContext);
+	}
 #undef SET
 	/* NOT NULL, as the executor would check it (a column may have gained one). */
 	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)

@@ -586,6 +586,21 @@ ALTER DOMAIN metrics_refresh_log_method ADD CONSTRAINT st_not_concurrently CHECK
 SELECT metrics_refresh_run('st_types');
 ALTER DOMAIN metrics_refresh_log_method DROP CONSTRAINT st_not_concurrently;
 SELECT metrics_refresh_run('st_types')->>'status' AS after_drop;
+-- A background worker, whose first row goes in directly too: it fails to
+-- start the refresh, and the caller is told why.
+ALTER DOMAIN metrics_refresh_log_status ADD CONSTRAINT st_not_running CHECK (VALUE <> 'running') NOT VALID;
+SELECT metrics_refresh_trigger('st_types', wait => false);
+ALTER DOMAIN metrics_refresh_log_status DROP CONSTRAINT st_not_running;
+SELECT metrics_refresh_trigger('st_types', wait => false)->>'status' AS started;
+DO $$
+BEGIN
+    FOR i IN 1..600 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM metrics_refresh_log
+                              WHERE view_name = 'public.st_types' AND status = 'running');
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SELECT status FROM metrics_refresh_log WHERE view_name = 'public.st_types' ORDER BY id DESC LIMIT 1;
 DROP MATERIALIZED VIEW st_types;
 
 DROP FUNCTION st_diff(text), st_log(text, interval, text, float8, text);
