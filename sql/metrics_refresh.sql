@@ -699,6 +699,9 @@ CREATE AGGREGATE @extschema@.metrics_refresh_window_sum(
     max_ms double precision, buckets integer[], duration_ms double precision) (
     SFUNC = @extschema@.metrics_refresh_window_add,
     STYPE = internal,
+    -- sizeof(WindowState) (src/stats.c): for the planner's estimate of a
+    -- hash aggregate's memory, which would count 8 bytes for internal.
+    SSPACE = 640,
     FINALFUNC = @extschema@.metrics_refresh_window_final,
     PARALLEL = SAFE
 );
@@ -729,6 +732,8 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_latest_final(internal, anyelemen
 CREATE AGGREGATE @extschema@.metrics_refresh_latest(value anyelement, started_at timestamptz, id bigint) (
     SFUNC = @extschema@.metrics_refresh_latest_add,
     STYPE = internal,
+    -- sizeof(LatestState) (src/stats.c) and a short value (a status, say).
+    SSPACE = 96,
     FINALFUNC = @extschema@.metrics_refresh_latest_final,
     FINALFUNC_EXTRA,
     PARALLEL = SAFE

@@ -563,7 +563,8 @@ success_rate(int64 s, int64 n)
 
 /*
  * The state of the aggregate metrics_refresh_window_sum: the sums of rollup
- * rows (and of runs not counted yet, summed per view like them).
+ * rows (and of runs not counted yet, summed per view like them).  Its size
+ * (640 bytes on 64-bit platforms) is the aggregate's SSPACE in the scripts.
  */
 typedef struct WindowState
 {
@@ -709,7 +710,8 @@ mr_window_final(PG_FUNCTION_ARGS)
 /*
  * The state of the aggregate metrics_refresh_latest: the value of the row
  * with the greatest (started_at, id) so far, copied into the aggregate's
- * memory.
+ * memory.  Its size (48 bytes on 64-bit platforms) and a short value's are
+ * the aggregate's SSPACE in the scripts.
  */
 typedef struct LatestState
 {
