@@ -782,7 +782,15 @@ mr_latest_add(PG_FUNCTION_ARGS)
 		{
 			MemoryContext old = MemoryContextSwitchTo(aggcontext);
 
-			st->value = datumCopy(PG_GETARG_DATUM(1), st->typbyval, st->typlen);
+			/*
+			 * A varlena is kept detoasted: a TOAST pointer, which datumCopy
+			 * would copy as it is, points into a table whose row may be
+			 * gone by the time the value is used.
+			 */
+			if (st->typlen == -1)
+				st->value = PointerGetDatum(PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1)));
+			else
+				st->value = datumCopy(PG_GETARG_DATUM(1), st->typbyval, st->typlen);
 			MemoryContextSwitchTo(old);
 		}
 	}

@@ -327,6 +327,17 @@ SELECT metrics_refresh_latest(v, t, i) AS null_start_first
 FROM (VALUES ('a', now(), 1), ('b', NULL, 2), ('c', NULL, 3)) AS x(v, t, i);
 SELECT metrics_refresh_latest(v, t, i) IS NULL AS latest_is_null
 FROM (VALUES (NULL::text, now(), 5), ('b', now(), 2), ('c', now() - interval '1 hour', 9)) AS x(v, t, i);
+-- Values stored out of line (TOAST) are kept whole.
+CREATE TEMP TABLE bi_latest (v text, t timestamptz, i int);
+ALTER TABLE bi_latest ALTER COLUMN v SET STORAGE EXTERNAL;
+INSERT INTO bi_latest
+SELECT string_agg(md5(g::text || ':' || k), '') || k, now() - k * interval '1 minute', k
+FROM generate_series(1, 3) k, generate_series(1, 200) g GROUP BY k;
+INSERT INTO bi_latest VALUES (repeat('z', 100000), now() + interval '1 minute', 0);
+SELECT length(metrics_refresh_latest(v, t, i)) AS latest_length,
+       metrics_refresh_latest(v, t, i) = (SELECT v FROM bi_latest WHERE i = 0) AS latest_whole,
+       metrics_refresh_latest(v, t, i) FILTER (WHERE i > 0) = (SELECT v FROM bi_latest WHERE i = 1) AS external_whole
+FROM bi_latest;
 :unchanged;
 
 --
