@@ -101,6 +101,9 @@ extern int no_such_variable
 #define getIdentitySequence(rel, attnum, missing_ok) \
 	getIdentitySequence(RelationGetRelid(rel), attnum, missing_ok)
 
+/* PostgreSQL 17 names a backend's PGPROC slot MyProcNumber. */
+#define MyProcNumber (MyProc->pgprocno)
+
 #endif							/* PG_VERSION_NUM < 170000 */
 
 #endif							/* METRICS_REFRESH_COMPAT_H */

@@ -78,6 +78,7 @@
 #include "parser/parse_func.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -256,9 +257,10 @@ mr_track_bookkeeping_changed(Oid relid)
 
 /*
  * A view's tracking key is TRACK_KEY_SLOTS advisory locks: a writer holds
- * one of them (by its process id) in share mode, a refresh that consumes
- * marks holds all of them exclusively, so it still waits for every writer
- * that relies on a mark.  Writers of one view, committing thousands of
+ * one of them in share mode, chosen by its PGPROC slot (MyProcNumber: the
+ * slots of the backends connected at once are few and dense, where process
+ * ids fall by chance), and a refresh that consumes marks holds all of them
+ * exclusively, so it still waits for every writer that relies on a mark.  Writers of one view, committing thousands of
  * times a second, then do not all queue on one lock of the lock manager.
  * The number of slots is a protocol between all the backends of a server:
  * a library that changes it must not run beside one that does not (a
@@ -406,7 +408,7 @@ write_marks(Oid nsp, List *views, bool dedupe)
 			{
 				LOCKTAG		tag;
 
-				track_tag(&tag, viewoid, (uint32) MyProcPid % TRACK_KEY_SLOTS);
+				track_tag(&tag, viewoid, (uint32) MyProcNumber % TRACK_KEY_SLOTS);
 				keyed = LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
 				if (keyed)
 				{
