@@ -55,6 +55,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The TAP tests' own helpers (test/perl).
+PG_PROVE_FLAGS += -I $(srcdir)/test/perl
+
 # As PostgreSQL 16 and later build modules: export only what the server
 # looks up by name (src/compat.h marks it before 16).
 ifeq ($(GCC),yes)

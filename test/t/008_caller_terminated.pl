@@ -11,10 +11,11 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use MetricsRefreshSession;
 
 my $node = PostgreSQL::Test::Cluster->new('terminated');
 $node->init;
@@ -30,22 +31,11 @@ CREATE UNIQUE INDEX ON ct_v (id);
 UPDATE ct_src SET v = 2;
 });
 
-# A psql session fed through its standard input.
-sub session
-{
-	my %s = (in => '', out => '', err => '');
-	$s{h} = IPC::Run::start(
-		[ 'psql', '-X', '-q', '-A', '-t', '-d', $node->connstr('postgres') ],
-		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err},
-		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	return \%s;
-}
-
-my $holder = session();
+my $holder = psql_session($node);
 $holder->{in} .= "BEGIN;\nLOCK metrics_refresh_log IN SHARE MODE;\nSELECT 'locked';\n";
 $holder->{h}->pump until $holder->{out} =~ /locked/;
 
-my $caller = session();
+my $caller = psql_session($node);
 $caller->{in} .= "SELECT metrics_refresh_trigger('ct_v', wait => false)->>'status';\n";
 $caller->{h}->pump while length $caller->{in};
 
@@ -102,11 +92,11 @@ CREATE UNIQUE INDEX ON ct_w (id);
 sub cascade_with_lost_worker
 {
 	my ($view, $begin, $lock, $seen) = @_;
-	my $waiter = session();
+	my $waiter = psql_session($node);
 	$waiter->{in} .= "SELECT metrics_refresh_run('$view')->>'status';\n";
 	$waiter->{h}->pump until $waiter->{out} =~ /\n/ || $waiter->{err} ne '';
 	is($waiter->{out} . $waiter->{err}, "success\n", 'the caller has run the view before');
-	my $holder = session();
+	my $holder = psql_session($node);
 	my $take_lock = sub {
 		$holder->{in} .= "BEGIN;\n$lock;\nSELECT 'locked';\n";
 		$holder->{h}->pump until $holder->{out} =~ /locked/;
@@ -218,13 +208,13 @@ my $no_worker = sub {
 # holding the lock and the caller's.
 my $stopped_cascade = sub {
 	my ($waiting) = @_;
-	my $caller = session();
+	my $caller = psql_session($node);
 	$caller->{in} .= "SELECT r->>'cascade_id', r->>'success', r->>'status', r->>'not_logged', r->>'counts' FROM "
 	  . "metrics_refresh_cascade('ct_stop_root', wait => " . ($waiting ? 'true' : 'false') . ") r;\n";
 	$caller->{h}->pump_nb while length $caller->{in};
 	ok($worker_in->("wait_event = 'PgSleep' AND query LIKE '%: public.ct_stop_mid'"),
 		'the worker refreshes the third view');
-	my $holder = session();
+	my $holder = psql_session($node);
 	$holder->{in} .= "BEGIN;\nLOCK metrics_refresh_log IN SHARE MODE;\nSELECT 'locked';\n";
 	$holder->{h}->pump until $holder->{out} =~ /locked/;
 	$stop_worker->();

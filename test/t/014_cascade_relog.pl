@@ -14,10 +14,11 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use MetricsRefreshSession;
 
 my $node = PostgreSQL::Test::Cluster->new('relog');
 $node->init;
@@ -61,17 +62,6 @@ $$;
 CREATE TRIGGER rl_inject BEFORE INSERT ON metrics_refresh_log
     FOR EACH ROW EXECUTE FUNCTION rl_inject();
 });
-
-# A psql session fed through its standard input.
-sub session
-{
-	my %s = (in => '', out => '', err => '');
-	$s{h} = IPC::Run::start(
-		[ 'psql', '-X', '-q', '-A', '-t', '-d', $node->connstr('postgres') ],
-		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err},
-		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	return \%s;
-}
 
 my $cascade_sql =
   "SELECT r->>'cascade_id', r->>'success', r->>'status', r->>'not_logged', r->>'counts' "
@@ -122,7 +112,7 @@ is( $node->safe_psql('postgres',
 # are skipped: rl_leaf, which reads it, because rl_mid failed, and rl_other,
 # another branch, as interrupted (the worker was asked to stop).
 $node->safe_psql('postgres', "UPDATE rl_mode SET mode = 'fail_run'");
-my $caller = session();
+my $caller = psql_session($node);
 $caller->{in} .= "$cascade_sql;\n";
 $caller->{h}->pump_nb while length $caller->{in};
 ok( $node->poll_query_until(
