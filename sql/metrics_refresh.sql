@@ -699,9 +699,10 @@ CREATE AGGREGATE @extschema@.metrics_refresh_window_sum(
     max_ms double precision, buckets integer[], duration_ms double precision) (
     SFUNC = @extschema@.metrics_refresh_window_add,
     STYPE = internal,
-    -- sizeof(WindowState) (src/stats.c): for the planner's estimate of a
-    -- hash aggregate's memory, which would count 8 bytes for internal.
-    SSPACE = 640,
+    -- The memory of one state (src/stats.c, WindowState: 640 bytes in a
+    -- 1 kB chunk), for the planner's estimate of a hash aggregate's memory,
+    -- which without SSPACE counts 8 kB per group for an internal state.
+    SSPACE = 1024,
     FINALFUNC = @extschema@.metrics_refresh_window_final,
     PARALLEL = SAFE
 );
@@ -732,7 +733,8 @@ COMMENT ON FUNCTION @extschema@.metrics_refresh_latest_final(internal, anyelemen
 CREATE AGGREGATE @extschema@.metrics_refresh_latest(value anyelement, started_at timestamptz, id bigint) (
     SFUNC = @extschema@.metrics_refresh_latest_add,
     STYPE = internal,
-    -- sizeof(LatestState) (src/stats.c) and a short value (a status, say).
+    -- LatestState (src/stats.c, 48 bytes) and a short value (a status,
+    -- say), as SSPACE of metrics_refresh_window_sum above.
     SSPACE = 96,
     FINALFUNC = @extschema@.metrics_refresh_latest_final,
     FINALFUNC_EXTRA,

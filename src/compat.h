@@ -19,6 +19,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "executor/executor.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/regproc.h"
 

@@ -564,7 +564,8 @@ success_rate(int64 s, int64 n)
 /*
  * The state of the aggregate metrics_refresh_window_sum: the sums of rollup
  * rows (and of runs not counted yet, summed per view like them).  Its size
- * (640 bytes on 64-bit platforms) is the aggregate's SSPACE in the scripts.
+ * (640 bytes on 64-bit platforms, a 1 kB chunk) is the aggregate's SSPACE in
+ * the scripts.
  */
 typedef struct WindowState
 {
@@ -785,7 +786,9 @@ mr_latest_add(PG_FUNCTION_ARGS)
 			/*
 			 * A varlena is kept detoasted: a TOAST pointer, which datumCopy
 			 * would copy as it is, points into a table whose row may be
-			 * gone by the time the value is used.
+			 * gone by the time the value is used.  So each row that
+			 * replaces the value is fetched (and decompressed) whole: fine
+			 * for the short values of its uses (statuses, times, errors).
 			 */
 			if (st->typlen == -1)
 				st->value = PointerGetDatum(PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1)));

@@ -257,14 +257,16 @@ mr_track_bookkeeping_changed(Oid relid)
 
 /*
  * A view's tracking key is TRACK_KEY_SLOTS advisory locks: a writer holds
- * one of them in share mode, chosen by its PGPROC slot (MyProcNumber: the
- * slots of the backends connected at once are few and dense, where process
- * ids fall by chance), and a refresh that consumes marks holds all of them
- * exclusively, so it still waits for every writer that relies on a mark.  Writers of one view, committing thousands of
- * times a second, then do not all queue on one lock of the lock manager.
- * The number of slots is a protocol between all the backends of a server:
- * a library that changes it must not run beside one that does not (a
- * restart after installing it).
+ * one of them in share mode, chosen by its PGPROC slot (MyProcNumber; on
+ * 15, which reuses the most recently freed slot first, the backends
+ * connected at once tend to have consecutive ones, where process ids fall
+ * by chance), and a refresh that consumes marks holds all of them
+ * exclusively, so it still waits for every writer that relies on a mark.
+ * Writers of one view, committing thousands of times a second, then do not
+ * all queue on one lock of the lock manager.  The number of slots is a
+ * protocol between all the backends of a server: a library that changes
+ * it must not run beside one that does not (a restart after installing
+ * it).
  */
 #define TRACK_KEY_SLOTS 8
 

@@ -327,7 +327,8 @@ SELECT metrics_refresh_latest(v, t, i) AS null_start_first
 FROM (VALUES ('a', now(), 1), ('b', NULL, 2), ('c', NULL, 3)) AS x(v, t, i);
 SELECT metrics_refresh_latest(v, t, i) IS NULL AS latest_is_null
 FROM (VALUES (NULL::text, now(), 5), ('b', now(), 2), ('c', now() - interval '1 hour', 9)) AS x(v, t, i);
--- Values stored out of line (TOAST) are kept whole.
+-- Values stored out of line (TOAST) are kept whole (a check of the path:
+-- within one query a TOAST pointer would still be valid too).
 CREATE TEMP TABLE bi_latest (v text, t timestamptz, i int);
 ALTER TABLE bi_latest ALTER COLUMN v SET STORAGE EXTERNAL;
 INSERT INTO bi_latest
