@@ -734,7 +734,7 @@ CREATE AGGREGATE @extschema@.metrics_refresh_latest(value anyelement, started_at
     SFUNC = @extschema@.metrics_refresh_latest_add,
     STYPE = internal,
     -- LatestState (src/stats.c, 48 bytes) and a short value (a status,
-    -- say), as SSPACE of metrics_refresh_window_sum above.
+    -- say): see SSPACE of metrics_refresh_window_sum above.
     SSPACE = 96,
     FINALFUNC = @extschema@.metrics_refresh_latest_final,
     FINALFUNC_EXTRA,
